@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+// metanas command line. Each command group registers itself from its own module.
+import { Command } from "commander";
+import { registerCommands } from "./commands.js";
+
+const program = new Command();
+program
+  .name("metanas")
+  .description("Meta-learning of neural architectures for few-shot image classification (MetaNAS) over libtorch")
+  .version("0.1.0")
+  .showHelpAfterError();
+
+registerCommands(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  // One clear line for the user; the stack only when asked for.
+  const message = err instanceof Error ? err.message : String(err);
+  console.error(`metanas: ${message.replace(/^metanas: /, "")}`);
+  if (process.env.METANAS_DEBUG && err instanceof Error) console.error(err.stack);
+  process.exit(1);
+});

@@ -1,0 +1,69 @@
+// Functional neural-network operations (the shapes follow torch.nn.functional).
+import { native } from "./native.js";
+import { Tensor } from "./tensor.js";
+
+type Pair = number | [number, number];
+const pair = (v: Pair): [number, number] => (typeof v === "number" ? [v, v] : v);
+
+export interface Conv2dOptions {
+  bias?: Tensor | null;
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+  groups?: number;
+}
+/** x [N, Cin, H, W], weight [Cout, Cin / groups, kh, kw]. */
+export function conv2d(x: Tensor, weight: Tensor, o: Conv2dOptions = {}): Tensor {
+  return new Tensor(
+    native.conv2d(x.id, weight.id, o.bias ? o.bias.id : -1, pair(o.stride ?? 1), pair(o.padding ?? 0), pair(o.dilation ?? 1), o.groups ?? 1),
+  );
+}
+
+export function maxPool2d(x: Tensor, kernel: Pair, stride: Pair = kernel, padding: Pair = 0): Tensor {
+  return new Tensor(native.maxPool2d(x.id, pair(kernel), pair(stride), pair(padding)));
+}
+
+/** Average pooling; countIncludePad = false divides by the number of real (unpadded) pixels in each window. */
+export function avgPool2d(x: Tensor, kernel: Pair, stride: Pair = kernel, padding: Pair = 0, countIncludePad = false): Tensor {
+  return new Tensor(native.avgPool2d(x.id, pair(kernel), pair(stride), pair(padding), countIncludePad));
+}
+
+/** Mean over the spatial dims: [N, C, H, W] -> [N, C]. */
+export function globalAvgPool(x: Tensor): Tensor {
+  return x.mean([2, 3]);
+}
+
+export interface BatchNormOptions {
+  weight?: Tensor | null;
+  bias?: Tensor | null;
+  eps?: number;
+}
+/** Batch norm over [N, C, ...] with the current batch's statistics; affine when weight and bias are given. */
+export function batchNorm(x: Tensor, o: BatchNormOptions = {}): Tensor {
+  return new Tensor(native.batchNorm(x.id, o.weight ? o.weight.id : -1, o.bias ? o.bias.id : -1, o.eps ?? 1e-5));
+}
+
+/** x [N, in] @ weight[out, in]^T + bias */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  return new Tensor(native.linear(x.id, weight.id, bias ? bias.id : -1));
+}
+
+export function relu(x: Tensor): Tensor {
+  return x.relu();
+}
+
+const REDUCTION = { none: 0, mean: 1, sum: 2 } as const;
+/** Cross-entropy of logits [N, K] against int64 labels [N]. */
+export function crossEntropy(logits: Tensor, labels: Tensor, reduction: keyof typeof REDUCTION = "mean"): Tensor {
+  return new Tensor(native.crossEntropy(logits.id, labels.id, REDUCTION[reduction]));
+}
+
+export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
+  return new Tensor(native.cat(tensors.map((t) => t.id), dim));
+}
+export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
+  return new Tensor(native.stack(tensors.map((t) => t.id), dim));
+}
+export function where(condition: Tensor, a: Tensor, b: Tensor): Tensor {
+  return new Tensor(native.where(condition.id, a.id, b.id));
+}

@@ -1,0 +1,160 @@
+// Named tensors in the safetensors format (readable by Python's safetensors and PyTorch).
+// Written atomically; read with a validated header so that a truncated or hostile file gets a
+// clear error rather than a crash or an out-of-bounds read.
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import type { DTypeName } from "./dtype.js";
+import { native } from "./native.js";
+import { Tensor } from "./tensor.js";
+import { dtypeCode } from "./dtype.js";
+
+const FORMAT: Record<string, { dtype: DTypeName; bytes: number }> = {
+  F32: { dtype: "float32", bytes: 4 },
+  F64: { dtype: "float64", bytes: 8 },
+  I64: { dtype: "int64", bytes: 8 },
+  I32: { dtype: "int32", bytes: 4 },
+  U8: { dtype: "uint8", bytes: 1 },
+  BOOL: { dtype: "bool", bytes: 1 },
+};
+const CODE_OF: Record<DTypeName, string> = { float32: "F32", float64: "F64", int64: "I64", int32: "I32", uint8: "U8", bool: "BOOL" };
+const MAX_HEADER = 100 * 1024 * 1024;
+
+export class SafetensorsError extends Error {}
+
+function bytesOf(t: Tensor): Uint8Array {
+  const data = t.data();
+  if (t.dtype === "int64") {
+    const wide = BigInt64Array.from(data as Int32Array, (v) => BigInt(v));
+    return new Uint8Array(wide.buffer);
+  }
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** Encodes named tensors (and string metadata) as one safetensors buffer. */
+export function encodeSafetensors(tensors: Record<string, Tensor> | Map<string, Tensor>, metadata: Record<string, string> = {}): Buffer {
+  const entries = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  const chunks: Uint8Array[] = [];
+  let offset = 0;
+  for (const [name, t] of entries) {
+    const bytes = bytesOf(t);
+    header[name] = { dtype: CODE_OF[t.dtype], shape: t.shape, data_offsets: [offset, offset + bytes.byteLength] };
+    chunks.push(bytes);
+    offset += bytes.byteLength;
+  }
+  let json = JSON.stringify(header);
+  // The data section starts 8-byte aligned; the spec allows trailing spaces in the header.
+  json += " ".repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
+  const headerBytes = Buffer.from(json, "utf8");
+  const out = Buffer.alloc(8 + headerBytes.length + offset);
+  out.writeBigUInt64LE(BigInt(headerBytes.length), 0);
+  headerBytes.copy(out, 8);
+  let at = 8 + headerBytes.length;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+/** Writes `data` to `file` atomically: a temporary file beside it, flushed, then renamed. */
+export function writeFileAtomic(file: string, data: Uint8Array | string): void {
+  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
+  try {
+    const fd = openSync(tmp, "w");
+    try {
+      writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+export function saveSafetensors(file: string, tensors: Record<string, Tensor> | Map<string, Tensor>, metadata: Record<string, string> = {}): void {
+  writeFileAtomic(file, encodeSafetensors(tensors, metadata));
+}
+
+export interface LoadedSafetensors {
+  tensors: Map<string, Tensor>;
+  metadata: Record<string, string>;
+}
+
+/** Decodes a safetensors buffer; `source` names it in errors. */
+export function decodeSafetensors(buf: Uint8Array, source = "safetensors data"): LoadedSafetensors {
+  const fail = (why: string): never => {
+    throw new SafetensorsError(`${source}: not a valid safetensors file (${why}); it may be truncated or corrupted: delete it or restore it from a backup`);
+  };
+  if (buf.byteLength < 8) fail(`only ${buf.byteLength} bytes`);
+  const view = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  const headerLen = view.readBigUInt64LE(0);
+  if (headerLen > BigInt(Math.min(MAX_HEADER, buf.byteLength - 8))) fail(`header length ${headerLen} exceeds the file`);
+  const n = Number(headerLen);
+  let header: unknown;
+  try {
+    header = JSON.parse(view.subarray(8, 8 + n).toString("utf8"));
+  } catch {
+    fail("header is not JSON");
+  }
+  if (typeof header !== "object" || header === null || Array.isArray(header)) fail("header is not an object");
+  const dataStart = 8 + n;
+  const dataLen = buf.byteLength - dataStart;
+  const metadata: Record<string, string> = {};
+  const specs: { name: string; dtype: DTypeName; bytes: number; shape: number[]; begin: number; end: number }[] = [];
+  for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
+    if (name === "__metadata__") {
+      if (typeof raw !== "object" || raw === null) fail("__metadata__ is not an object");
+      for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+        if (typeof v !== "string") fail(`metadata ${k} is not a string`);
+        metadata[k] = v as string;
+      }
+      continue;
+    }
+    const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    const fmt = typeof e?.dtype === "string" ? FORMAT[e.dtype] : undefined;
+    if (!fmt) fail(`tensor ${name}: unsupported dtype ${String(e?.dtype)}`);
+    const shape = e.shape;
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor ${name}: bad shape`);
+    const offs = e.data_offsets;
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor ${name}: bad data_offsets`);
+    const [begin, end] = offs as [number, number];
+    const numel = (shape as number[]).reduce((a, b) => a * b, 1);
+    if (begin > end || end > dataLen) fail(`tensor ${name}: data_offsets [${begin}, ${end}] lie outside the ${dataLen}-byte data section`);
+    if (end - begin !== numel * fmt!.bytes) fail(`tensor ${name}: ${end - begin} bytes for shape [${shape}] of ${e.dtype}`);
+    specs.push({ name, dtype: fmt!.dtype, bytes: fmt!.bytes, shape: shape as number[], begin, end });
+  }
+  const sorted = [...specs].sort((a, b) => a.begin - b.begin);
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i]!.begin < sorted[i - 1]!.end) fail(`tensors ${sorted[i - 1]!.name} and ${sorted[i]!.name} overlap`);
+  }
+  const tensors = new Map<string, Tensor>();
+  for (const s of specs) {
+    // Copy into an aligned buffer of the right element type.
+    const bytes = new Uint8Array(s.end - s.begin);
+    bytes.set(buf.subarray(dataStart + s.begin, dataStart + s.end));
+    let arr: Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
+    switch (s.dtype) {
+      case "float32": arr = new Float32Array(bytes.buffer); break;
+      case "float64": arr = new Float64Array(bytes.buffer); break;
+      case "int64": arr = new BigInt64Array(bytes.buffer); break;
+      case "int32": arr = new Int32Array(bytes.buffer); break;
+      default: arr = bytes;
+    }
+    tensors.set(s.name, new Tensor(native.fromTypedArray(arr, s.shape, dtypeCode(s.dtype))));
+  }
+  return { tensors, metadata };
+}
+
+export function loadSafetensors(file: string): LoadedSafetensors {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(file);
+  } catch (err) {
+    throw new SafetensorsError(`${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  return decodeSafetensors(buf, file);
+}

@@ -1,0 +1,73 @@
+// Tensor lifetimes. Native memory is freed only by dispose(); Node runs finalizers too rarely
+// inside a synchronous training loop to rely on them (LIBTORCH-NOTES: 4.6 GB growth seen).
+// tidy(fn) frees every tensor created inside fn except what fn returns, as tf.tidy does.
+
+export interface Disposable {
+  dispose(): void;
+  readonly isDisposed: boolean;
+}
+
+const scopes: Set<Disposable>[] = [];
+
+/** Called by every tensor constructor. */
+export function track(t: Disposable): void {
+  const top = scopes[scopes.length - 1];
+  if (top) top.add(t);
+}
+
+/** Removes t from the scopes so that it outlives them (the caller now owns it). */
+export function keep<T extends Disposable>(t: T): T {
+  for (const s of scopes) s.delete(t);
+  return t;
+}
+
+function collect(value: unknown, out: Set<Disposable>, depth = 0): void {
+  if (value === null || value === undefined || depth > 4) return;
+  if (typeof value === "object") {
+    if ("dispose" in value && "isDisposed" in value) {
+      out.add(value as Disposable);
+      return;
+    }
+    if (Array.isArray(value)) {
+      for (const v of value) collect(v, out, depth + 1);
+    } else if (value instanceof Map) {
+      for (const v of value.values()) collect(v, out, depth + 1);
+    } else if (Object.getPrototypeOf(value) === Object.prototype) {
+      for (const v of Object.values(value)) collect(v, out, depth + 1);
+    }
+  }
+}
+
+/** Runs fn; disposes every tensor it created that is not part of its result (arrays, maps and plain objects are searched). */
+export function tidy<T>(fn: () => T): T {
+  const scope = new Set<Disposable>();
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = fn();
+  } catch (err) {
+    scopes.pop();
+    for (const t of scope) t.dispose();
+    throw err;
+  }
+  scopes.pop();
+  if (result instanceof Promise) throw new Error("tidy() takes a synchronous function; await outside it");
+  const survivors = new Set<Disposable>();
+  collect(result, survivors);
+  for (const t of scope) {
+    if (survivors.has(t)) {
+      // Hand the survivor to the enclosing scope, if any.
+      track(t);
+    } else {
+      t.dispose();
+    }
+  }
+  return result;
+}
+
+/** Disposes every tensor found in value (arrays, maps and plain objects are searched). */
+export function dispose(value: unknown): void {
+  const found = new Set<Disposable>();
+  collect(value, found);
+  for (const t of found) t.dispose();
+}
