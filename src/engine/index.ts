@@ -1,6 +1,6 @@
 // The metanas tensor engine: TypeScript over libtorch.
 export { grad, isGradEnabled, noGrad } from "./autograd.js";
-export { arange, bernoulli, full, labels, ones, rand, randint, randn, randperm, tensor, zeros, zerosLike } from "./create.js";
+export { arange, bernoulli, full, getDefaultFloatDType, labels, setDefaultFloatDType, ones, rand, randint, randn, randperm, tensor, zeros, zerosLike } from "./create.js";
 export { DType, type DTypeName } from "./dtype.js";
 export { avgPool2d, batchNorm, cat, conv2d, crossEntropy, globalAvgPool, linear, maxPool2d, relu, stack, where } from "./ops.js";
 export { Adam, type AdamOptions, SGD } from "./optim.js";

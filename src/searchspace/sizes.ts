@@ -1,0 +1,64 @@
+// Model sizes: parameter counts (all, and what survives forward pruning) and multiply-accumulates
+// per image, for the one-shot network and for fixed networks.
+import { noGrad, rand, tidy } from "../engine/index.js";
+import { countMacs } from "../nn/macs.js";
+import type { Module } from "../nn/module.js";
+import { edgeIndex } from "../sparsification/cellWeights.js";
+import type { Architecture } from "./architecture.js";
+import type { FixedNetwork } from "./fixedNetwork.js";
+import type { ForwardSettings, SearchNetwork } from "./network.js";
+
+export interface SearchSizes {
+  /** Every weight of the one-shot network. */
+  params: number;
+  /** Weights that a forward pass at these settings uses (pruned ops and unused inputs excluded). */
+  sparseParams: number;
+  /** Multiply-accumulates per image with every op computed, and with forward pruning. */
+  macs: number;
+  sparseMacs: number;
+  archParams: number;
+}
+
+const count = (m: Module) => m.numParameters();
+
+/** Parameters a forward pass at `s` touches. */
+export function sparseParameterCount(net: SearchNetwork, arch: Architecture, s: ForwardSettings): number {
+  return tidy(() => {
+    const ws = { temperature: s.temperature, threshold: s.threshold, strategy: s.strategy };
+    const weights = { normal: arch.weights("normal", ws), reduce: arch.weights("reduce", ws) };
+    let total = count(net.stemConv) + count(net.stemBn) + count(net.classifier);
+    for (const cell of net.cells) {
+      const w = weights[cell.shape.reduction ? "reduce" : "normal"];
+      const usedInputs = new Set<number>();
+      w.inputs.forEach((inputs, j) => {
+        for (const { input } of inputs) {
+          usedInputs.add(input);
+          for (const { op } of w.ops[edgeIndex(j, input)]!) total += count(cell.edges[edgeIndex(j, input)]!.ops[op]!);
+        }
+      });
+      if (usedInputs.has(0)) total += count(cell.preprocess0);
+      if (usedInputs.has(1)) total += count(cell.preprocess1);
+    }
+    return total;
+  });
+}
+
+/** MACs per image of one forward pass (measured on a batch of two, halved). */
+export function macsPerImage(forward: (x: ReturnType<typeof rand>) => unknown, inputShape: [number, number, number]): number {
+  return tidy(() => noGrad(() => countMacs(() => forward(rand([2, ...inputShape]))).macs / 2));
+}
+
+export function searchSizes(net: SearchNetwork, arch: Architecture, s: ForwardSettings, inputShape: [number, number, number]): SearchSizes {
+  const dense: ForwardSettings = { ...s, threshold: -1, dropPath: 0 };
+  return {
+    params: net.numParameters(),
+    sparseParams: sparseParameterCount(net, arch, s),
+    macs: macsPerImage((x) => net.forward(x, arch, dense), inputShape),
+    sparseMacs: macsPerImage((x) => net.forward(x, arch, { ...s, dropPath: 0 }), inputShape),
+    archParams: arch.numParameters(),
+  };
+}
+
+export function fixedSizes(net: FixedNetwork, inputShape: [number, number, number]): { params: number; macs: number } {
+  return { params: net.numParameters(), macs: macsPerImage((x) => net.forward(x, 0), inputShape) };
+}

@@ -1,0 +1,29 @@
+// The annealing schedule of SPEC section 2: T falls linearly from tMax to tMin over the
+// architecture-adaptation steps of a task, then stays at tMin (also for the query prediction).
+export interface TemperatureSettings {
+  tMax: number;
+  tMin: number;
+  /** Number of architecture-adaptation steps S. */
+  steps: number;
+}
+
+export function temperatureAt(s: number, { tMax, tMin, steps }: TemperatureSettings): number {
+  if (steps <= 1 || s >= steps - 1) return tMin;
+  if (s <= 0) return tMax;
+  return tMax - (s * (tMax - tMin)) / (steps - 1);
+}
+
+/** The schedule as the task learner advances it, one architecture step at a time. */
+export class TemperatureSchedule {
+  #step = 0;
+  constructor(readonly settings: TemperatureSettings) {}
+  get value(): number {
+    return temperatureAt(this.#step, this.settings);
+  }
+  get step(): number {
+    return this.#step;
+  }
+  advance(): void {
+    this.#step += 1;
+  }
+}
