@@ -1,0 +1,30 @@
+// What the task learner and meta-learners need from a model: its meta-learned weights, its
+// architecture parameters (none for a fixed architecture), and a forward pass at a given phase.
+import type { Tensor } from "../engine/index.js";
+import type { Genotype } from "../searchspace/genotype.js";
+
+/** How a forward pass runs: temperature and forward-pruning threshold (search models), drop-path. */
+export interface ForwardPhase {
+  temperature: number;
+  threshold: number;
+  dropPath: number;
+}
+
+export type ModelKind = "metanas" | "fixed" | "conv4";
+
+export interface MetaModel {
+  readonly kind: ModelKind;
+  /** Weights in a fixed order, with names (checkpoints are keyed by them). */
+  readonly weights: Tensor[];
+  readonly weightNames: string[];
+  /** Architecture parameters; empty for models without a searchable architecture. */
+  readonly arch: Tensor[];
+  readonly archNames: string[];
+  forward(x: Tensor, phase: ForwardPhase): Tensor;
+  /** The discrete architecture the parameters currently encode; null for fixed models. */
+  genotype(): Genotype | null;
+  /** Weights a forward pass at this phase uses (what survives pruning). */
+  activeParams(phase: ForwardPhase): number;
+  totalParams(): number;
+  dispose(): void;
+}
