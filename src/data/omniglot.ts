@@ -1,0 +1,238 @@
+// Omniglot from its canonical distribution (images_background.zip / images_evaluation.zip, or the
+// folders they unpack to), preprocessed as MAML, Reptile and MetaNAS do: inverted so strokes are
+// bright, resized 105x105 -> 28x28 with sharp's lanczos3 (the filter of MAML's PIL LANCZOS resize),
+// and, optionally, every 90/180/270-degree rotation a further class.
+//
+// Splits:
+//  - "background" (default, MetaNAS): train = the 964 background characters, test = the 659
+//    evaluation characters; with valCharacters = n, the last n background characters become val.
+//  - "vinyals": the 1623 characters in a fixed order (background sorted by alphabet then character,
+//    followed by evaluation sorted the same way); the first 1200 train, the other 423 test; val as above
+//    from the end of the 1200.
+import { readdir, stat } from "node:fs/promises";
+import path from "node:path";
+import sharp, { type OutputInfo } from "sharp";
+import { cacheKey, defaultCacheDir, fileSha1, readCache, writeCache, type CachedImages } from "./cache.js";
+import { DataError } from "./errors.js";
+import { type Log, mapLimit, startProgress, stderrLog } from "./progress.js";
+import { ByteClassPool, RotatedClassPool } from "./pool.js";
+import { allClasses, type ClassRef, SubsetClassPool } from "./subset.js";
+import type { ClassPool, FewShotDataset } from "./types.js";
+import { readZip } from "./zip.js";
+
+export const OMNIGLOT_SETS = ["background", "evaluation"] as const;
+export type OmniglotSet = (typeof OMNIGLOT_SETS)[number];
+
+export const OMNIGLOT_SIZE = 28;
+export const OMNIGLOT_KERNEL = "lanczos3";
+const VINYALS_TRAIN = 1200;
+
+export interface OmniglotOptions {
+  dir: string;
+  /** Each 90/180/270-degree rotation a further class (default true). */
+  rotations?: boolean;
+  split?: "background" | "vinyals";
+  /** Characters (before rotation) held out of train as a validation split (default 0: no val split). */
+  valCharacters?: number;
+  cacheDir?: string;
+  /** Skip the cache entirely (always decode, never write). */
+  noCache?: boolean;
+  quiet?: boolean;
+  log?: Log;
+  /** Decodes in flight (default 16). */
+  concurrency?: number;
+}
+
+export type OmniglotSource = { kind: "zip" | "dir"; path: string; set: OmniglotSet };
+
+/** The zip or the unpacked folder of one set; a clear error when neither is there. */
+export async function locateOmniglot(dir: string, set: OmniglotSet): Promise<OmniglotSource> {
+  const st = await stat(dir).catch(() => undefined);
+  if (!st?.isDirectory()) {
+    throw new DataError(
+      `Omniglot directory ${dir} does not exist; pass --dir with the folder holding images_background.zip and images_evaluation.zip, or run metanas data download omniglot --dir ${dir}`,
+    );
+  }
+  const zip = path.join(dir, `images_${set}.zip`);
+  if ((await stat(zip).catch(() => undefined))?.isFile()) return { kind: "zip", path: zip, set };
+  const folder = path.join(dir, `images_${set}`);
+  if ((await stat(folder).catch(() => undefined))?.isDirectory()) return { kind: "dir", path: folder, set };
+  throw new DataError(
+    `${dir} has neither images_${set}.zip nor images_${set}/; this is not the Omniglot layout — run metanas data download omniglot --dir ${dir}`,
+  );
+}
+
+interface Drawing {
+  character: string; // "<Alphabet>/<characterNN>"
+  file: string;
+}
+
+/** Parse "images_<set>/<Alphabet>/<characterNN>/<id>_<drawer>.png"; undefined for other entries. */
+function parseEntry(rel: string, set: OmniglotSet, where: string): Drawing | undefined {
+  if (!rel.toLowerCase().endsWith(".png")) return undefined;
+  const parts = rel.split("/");
+  if (parts.length !== 4 || parts[0] !== `images_${set}`) {
+    throw new DataError(
+      `${where}: unexpected file ${rel}; Omniglot PNGs must sit at images_${set}/<Alphabet>/<character>/<name>.png — get the canonical zip`,
+    );
+  }
+  return { character: `${parts[1]}/${parts[2]}`, file: rel };
+}
+
+async function listFolder(root: string): Promise<Array<{ rel: string; abs: string; size: number; mtime: number }>> {
+  const out: Array<{ rel: string; abs: string; size: number; mtime: number }> = [];
+  const walk = async (abs: string, rel: string) => {
+    for (const e of await readdir(abs, { withFileTypes: true })) {
+      const a = path.join(abs, e.name);
+      const r = `${rel}/${e.name}`;
+      if (e.isDirectory()) await walk(a, r);
+      else if (e.isFile()) {
+        const s = await stat(a);
+        out.push({ rel: r, abs: a, size: s.size, mtime: s.mtimeMs });
+      }
+    }
+  };
+  await walk(root, path.basename(root));
+  return out.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+}
+
+/** Decode one Omniglot PNG to 28x28 uint8, strokes bright. */
+export async function preprocessOmniglot(png: Buffer, where: string): Promise<Uint8Array> {
+  let raw: { data: Buffer; info: OutputInfo };
+  try {
+    raw = await sharp(png)
+      .flatten({ background: "#ffffff" })
+      .greyscale()
+      .resize(OMNIGLOT_SIZE, OMNIGLOT_SIZE, { kernel: OMNIGLOT_KERNEL, fit: "fill" })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new DataError(`cannot decode ${where} (${why}); the file is corrupt — get a fresh copy of the dataset`);
+  }
+  const { data, info } = raw;
+  const n = OMNIGLOT_SIZE * OMNIGLOT_SIZE;
+  const out = new Uint8Array(n);
+  // Invert so strokes are bright on a dark background; take channel 0 whatever sharp returned.
+  for (let k = 0; k < n; k++) out[k] = 255 - data[k * info.channels];
+  return out;
+}
+
+/** One set's characters, preprocessed, from the cache when its key matches, else decoded and cached. */
+export async function loadOmniglotSet(source: OmniglotSource, opts: OmniglotOptions): Promise<CachedImages> {
+  const log = opts.log ?? stderrLog;
+  const t0 = performance.now();
+  // Key: the zip's SHA-1 (cheap: ~10 MB), or for a folder every file's path, size and mtime.
+  const folder = source.kind === "dir" ? await listFolder(source.path) : undefined;
+  const fingerprint =
+    source.kind === "zip" ? await fileSha1(source.path) : folder!.map((f) => [f.rel, f.size, f.mtime]);
+  const key = cacheKey({
+    dataset: "omniglot",
+    set: source.set,
+    fingerprint,
+    size: OMNIGLOT_SIZE,
+    kernel: OMNIGLOT_KERNEL,
+    invert: true,
+  });
+  const cacheFile = path.join(opts.cacheDir ?? defaultCacheDir(), `omniglot-${source.set}.bin`);
+  if (!opts.noCache) {
+    const hit = await readCache(cacheFile, key);
+    if (hit) {
+      if (!opts.quiet) log(`omniglot ${source.set}: ${cacheFile} (cached) in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+      return hit;
+    }
+  }
+
+  // Gather the PNG bytes.
+  const files: Array<{ d: Drawing; data: () => Promise<Buffer> }> = [];
+  if (source.kind === "zip") {
+    const entries = await readZip(source.path, (n) => n.toLowerCase().endsWith(".png"));
+    for (const e of entries) {
+      const d = parseEntry(e.name, source.set, source.path);
+      if (d) files.push({ d, data: async () => e.data });
+    }
+  } else {
+    const { readFile } = await import("node:fs/promises");
+    for (const f of folder!) {
+      const d = parseEntry(f.rel, source.set, source.path);
+      if (d) files.push({ d, data: () => readFile(f.abs) });
+    }
+  }
+  if (files.length === 0) {
+    throw new DataError(
+      `${source.path} holds no images_${source.set}/<Alphabet>/<character>/*.png files; this is not the Omniglot layout — get the canonical zip`,
+    );
+  }
+  // Fixed order: characters by alphabet then name, drawings by file name.
+  files.sort((a, b) => (a.d.file < b.d.file ? -1 : a.d.file > b.d.file ? 1 : 0));
+
+  const progress = startProgress(`omniglot ${source.set}: decoding`, files.length, opts.quiet ?? false, log);
+  const size = OMNIGLOT_SIZE * OMNIGLOT_SIZE;
+  const pixels = new Uint8Array(files.length * size);
+  await mapLimit(files, opts.concurrency ?? 16, async (f, i) => {
+    pixels.set(await preprocessOmniglot(await f.data(), `${source.path}:${f.d.file}`), i * size);
+    progress.tick();
+  });
+  progress.stop();
+
+  const names: string[] = [];
+  const counts: number[] = [];
+  for (const f of files) {
+    if (names[names.length - 1] !== f.d.character) {
+      names.push(f.d.character);
+      counts.push(0);
+    }
+    counts[counts.length - 1]++;
+  }
+  const data: CachedImages = { key, imageShape: [1, OMNIGLOT_SIZE, OMNIGLOT_SIZE], names, counts, pixels };
+  if (!opts.noCache) await writeCache(cacheFile, data);
+  if (!opts.quiet) {
+    log(`omniglot ${source.set}: decoded ${files.length} images in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+  }
+  return data;
+}
+
+function splitOff(refs: ClassRef[], val: number, what: string): { train: ClassRef[]; val: ClassRef[] } {
+  if (!Number.isInteger(val) || val < 0 || val >= refs.length) {
+    throw new DataError(`valCharacters must be an integer from 0 to ${refs.length - 1} for ${what}, got ${val}`);
+  }
+  return { train: refs.slice(0, refs.length - val), val: refs.slice(refs.length - val) };
+}
+
+export async function loadOmniglot(opts: OmniglotOptions): Promise<FewShotDataset> {
+  const split = opts.split ?? "background";
+  if (split !== "background" && split !== "vinyals") {
+    throw new DataError(`unknown Omniglot split "${split}"; use background or vinyals`);
+  }
+  const sources = await Promise.all(OMNIGLOT_SETS.map((s) => locateOmniglot(opts.dir, s)));
+  const pools: ByteClassPool[] = [];
+  for (const s of sources) {
+    const d = await loadOmniglotSet(s, opts);
+    pools.push(new ByteClassPool(d.pixels, d.counts, d.names, d.imageShape));
+  }
+  const [background, evaluation] = pools;
+  let trainRefs: ClassRef[];
+  let testRefs: ClassRef[];
+  if (split === "background") {
+    trainRefs = allClasses(background);
+    testRefs = allClasses(evaluation);
+  } else {
+    const all = [...allClasses(background), ...allClasses(evaluation)];
+    trainRefs = all.slice(0, VINYALS_TRAIN);
+    testRefs = all.slice(VINYALS_TRAIN);
+  }
+  const parts = splitOff(trainRefs, opts.valCharacters ?? 0, `${split} split`);
+  const wrap = (refs: ClassRef[]): ClassPool => {
+    const p = new SubsetClassPool(refs);
+    return opts.rotations === false ? p : new RotatedClassPool(p);
+  };
+  return {
+    name: "omniglot",
+    imageShape: [1, OMNIGLOT_SIZE, OMNIGLOT_SIZE],
+    splits: {
+      train: wrap(parts.train),
+      ...(parts.val.length > 0 ? { val: wrap(parts.val) } : {}),
+      test: wrap(testRefs),
+    },
+  };
+}
