@@ -1,0 +1,60 @@
+// The files of a run directory, as written by search/train/eval and read by reports.
+//   config.json            the validated configuration (RunConfig)
+//   metrics.jsonl          one MetricsRecord per line
+//   genotype.json / .txt   the latest genotype (JSON / DARTS notation)
+//   genotypes/epoch-NNNNNN.json / .txt   the genotype at every evaluation
+//   checkpoint/            the latest checkpoint (safetensors + state.json)
+//   summary.json           the final Summary
+//   report.html, figures/  pictures of the run
+
+/** One meta-training epoch. */
+export interface TrainRecord {
+  kind: "train";
+  epoch: number;
+  /** Mean query loss and accuracy over the meta-batch's tasks after adaptation. */
+  loss: number;
+  accuracy: number;
+  /** Temperature at the end of the tasks' adaptation (t_min after annealing, 1 in warm-up). */
+  temperature: number;
+  /** Mean entropy (nats) of the op weights softmax(alpha/T) per edge and of the pair weights per node. */
+  entropy: { normalOps: number; normalPairs: number; reduceOps: number; reducePairs: number };
+  warmup: boolean;
+  /** Seconds this epoch took, and since the run started. */
+  seconds: number;
+  elapsed: number;
+}
+
+/** One evaluation on held-out tasks. */
+export interface EvalRecord {
+  kind: "eval";
+  epoch: number;
+  split: "val" | "test";
+  accuracy: number;
+  /** Half-width of the 95% confidence interval of the mean accuracy. */
+  ci95: number;
+  tasks: number;
+  loss: number;
+  elapsed: number;
+}
+
+export type MetricsRecord = TrainRecord | EvalRecord;
+
+export interface GenotypeCount {
+  genotype: string; // DARTS notation
+  count: number;
+}
+
+export interface Summary {
+  accuracy: number;
+  ci95: number;
+  tasks: number;
+  /** Meta-learned genotype, DARTS notation, and JSON form. */
+  genotype: string;
+  genotypeJson: unknown;
+  /** Parameters of the one-shot network, and of the pruned per-task networks. */
+  params: { total: number; pruned: number };
+  perTaskParams: { min: number; median: number; max: number; mean: number; values: number[] };
+  topGenotypes: GenotypeCount[];
+  epochs: number;
+  wallSeconds: number;
+}

@@ -1,0 +1,235 @@
+// A whole run: meta-training with checkpoints, evaluations and metrics, then the final meta-test
+// and summary. Resumable from the last checkpoint, exactly.
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { loadDataset } from "../data/load.js";
+import type { ClassPool, FewShotDataset } from "../data/types.js";
+import { manualSeed, setDefaultDevice, setNumThreads } from "../engine/index.js";
+import { type EvaluationResult, evaluate } from "../evaluation/evaluate.js";
+import { distribution, mostFrequent } from "../evaluation/statistics.js";
+import { FirstOrderMaml } from "../metalearner/fomaml.js";
+import type { MetaLearner } from "../metalearner/metaLearner.js";
+import { metaEpoch } from "../metalearner/metaTrainer.js";
+import { Reptile } from "../metalearner/reptile.js";
+import { buildModel } from "../models/build.js";
+import type { MetaModel } from "../models/model.js";
+import { toDarts, toJson } from "../searchspace/genotype.js";
+import { TaskOptimizers } from "../tasklearner/optimizers.js";
+import type { InnerLoopSettings } from "../tasklearner/taskLearner.js";
+import { Rng } from "../util/rng.js";
+import { CHECKPOINT_FILE, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
+import { type RunConfig, validateConfig } from "./config.js";
+import type { Summary } from "./format.js";
+import { type ProgressReporter, silentReporter } from "./progress.js";
+import { appendMetrics, createRunDir, RunDirError, readRunConfig, truncateMetrics, writeGenotype, writeSummary } from "./runDir.js";
+
+export interface RunOptions {
+  reporter?: ProgressReporter;
+  /** Called with the run directory when the run has finished (e.g. to write the report). */
+  afterRun?: (dir: string) => Promise<void>;
+  /** Install SIGINT/SIGTERM handlers that checkpoint and stop (the CLI does; tests may not). */
+  handleSignals?: boolean;
+  /** Stop (with a checkpoint) after this many meta-epochs of this invocation; for tests of resuming. */
+  stopAfter?: number;
+  /** Skip the final meta-test. */
+  skipFinalTest?: boolean;
+}
+
+export function trainInner(c: RunConfig): InnerLoopSettings {
+  return { steps: c.innerSteps, archSteps: c.innerSteps, batchSize: c.batchSize, tMax: c.tMax, tMin: c.tMin, threshold: c.trainThreshold, dropPath: c.dropPath };
+}
+export function testInner(c: RunConfig): InnerLoopSettings {
+  return { steps: c.testSteps, archSteps: c.testArchSteps, batchSize: c.testBatchSize, tMax: c.tMax, tMin: c.testTMin, threshold: c.testThreshold, dropPath: 0 };
+}
+
+/** Independent streams for evaluations, so that evaluating never shifts the training stream. */
+const evalRng = (c: RunConfig, epoch: number) => new Rng((c.seed * 7919 + epoch * 104729 + 17) % 0x7fffffff);
+
+interface Session {
+  config: RunConfig;
+  dataset: FewShotDataset;
+  model: MetaModel;
+  opt: TaskOptimizers;
+  learner: MetaLearner;
+}
+
+async function openSession(c: RunConfig, reporter: ProgressReporter): Promise<Session> {
+  setNumThreads(c.threads);
+  setDefaultDevice(c.device);
+  manualSeed(c.seed);
+  const dataset = await loadDataset({
+    name: c.dataset,
+    dir: c.dataDir,
+    seed: c.seed,
+    log: (line: string) => reporter.log(line),
+  } as Parameters<typeof loadDataset>[0]);
+  const model = buildModel(c, dataset.imageShape);
+  const opt = new TaskOptimizers(model, { lrWeights: c.lrWeights, lrArch: c.lrArch, weightDecay: c.weightDecay, archWeightDecay: c.archWeightDecay });
+  const learner: MetaLearner = c.metaLearner === "reptile" ? new Reptile(c.metaLrWeights, c.metaLrArch) : new FirstOrderMaml(model, c.fomamlLrWeights, c.fomamlLrArch);
+  return { config: c, dataset, model, opt, learner };
+}
+
+function closeSession(s: Session): void {
+  s.learner.dispose();
+  s.opt.dispose();
+  s.model.dispose();
+}
+
+async function runEval(s: Session, pool: ClassPool, shots: number, tasks: number, rng: Rng, reporter: ProgressReporter, label: string): Promise<EvaluationResult> {
+  const c = s.config;
+  reporter.start(label, tasks);
+  const r = await evaluate(s.model, s.opt, pool, { ways: c.ways, shots, queries: c.queries }, testInner(c), tasks, rng, (done, acc) =>
+    reporter.update(done, { acc: `${(100 * acc).toFixed(1)}%` }),
+  );
+  reporter.stop();
+  return r;
+}
+
+function summarise(s: Session, r: EvaluationResult, epochs: number, wallSeconds: number): Summary {
+  const g = s.model.genotype();
+  const p = distribution(r.params);
+  return {
+    accuracy: r.accuracy,
+    ci95: r.ci95,
+    tasks: r.tasks,
+    genotype: g ? toDarts(g) : `${s.model.kind} (no cell genotype)`,
+    genotypeJson: g ? JSON.parse(toJson(g)) : null,
+    params: { total: s.model.totalParams(), pruned: p.median },
+    perTaskParams: { ...p, values: r.params },
+    topGenotypes: mostFrequent(r.genotypes.filter((x): x is string => x !== null), 5),
+    epochs,
+    wallSeconds,
+  };
+}
+
+/** Meta-trains (search, or weights of a fixed model), then meta-tests. Returns the run directory and summary. */
+export async function runTraining(
+  dir: string,
+  start: { config: RunConfig } | { resume: true; overrides?: Partial<RunConfig> },
+  o: RunOptions = {},
+): Promise<{ dir: string; summary: Summary | null }> {
+  const reporter = o.reporter ?? silentReporter;
+  const resume = "resume" in start;
+  let c: RunConfig;
+  if ("resume" in start) {
+    c = resumedConfig(readRunConfig(dir), start.overrides ?? {});
+  } else {
+    c = start.config;
+    createRunDir(dir, c);
+  }
+  const s = await openSession(c, reporter);
+  let rng = new Rng(c.seed);
+  let epoch = 0;
+  const started = performance.now();
+  let stopRequested = false;
+  const onSignal = (sig: string) => {
+    if (stopRequested) {
+      reporter.log(`${sig} again: stopping now; the last checkpoint in ${dir} is intact`);
+      process.exit(130);
+    }
+    stopRequested = true;
+    reporter.log(`${sig}: finishing this meta-epoch, writing a checkpoint, then stopping (${sig} again to stop at once)`);
+  };
+  const handlers = { SIGINT: () => onSignal("SIGINT"), SIGTERM: () => onSignal("SIGTERM") };
+  if (o.handleSignals) for (const [sig, h] of Object.entries(handlers)) process.on(sig, h);
+  try {
+    if (resume) {
+      const state = loadCheckpoint(dir, c, s.model, s.opt, s.learner);
+      epoch = state.epoch;
+      rng = state.rng;
+      truncateMetrics(dir, epoch);
+      reporter.log(`resuming ${dir} at meta-epoch ${epoch} of ${c.epochs}`);
+    }
+    const valPool = s.dataset.splits.val ?? s.dataset.splits.test;
+    const train = { metaBatch: c.metaBatch, warmup: c.warmup, pruneEvery: c.pruneEvery, pruneBelow: c.pruneBelow, task: { ways: c.ways, shots: c.trainShots, queries: c.queries }, inner: trainInner(c) };
+    const checkpoint = () => saveCheckpoint(dir, c, epoch, s.model, s.opt, s.learner, rng);
+    let ranThisTime = 0;
+    reporter.start("meta-train", c.epochs, epoch);
+    while (epoch < c.epochs) {
+      const t0 = performance.now();
+      const r = await metaEpoch(epoch, s.model, s.opt, s.learner, s.dataset.splits.train, train, rng);
+      epoch += 1;
+      ranThisTime += 1;
+      const seconds = (performance.now() - t0) / 1000;
+      appendMetrics(dir, {
+        kind: "train",
+        epoch,
+        loss: r.loss,
+        accuracy: r.accuracy,
+        temperature: r.temperature,
+        entropy: r.entropy,
+        warmup: r.warmup,
+        seconds,
+        elapsed: (performance.now() - started) / 1000,
+      });
+      if (r.prunedLogits > 0) reporter.log(`meta-epoch ${epoch}: meta-model pruning removed ${r.prunedLogits} op(s)`);
+      reporter.update(epoch, { acc: `${(100 * r.accuracy).toFixed(1)}%`, loss: r.loss.toFixed(3), T: r.temperature.toFixed(2) });
+      if (c.evalEvery > 0 && epoch % c.evalEvery === 0 && epoch < c.epochs) {
+        reporter.stop();
+        const ev = await runEval(s, valPool, c.shots, c.evalTasks, evalRng(c, epoch), reporter, `validation at meta-epoch ${epoch}`);
+        appendMetrics(dir, { kind: "eval", epoch, split: "val", accuracy: ev.accuracy, ci95: ev.ci95, tasks: ev.tasks, loss: ev.loss, elapsed: (performance.now() - started) / 1000 });
+        const g = s.model.genotype();
+        if (g) writeGenotype(dir, g, epoch);
+        reporter.log(`meta-epoch ${epoch}: validation accuracy ${(100 * ev.accuracy).toFixed(1)}% ± ${(100 * ev.ci95).toFixed(1)} on ${ev.tasks} tasks`);
+        reporter.start("meta-train", c.epochs, epoch);
+      }
+      const stopNow = stopRequested || (o.stopAfter !== undefined && ranThisTime >= o.stopAfter);
+      if ((c.checkpointEvery > 0 && epoch % c.checkpointEvery === 0) || stopNow || epoch === c.epochs) checkpoint();
+      if (stopNow) {
+        reporter.stop();
+        reporter.log(`stopped at meta-epoch ${epoch}; continue with: metanas ${c.model === "metanas" ? "search" : "train"} --resume ${dir}`);
+        return { dir, summary: null };
+      }
+    }
+    reporter.stop();
+    if (!existsSync(path.join(dir, CHECKPOINT_FILE))) checkpoint();
+    const g = s.model.genotype();
+    if (g) writeGenotype(dir, g, epoch);
+    if (o.skipFinalTest) return { dir, summary: null };
+    const summary = await finalTest(s, dir, epoch, started, reporter);
+    await o.afterRun?.(dir);
+    return { dir, summary };
+  } finally {
+    if (o.handleSignals) for (const [sig, h] of Object.entries(handlers)) process.off(sig, h);
+    closeSession(s);
+  }
+}
+
+async function finalTest(s: Session, dir: string, epoch: number, started: number, reporter: ProgressReporter, tasks?: number, file?: string): Promise<Summary> {
+  const c = s.config;
+  const r = await runEval(s, s.dataset.splits.test, c.shots, tasks ?? c.testTasks, evalRng(c, -1), reporter, "meta-test");
+  const summary = summarise(s, r, epoch, (performance.now() - started) / 1000);
+  appendMetrics(dir, { kind: "eval", epoch, split: "test", accuracy: r.accuracy, ci95: r.ci95, tasks: r.tasks, loss: r.loss, elapsed: summary.wallSeconds });
+  writeSummary(dir, summary, file);
+  return summary;
+}
+
+/** Meta-tests a run's latest checkpoint again (e.g. with more tasks); writes evaluation.json. */
+export async function runEvaluation(dir: string, o: RunOptions & { tasks?: number } = {}): Promise<Summary> {
+  const reporter = o.reporter ?? silentReporter;
+  const c = readRunConfig(dir);
+  const s = await openSession(c, reporter);
+  try {
+    const state = loadCheckpoint(dir, c, s.model, s.opt, s.learner);
+    const started = performance.now();
+    const r = await runEval(s, s.dataset.splits.test, c.shots, o.tasks ?? c.testTasks, evalRng(c, -1), reporter, "meta-test");
+    const summary = summarise(s, r, state.epoch, (performance.now() - started) / 1000);
+    writeSummary(dir, summary, "evaluation.json");
+    await o.afterRun?.(dir);
+    return summary;
+  } finally {
+    closeSession(s);
+  }
+}
+
+/** Settings a resumed run may change: how long it runs and how it reports, not what it learns. */
+const ADJUSTABLE = new Set<string>(["epochs", "evalEvery", "evalTasks", "testTasks", "checkpointEvery", "threads", "device"]);
+
+function resumedConfig(saved: RunConfig, overrides: Partial<RunConfig>): RunConfig {
+  const changed = Object.entries(overrides).filter(([k, v]) => v !== undefined && JSON.stringify(v) !== JSON.stringify((saved as Record<string, unknown>)[k]));
+  const refused = changed.filter(([k]) => !ADJUSTABLE.has(k)).map(([k]) => k);
+  if (refused.length > 0) {
+    throw new RunDirError(`a resumed run keeps its configuration; ${refused.join(", ")} cannot change (only ${[...ADJUSTABLE].join(", ")} can): start a new run to change them`);
+  }
+  return validateConfig({ ...saved, ...Object.fromEntries(changed) }, "resumed configuration");
+}
