@@ -99,9 +99,13 @@ function panel(
     field: "value",
     type: "quantitative",
     title: yTitle,
-    scale: inUnit ? { domain: [0, 1] } : { zero: false },
+    scale: inUnit || rows.length === 0 ? { domain: [0, 1] } : { zero: false },
   };
-  const color = { field: "series", type: "nominal", title: null, legend: { orient: "bottom", columns: 2 } };
+  // An empty colour domain gives the legend infinite bounds: no legend without data.
+  const color =
+    rows.length > 0
+      ? { field: "series", type: "nominal", title: null, legend: { orient: "bottom", columns: 2 } }
+      : { value: "#4c78a8" };
   const layers: Layer[] = [];
   if (warmup) {
     layers.push({

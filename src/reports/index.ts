@@ -14,7 +14,7 @@ export { CURVE_TITLES, curvesSpec, renderCurves } from "./curves.js";
 export { buildReportHtml, LOADED_TITLE } from "./htmlReport.js";
 export { renderParamsHistogram } from "./paramsHistogram.js";
 export type { EvalRecord, MetricsRecord, Summary, TrainRecord } from "./records.js";
-export { parseMetrics, type RunContents, readRun } from "./runReader.js";
+export { loadRunGenotype, parseMetrics, type RunContents, readRun } from "./runReader.js";
 export { svgSize, svgToPng } from "./svg.js";
 
 /** PNG figures are drawn at twice the SVG's CSS-pixel size. */

@@ -188,3 +188,26 @@ export function readRun(runDir: string): RunContents {
   const { genotype, source } = readGenotype(runDir, summary, missing);
   return { runDir, config, records, skippedLines: skipped, summary, genotype, genotypeSource: source, missing };
 }
+
+/**
+ * The genotype of a run for the `genotype` command: genotype.json, else genotype.txt, else
+ * summary.json. Throws one clear line when there is none or it does not parse.
+ */
+export function loadRunGenotype(runDir: string): { genotype: Genotype; source: string } {
+  assertRunDir(runDir);
+  for (const file of [RUN_FILES.genotypeJson, RUN_FILES.genotypeTxt]) {
+    const text = readText(join(runDir, file));
+    if (text === null || text.trim() === "") continue;
+    try {
+      return { genotype: parseGenotype(text, join(runDir, file)), source: file };
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      throw new Error(`${why}; fix or delete ${file} (the search rewrites it at its next checkpoint)`);
+    }
+  }
+  const run = readRun(runDir);
+  if (run.summary && run.genotype) return { genotype: run.genotype, source: run.genotypeSource ?? RUN_FILES.summary };
+  throw new Error(
+    `no genotype in ${runDir}: neither ${RUN_FILES.genotypeJson} nor ${RUN_FILES.genotypeTxt} exists yet; wait for the search to write one, or pass the folder of a finished run`,
+  );
+}
