@@ -71,7 +71,8 @@ describe("cell diagrams", () => {
   });
 
   it("PNG of a pt-sized SVG is converted at 96 dpi", async () => {
-    const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="75pt" height="30pt" viewBox="0 0 75 30"><rect width="75" height="30" fill="red"/></svg>';
+    const svg =
+      '<svg xmlns="http://www.w3.org/2000/svg" width="75pt" height="30pt" viewBox="0 0 75 30"><rect width="75" height="30" fill="red"/></svg>';
     const meta = await sharp(await svgToPng(svg, 2)).metadata();
     assert.equal(meta.width, 200);
     assert.equal(meta.height, 80);

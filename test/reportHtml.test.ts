@@ -62,7 +62,12 @@ describe("HTML report", () => {
   });
 
   it("run still going: only config.json and a partial metrics.jsonl", async () => {
-    const dir = writeFixtureRun(join(root, "going"), { epochs: 30, summary: false, genotype: false, partialLine: true });
+    const dir = writeFixtureRun(join(root, "going"), {
+      epochs: 30,
+      summary: false,
+      genotype: false,
+      partialLine: true,
+    });
     const run = readRun(dir);
     assert.equal(run.records.length, 31);
     assert.equal(run.skippedLines, 1);
@@ -87,7 +92,8 @@ describe("HTML report", () => {
     mkdirSync(dir);
     const { html } = await writeReport(dir);
     const page = readFileSync(html, "utf8");
-    for (const f of ["config.json", "metrics.jsonl", "summary.json", "genotype.json"]) assert.ok(page.includes(`no ${f}`), f);
+    for (const f of ["config.json", "metrics.jsonl", "summary.json", "genotype.json"])
+      assert.ok(page.includes(`no ${f}`), f);
     assert.equal(page.match(/>no data yet</g)?.length, 4);
   });
 
@@ -104,7 +110,10 @@ describe("HTML report", () => {
   it("missing run directory: one clear error line", async () => {
     const missing = join(root, "no-such-run");
     await assert.rejects(writeReport(missing), (err: Error) => {
-      assert.equal(err.message, `run directory ${missing} does not exist: pass the folder a search, train or eval run wrote`);
+      assert.equal(
+        err.message,
+        `run directory ${missing} does not exist: pass the folder a search, train or eval run wrote`,
+      );
       return true;
     });
     assert.equal(existsSync(missing), false);

@@ -1,10 +1,10 @@
 // CLI: `metanas report RUN_DIR` and `metanas genotype RUN_DIR --format darts|json|svg|png`.
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { toDarts, toJson } from "../searchspace/genotype.js";
 import { writeFileAtomic } from "../reports/atomicWrite.js";
 import { type CellKind, loadRunGenotype, PNG_SCALE, renderCell, svgToPng, writeReport } from "../reports/index.js";
 import { RUN_FILES } from "../reports/records.js";
+import { toDarts, toJson } from "../searchspace/genotype.js";
 
 const FORMATS = ["darts", "json", "svg", "png"] as const;
 type Format = (typeof FORMATS)[number];

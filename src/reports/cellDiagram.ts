@@ -44,7 +44,9 @@ export function cellDot(genotype: Genotype, kind: CellKind): string {
   lines.push(`  out [label=${dotString(OUTPUT_LABEL)}, fillcolor="palegoldenrod"];`);
   cell.forEach((node, j) => {
     for (const [op, input] of node) {
-      lines.push(`  ${stateId(input)} -> ${stateId(j + 2)} [label=${dotString(op)}, fontcolor="black", color="gray20"];`);
+      lines.push(
+        `  ${stateId(input)} -> ${stateId(j + 2)} [label=${dotString(op)}, fontcolor="black", color="gray20"];`,
+      );
     }
   });
   for (const state of concat) {

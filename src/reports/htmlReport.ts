@@ -66,7 +66,10 @@ function accuracySection(run: RunContents): string {
   if (s) {
     out.push(
       "<table>",
-      row(["meta-test accuracy (± 95% CI)", "tasks", "meta-epochs", "wall time", "parameters", "pruned parameters"], true),
+      row(
+        ["meta-test accuracy (± 95% CI)", "tasks", "meta-epochs", "wall time", "parameters", "pruned parameters"],
+        true,
+      ),
       row([
         `<b>${escapeHtml(fmtAcc(s.accuracy, s.ci95))}</b>`,
         escapeHtml(fmtInt(s.tasks)),
@@ -143,7 +146,8 @@ function metaTestSection(parts: ReportParts): string {
       "</table>",
     );
   }
-  if (parts.histogram) out.push(`<div class="figure" id="params-histogram">${inlineSvg(parts.histogram, "hist")}</div>`);
+  if (parts.histogram)
+    out.push(`<div class="figure" id="params-histogram">${inlineSvg(parts.histogram, "hist")}</div>`);
   else out.push("<p>No per-task parameter counts in summary.json.</p>");
   const top = s.topGenotypes ?? [];
   if (top.length > 0) {
