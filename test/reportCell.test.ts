@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import sharp from "sharp";
-import { cellDot, renderCell } from "../src/reports/cellDiagram.js";
+import { cellDot, OP_COLORS, renderCell } from "../src/reports/cellDiagram.js";
 import { dotString } from "../src/reports/escape.js";
 import { svgSize, svgToPng } from "../src/reports/svg.js";
 import { OP_NAMES } from "../src/searchspace/primitives.js";
@@ -53,6 +53,9 @@ describe("cell diagrams", () => {
     for (const n of ["n0", "n1", "n2"]) assert.match(dot, new RegExp(`${n} -> out`));
     assert.match(dot, /in0 -> n0 \[label="sep_conv_3x3"/);
     assert.match(dot, /n1 -> n2 \[label="max_pool_3x3"/);
+    // Each edge and its label share the op's colour, so crossing edges stay readable.
+    assert.ok(dot.includes(`fontcolor="${OP_COLORS.dil_conv_3x3}", color="${OP_COLORS.dil_conv_3x3}"`));
+    assert.equal(new Set(Object.values(OP_COLORS)).size, OP_NAMES.length);
     assert.equal(dotString('a"b\\c\nd'), '"a\\"b\\\\c\\nd"');
   });
 

@@ -2,6 +2,7 @@
 // c_{k}, edges labelled with their operation; laid out by Graphviz (compiled to WebAssembly).
 import { Graphviz } from "@hpcc-js/wasm-graphviz";
 import type { Genotype } from "../searchspace/genotype.js";
+import type { OpName } from "../searchspace/primitives.js";
 import { dotString } from "./escape.js";
 import { withPixelSize } from "./svg.js";
 
@@ -9,6 +10,17 @@ export type CellKind = "normal" | "reduce";
 
 const INPUT_LABELS = ["c_{k-2}", "c_{k-1}"] as const;
 const OUTPUT_LABEL = "c_{k}";
+
+/** One colour per operation (edge and its label), dark enough for text on white. */
+export const OP_COLORS: Record<OpName, string> = {
+  max_pool_3x3: "#1f5fa8",
+  avg_pool_3x3: "#0e8a96",
+  skip_connect: "#555555",
+  conv_1x5_5x1: "#7b4fae",
+  conv_3x3: "#2a8a2a",
+  sep_conv_3x3: "#c62828",
+  dil_conv_3x3: "#c4620a",
+};
 
 let graphviz: Promise<Graphviz> | null = null;
 /** The Graphviz WebAssembly instance, loaded once per process. */
@@ -45,7 +57,7 @@ export function cellDot(genotype: Genotype, kind: CellKind): string {
   cell.forEach((node, j) => {
     for (const [op, input] of node) {
       lines.push(
-        `  ${stateId(input)} -> ${stateId(j + 2)} [label=${dotString(op)}, fontcolor="black", color="gray20"];`,
+        `  ${stateId(input)} -> ${stateId(j + 2)} [label=${dotString(op)}, fontcolor="${OP_COLORS[op] ?? "black"}", color="${OP_COLORS[op] ?? "gray20"}"];`,
       );
     }
   });

@@ -25,7 +25,7 @@ pre,code{font-family:DejaVu Sans Mono,Menlo,Consolas,monospace;font-size:0.85em}
 pre{background:#f7f7f7;border:1px solid #e3e3e3;padding:10px;overflow:auto;max-height:420px}
 .missing{background:#fff6e0;border:1px solid #e8c66a;padding:8px 12px}
 .figure{overflow-x:auto;margin:8px 0}.cells{display:flex;flex-wrap:wrap;gap:24px}
-.genotype{word-break:break-all}
+.genotype{word-break:break-all;white-space:pre-wrap}
 `;
 
 function fmt(v: number | null | undefined, digits = 4): string {
