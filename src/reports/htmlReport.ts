@@ -1,0 +1,218 @@
+// The self-contained HTML report page of a run: configuration, final accuracy, cells, curves,
+// and the meta-test statistics of the task-specific architectures. No network is needed to view
+// it: SVGs are inlined, CSS and the one script are inline, a Content-Security-Policy forbids loads.
+import { toDarts } from "../searchspace/genotype.js";
+import { escapeHtml } from "./escape.js";
+import type { RunContents } from "./runReader.js";
+import { inlineSvg } from "./svg.js";
+
+export const LOADED_TITLE = "metanas report loaded";
+
+export interface ReportParts {
+  run: RunContents;
+  cells: { normal: string; reduce: string } | null;
+  curves: string;
+  histogram: string | null;
+  generatedAt: Date;
+}
+
+const CSS = `
+body{font-family:DejaVu Sans,Verdana,Arial,sans-serif;margin:24px auto;max-width:1100px;color:#222;padding:0 16px}
+h1{font-size:1.5em}h2{font-size:1.2em;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:1.8em}
+table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:left;vertical-align:top}
+th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
+pre,code{font-family:DejaVu Sans Mono,Menlo,Consolas,monospace;font-size:0.85em}
+pre{background:#f7f7f7;border:1px solid #e3e3e3;padding:10px;overflow:auto;max-height:420px}
+.missing{background:#fff6e0;border:1px solid #e8c66a;padding:8px 12px}
+.figure{overflow-x:auto;margin:8px 0}.cells{display:flex;flex-wrap:wrap;gap:24px}
+.genotype{word-break:break-all;white-space:pre-wrap}
+`;
+
+function fmt(v: number | null | undefined, digits = 4): string {
+  return typeof v === "number" && Number.isFinite(v) ? v.toFixed(digits) : "n/a";
+}
+
+function fmtInt(v: number | null | undefined): string {
+  return typeof v === "number" && Number.isFinite(v) ? Math.round(v).toLocaleString("en-US") : "n/a";
+}
+
+function fmtSeconds(s: number | null | undefined): string {
+  if (typeof s !== "number" || !Number.isFinite(s)) return "n/a";
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  return h > 0 ? `${h} h ${m} min` : m > 0 ? `${m} min ${sec.toFixed(0)} s` : `${sec.toFixed(1)} s`;
+}
+
+/** Accuracy as a percentage when it is a fraction. */
+function fmtAcc(acc: number | null | undefined, ci?: number | null): string {
+  if (typeof acc !== "number" || !Number.isFinite(acc)) return "n/a";
+  const pct = acc <= 1 ? 100 : 1;
+  const base = `${(acc * pct).toFixed(2)}%`;
+  return typeof ci === "number" && Number.isFinite(ci) ? `${base} ± ${(ci * pct).toFixed(2)}%` : base;
+}
+
+function row(cells: string[], header = false): string {
+  const tag = header ? "th" : "td";
+  return `<tr>${cells.map((c) => `<${tag}>${c}</${tag}>`).join("")}</tr>`;
+}
+
+function accuracySection(run: RunContents): string {
+  const s = run.summary;
+  const evals = run.records.filter((r) => r.kind === "eval");
+  const trains = run.records.filter((r) => r.kind === "train");
+  const lastTrain = trains[trains.length - 1];
+  const out: string[] = ["<h2>Final accuracy</h2>"];
+  if (s) {
+    out.push(
+      "<table>",
+      row(
+        ["meta-test accuracy (± 95% CI)", "tasks", "meta-epochs", "wall time", "parameters", "pruned parameters"],
+        true,
+      ),
+      row([
+        `<b>${escapeHtml(fmtAcc(s.accuracy, s.ci95))}</b>`,
+        escapeHtml(fmtInt(s.tasks)),
+        escapeHtml(fmtInt(s.epochs)),
+        escapeHtml(fmtSeconds(s.wallSeconds)),
+        escapeHtml(fmtInt(s.params?.total)),
+        escapeHtml(fmtInt(s.params?.pruned)),
+      ]),
+      "</table>",
+    );
+  } else {
+    out.push('<p class="missing">No summary yet: run still going or stopped. The latest logged values follow.</p>');
+  }
+  if (evals.length > 0 || lastTrain) {
+    out.push("<table>", row(["record", "meta-epoch", "accuracy", "tasks", "loss"], true));
+    if (lastTrain) {
+      out.push(
+        row([
+          "latest meta-train (query)",
+          escapeHtml(fmtInt(lastTrain.epoch)),
+          escapeHtml(fmtAcc(lastTrain.accuracy)),
+          "",
+          escapeHtml(fmt(lastTrain.loss)),
+        ]),
+      );
+    }
+    for (const e of evals.slice(-10)) {
+      out.push(
+        row([
+          escapeHtml(`meta-${e.split}`),
+          escapeHtml(fmtInt(e.epoch)),
+          escapeHtml(fmtAcc(e.accuracy, e.ci95)),
+          escapeHtml(fmtInt(e.tasks)),
+          escapeHtml(fmt(e.loss)),
+        ]),
+      );
+    }
+    out.push("</table>");
+  }
+  return out.join("\n");
+}
+
+function cellsSection(parts: ReportParts): string {
+  const { run, cells } = parts;
+  const out: string[] = ["<h2>Cells</h2>"];
+  if (!run.genotype || !cells) {
+    out.push('<p class="missing">No genotype yet: the search has not written one.</p>');
+    return out.join("\n");
+  }
+  out.push(
+    `<p>Genotype (from ${escapeHtml(run.genotypeSource ?? "?")}):</p>`,
+    `<pre class="genotype" id="genotype">${escapeHtml(toDarts(run.genotype))}</pre>`,
+    '<div class="cells">',
+    `<div class="figure" id="cell-normal">${inlineSvg(cells.normal, "normal")}</div>`,
+    `<div class="figure" id="cell-reduce">${inlineSvg(cells.reduce, "reduce")}</div>`,
+    "</div>",
+  );
+  return out.join("\n");
+}
+
+function metaTestSection(parts: ReportParts): string {
+  const s = parts.run.summary;
+  const out: string[] = ["<h2>Meta-testing: task-specific architectures</h2>"];
+  if (!s) {
+    out.push('<p class="missing">No summary yet: run still going or stopped.</p>');
+    return out.join("\n");
+  }
+  const p = s.perTaskParams;
+  if (p) {
+    out.push(
+      "<table>",
+      row(["pruned parameters per task", "min", "median", "mean", "max"], true),
+      row(["", fmtInt(p.min), fmtInt(p.median), fmtInt(p.mean), fmtInt(p.max)].map(escapeHtml)),
+      "</table>",
+    );
+  }
+  if (parts.histogram)
+    out.push(`<div class="figure" id="params-histogram">${inlineSvg(parts.histogram, "hist")}</div>`);
+  else out.push("<p>No per-task parameter counts in summary.json.</p>");
+  const top = s.topGenotypes ?? [];
+  if (top.length > 0) {
+    const total = top.reduce((a, g) => a + (Number.isFinite(g.count) ? g.count : 0), 0);
+    const tasks = Number.isFinite(s.tasks) && s.tasks > 0 ? s.tasks : total;
+    out.push(
+      "<h3>Most frequent task-specific genotypes</h3>",
+      '<table id="top-genotypes">',
+      row(["#", "tasks", "share", "genotype"], true),
+      ...top.map((g, i) =>
+        row([
+          String(i + 1),
+          escapeHtml(fmtInt(g.count)),
+          escapeHtml(tasks > 0 ? `${((100 * g.count) / tasks).toFixed(1)}%` : "n/a"),
+          `<code class="genotype">${escapeHtml(String(g.genotype))}</code>`,
+        ]),
+      ),
+      "</table>",
+    );
+  } else {
+    out.push("<p>No task-specific genotypes in summary.json.</p>");
+  }
+  return out.join("\n");
+}
+
+/** The whole page. Every string from the run is escaped; every SVG is inlined. */
+export function buildReportHtml(parts: ReportParts): string {
+  const { run } = parts;
+  const name = run.runDir.replace(/\/+$/, "").split("/").pop() || run.runDir;
+  const missing =
+    run.missing.length > 0 || run.skippedLines > 0
+      ? `<div class="missing" id="missing"><b>Incomplete run.</b><ul>${[
+          ...run.missing,
+          ...(run.skippedLines > 0
+            ? [`${run.skippedLines} line(s) of metrics.jsonl skipped (unparsable or partial, e.g. still being written)`]
+            : []),
+        ]
+          .map((m) => `<li>${escapeHtml(m)}</li>`)
+          .join("")}</ul></div>`
+      : "";
+  const trains = run.records.filter((r) => r.kind === "train").length;
+  const evals = run.records.length - trains;
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>metanas report: ${escapeHtml(name)}</title>
+<style>${CSS}</style>
+</head>
+<body>
+<h1>metanas report: ${escapeHtml(name)}</h1>
+<p>Run directory <code>${escapeHtml(run.runDir)}</code>; report written ${escapeHtml(parts.generatedAt.toISOString())};
+${trains} meta-training and ${evals} evaluation records.</p>
+${missing}
+${accuracySection(run)}
+${cellsSection(parts)}
+<h2>Learning curves</h2>
+<div class="figure" id="curves">${inlineSvg(parts.curves, "curves")}</div>
+${metaTestSection(parts)}
+<h2>Configuration</h2>
+${run.config ? `<pre id="config">${escapeHtml(JSON.stringify(run.config, null, 2))}</pre>` : '<p class="missing">No config.json.</p>'}
+<script>document.title = ${JSON.stringify(LOADED_TITLE)}; document.body.setAttribute("data-loaded", "1");</script>
+</body>
+</html>
+`;
+}

@@ -1,0 +1,60 @@
+// Pictures of a run: cell diagrams, learning curves, and the HTML report page.
+import { join } from "node:path";
+import { writeFileAtomic } from "./atomicWrite.js";
+import { renderCell } from "./cellDiagram.js";
+import { renderCurves } from "./curves.js";
+import { buildReportHtml } from "./htmlReport.js";
+import { renderParamsHistogram } from "./paramsHistogram.js";
+import { RUN_FILES } from "./records.js";
+import { readRun } from "./runReader.js";
+import { svgToPng } from "./svg.js";
+
+export { type CellKind, cellDot, renderCell } from "./cellDiagram.js";
+export { CURVE_TITLES, curvesSpec, renderCurves } from "./curves.js";
+export { buildReportHtml, LOADED_TITLE } from "./htmlReport.js";
+export { renderParamsHistogram } from "./paramsHistogram.js";
+export type { EvalRecord, MetricsRecord, Summary, TrainRecord } from "./records.js";
+export { loadRunGenotype, parseMetrics, type RunContents, readRun } from "./runReader.js";
+export { svgSize, svgToPng } from "./svg.js";
+
+/** PNG figures are drawn at twice the SVG's CSS-pixel size. */
+export const PNG_SCALE = 2;
+
+/** Writes an SVG and its PNG next to each other; returns both paths. */
+export async function writeFigure(dir: string, name: string, svg: string, scale = PNG_SCALE): Promise<string[]> {
+  const svgPath = join(dir, `${name}.svg`);
+  const pngPath = join(dir, `${name}.png`);
+  writeFileAtomic(svgPath, svg);
+  writeFileAtomic(pngPath, await svgToPng(svg, scale));
+  return [svgPath, pngPath];
+}
+
+/**
+ * Writes RUN_DIR/report.html and RUN_DIR/figures/{normal,reduce,curves,params}.{svg,png} from what
+ * the run directory holds (a run may still be going or have stopped). Throws when RUN_DIR is absent.
+ */
+export async function writeReport(runDir: string): Promise<{ html: string; figures: string[] }> {
+  const run = readRun(runDir);
+  const figDir = join(runDir, RUN_FILES.figures);
+  const figures: string[] = [];
+
+  let cells: { normal: string; reduce: string } | null = null;
+  if (run.genotype) {
+    cells = { normal: await renderCell(run.genotype, "normal"), reduce: await renderCell(run.genotype, "reduce") };
+    figures.push(...(await writeFigure(figDir, "normal", cells.normal)));
+    figures.push(...(await writeFigure(figDir, "reduce", cells.reduce)));
+  }
+  const curves = await renderCurves(run.records);
+  figures.push(...(await writeFigure(figDir, "curves", curves)));
+
+  const values = run.summary?.perTaskParams?.values;
+  let histogram: string | null = null;
+  if (Array.isArray(values) && values.some((v) => Number.isFinite(v))) {
+    histogram = await renderParamsHistogram(values);
+    figures.push(...(await writeFigure(figDir, "params", histogram)));
+  }
+
+  const html = join(runDir, RUN_FILES.report);
+  writeFileAtomic(html, buildReportHtml({ run, cells, curves, histogram, generatedAt: new Date() }));
+  return { html, figures };
+}
