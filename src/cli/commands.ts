@@ -1,10 +1,11 @@
 // The list of command groups. Each module exports register(program).
 import type { Command } from "commander";
+import { register as data } from "./data.js";
 import { register as inspect } from "./inspect.js";
 import { register as report } from "./report.js";
 
 type Registrar = (program: Command) => void;
-const registrars: Registrar[] = [inspect, report];
+const registrars: Registrar[] = [inspect, data, report];
 
 export function registerCommands(program: Command): void {
   for (const r of registrars) r(program);

@@ -32,6 +32,12 @@ export function defaultCacheDir(): string {
   return path.join(base, "metanas");
 }
 
+/** The cache file for one source: its name says what it holds, plus a short hash of the source's path. */
+export function cacheFileFor(cacheDir: string | undefined, what: string, sourcePath: string): string {
+  const where = createHash("sha1").update(path.resolve(sourcePath)).digest("hex").slice(0, 10);
+  return path.join(cacheDir ?? defaultCacheDir(), `${what}-${where}.bin`);
+}
+
 /** A stable key from any JSON-able description of source + settings. */
 export function cacheKey(parts: unknown): string {
   return createHash("sha256")

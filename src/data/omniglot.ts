@@ -12,13 +12,13 @@
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import sharp, { type OutputInfo } from "sharp";
-import { cacheKey, defaultCacheDir, fileSha1, readCache, writeCache, type CachedImages } from "./cache.js";
+import { cacheFileFor, cacheKey, fileSha1, readCache, writeCache, type CachedImages } from "./cache.js";
 import { DataError } from "./errors.js";
 import { type Log, mapLimit, startProgress, stderrLog } from "./progress.js";
 import { ByteClassPool, RotatedClassPool } from "./pool.js";
 import { allClasses, type ClassRef, SubsetClassPool } from "./subset.js";
 import type { ClassPool, FewShotDataset } from "./types.js";
-import { readZip } from "./zip.js";
+import { listZip, readZip } from "./zip.js";
 
 export const OMNIGLOT_SETS = ["background", "evaluation"] as const;
 export type OmniglotSet = (typeof OMNIGLOT_SETS)[number];
@@ -134,7 +134,7 @@ export async function loadOmniglotSet(source: OmniglotSource, opts: OmniglotOpti
     kernel: OMNIGLOT_KERNEL,
     invert: true,
   });
-  const cacheFile = path.join(opts.cacheDir ?? defaultCacheDir(), `omniglot-${source.set}.bin`);
+  const cacheFile = cacheFileFor(opts.cacheDir, `omniglot-${source.set}`, source.path);
   if (!opts.noCache) {
     const hit = await readCache(cacheFile, key);
     if (hit) {
@@ -192,18 +192,47 @@ export async function loadOmniglotSet(source: OmniglotSource, opts: OmniglotOpti
   return data;
 }
 
-function splitOff(refs: ClassRef[], val: number, what: string): { train: ClassRef[]; val: ClassRef[] } {
-  if (!Number.isInteger(val) || val < 0 || val >= refs.length) {
-    throw new DataError(`valCharacters must be an integer from 0 to ${refs.length - 1} for ${what}, got ${val}`);
+/** Characters and their drawing counts of one set, from the zip's directory or the folder listing (no decoding). */
+export async function countOmniglotSet(source: OmniglotSource): Promise<number[]> {
+  const names =
+    source.kind === "zip" ? await listZip(source.path) : (await listFolder(source.path)).map((f) => f.rel);
+  const counts = new Map<string, number>();
+  for (const n of names) {
+    const d = parseEntry(n, source.set, source.path);
+    if (d) counts.set(d.character, (counts.get(d.character) ?? 0) + 1);
   }
-  return { train: refs.slice(0, refs.length - val), val: refs.slice(refs.length - val) };
+  if (counts.size === 0) {
+    throw new DataError(
+      `${source.path} holds no images_${source.set}/<Alphabet>/<character>/*.png files; this is not the Omniglot layout — get the canonical zip`,
+    );
+  }
+  return [...counts.keys()].sort().map((k) => counts.get(k)!);
 }
 
-export async function loadOmniglot(opts: OmniglotOptions): Promise<FewShotDataset> {
-  const split = opts.split ?? "background";
+/**
+ * Which characters go where, for any per-character items (pools' class refs, or just counts):
+ * bg and ev are the background and evaluation characters in their fixed order.
+ */
+export function partitionOmniglot<T>(
+  bg: readonly T[],
+  ev: readonly T[],
+  split: "background" | "vinyals" = "background",
+  valCharacters = 0,
+): { train: T[]; val: T[]; test: T[] } {
   if (split !== "background" && split !== "vinyals") {
     throw new DataError(`unknown Omniglot split "${split}"; use background or vinyals`);
   }
+  const all = [...bg, ...ev];
+  const [train, test] = split === "background" ? [[...bg], [...ev]] : [all.slice(0, VINYALS_TRAIN), all.slice(VINYALS_TRAIN)];
+  if (!Number.isInteger(valCharacters) || valCharacters < 0 || valCharacters >= train.length) {
+    throw new DataError(
+      `--val-characters must be an integer from 0 to ${train.length - 1} for the ${split} split, got ${valCharacters}`,
+    );
+  }
+  return { train: train.slice(0, train.length - valCharacters), val: train.slice(train.length - valCharacters), test };
+}
+
+export async function loadOmniglot(opts: OmniglotOptions): Promise<FewShotDataset> {
   const sources = await Promise.all(OMNIGLOT_SETS.map((s) => locateOmniglot(opts.dir, s)));
   const pools: ByteClassPool[] = [];
   for (const s of sources) {
@@ -211,17 +240,7 @@ export async function loadOmniglot(opts: OmniglotOptions): Promise<FewShotDatase
     pools.push(new ByteClassPool(d.pixels, d.counts, d.names, d.imageShape));
   }
   const [background, evaluation] = pools;
-  let trainRefs: ClassRef[];
-  let testRefs: ClassRef[];
-  if (split === "background") {
-    trainRefs = allClasses(background);
-    testRefs = allClasses(evaluation);
-  } else {
-    const all = [...allClasses(background), ...allClasses(evaluation)];
-    trainRefs = all.slice(0, VINYALS_TRAIN);
-    testRefs = all.slice(VINYALS_TRAIN);
-  }
-  const parts = splitOff(trainRefs, opts.valCharacters ?? 0, `${split} split`);
+  const parts = partitionOmniglot(allClasses(background), allClasses(evaluation), opts.split, opts.valCharacters);
   const wrap = (refs: ClassRef[]): ClassPool => {
     const p = new SubsetClassPool(refs);
     return opts.rotations === false ? p : new RotatedClassPool(p);
@@ -232,7 +251,7 @@ export async function loadOmniglot(opts: OmniglotOptions): Promise<FewShotDatase
     splits: {
       train: wrap(parts.train),
       ...(parts.val.length > 0 ? { val: wrap(parts.val) } : {}),
-      test: wrap(testRefs),
+      test: wrap(parts.test),
     },
   };
 }

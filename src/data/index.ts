@@ -1,0 +1,13 @@
+// The few-shot data layer: datasets as class pools, the task sampler, and the tools around them.
+export { BUILTIN_CLASSES, BuiltinClassPool, loadBuiltin, renderCharacter } from "./builtin.js";
+export { defaultCacheDir } from "./cache.js";
+export { renderContactSheet } from "./contact-sheet.js";
+export { downloadOmniglot, OMNIGLOT_BASE_URL, OMNIGLOT_MD5 } from "./download.js";
+export { DataError } from "./errors.js";
+export { formatSummary, inspectDataset } from "./inspect.js";
+export { DATASET_NAMES, type LoadDatasetOptions, loadDataset } from "./load.js";
+export { loadMiniImagenet } from "./miniimagenet.js";
+export { loadOmniglot } from "./omniglot.js";
+export { ByteClassPool, RotatedClassPool, rot90 } from "./pool.js";
+export { sampleBatch, sampleTask } from "./sampler.js";
+export type { ClassPool, DatasetName, FewShotDataset, ImageShape, Task, TaskSet, TaskSpec } from "./types.js";

@@ -1,0 +1,84 @@
+// What a dataset folder holds, per split, without decoding any image (zip directories, CSVs).
+import { stat } from "node:fs/promises";
+import path from "node:path";
+import { loadBuiltin } from "./builtin.js";
+import { DataError } from "./errors.js";
+import type { LoadDatasetOptions } from "./load.js";
+import { checkMiniDir, MINI_SPLITS, readSplitCsv } from "./miniimagenet.js";
+import { countOmniglotSet, locateOmniglot, OMNIGLOT_SETS, partitionOmniglot } from "./omniglot.js";
+import type { ClassPool } from "./types.js";
+
+export interface SplitSummary {
+  classes: number;
+  images: number;
+}
+
+export interface DatasetSummary {
+  dataset: string;
+  dir?: string;
+  imageShape: [number, number, number];
+  splits: { train: SplitSummary; val?: SplitSummary; test: SplitSummary };
+  /** MiniImagenet only: whether the images/ folder is there (the split files alone can be inspected). */
+  imagesFolder?: boolean;
+}
+
+const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
+const summary = (counts: readonly number[], factor = 1): SplitSummary => ({
+  classes: counts.length * factor,
+  images: sum(counts) * factor,
+});
+
+function poolSummary(pool: ClassPool): SplitSummary {
+  let images = 0;
+  for (let c = 0; c < pool.numClasses; c++) images += pool.classSize(c);
+  return { classes: pool.numClasses, images };
+}
+
+export async function inspectDataset(opts: LoadDatasetOptions): Promise<DatasetSummary> {
+  if (opts.name === "builtin") {
+    const ds = loadBuiltin({ seed: opts.seed, drawingsPerClass: opts.drawingsPerClass });
+    const { train, val, test } = ds.splits;
+    return {
+      dataset: "builtin",
+      imageShape: ds.imageShape,
+      splits: { train: poolSummary(train), ...(val ? { val: poolSummary(val) } : {}), test: poolSummary(test) },
+    };
+  }
+  if (!opts.dir) throw new DataError(`dataset ${opts.name} needs a folder; pass --dir DIR`);
+  const dir = opts.dir;
+  if (opts.name === "omniglot") {
+    const [bg, ev] = await Promise.all(
+      OMNIGLOT_SETS.map(async (s) => countOmniglotSet(await locateOmniglot(dir, s))),
+    );
+    const parts = partitionOmniglot(bg, ev, opts.split, opts.valCharacters);
+    const f = opts.rotations === false ? 1 : 4;
+    return {
+      dataset: "omniglot",
+      dir,
+      imageShape: [1, 28, 28],
+      splits: {
+        train: summary(parts.train, f),
+        ...(parts.val.length > 0 ? { val: summary(parts.val, f) } : {}),
+        test: summary(parts.test, f),
+      },
+    };
+  }
+  if (opts.name === "miniimagenet") {
+    await checkMiniDir(dir);
+    const [train, val, test] = await Promise.all(
+      MINI_SPLITS.map(async (s) => summary((await readSplitCsv(path.join(dir, `${s}.csv`))).files.map((f) => f.length))),
+    );
+    const imagesFolder = (await stat(path.join(dir, "images")).catch(() => undefined))?.isDirectory() ?? false;
+    return { dataset: "miniimagenet", dir, imageShape: [3, 84, 84], splits: { train, val, test }, imagesFolder };
+  }
+  throw new DataError(`unknown dataset "${String(opts.name)}"; use omniglot, miniimagenet or builtin`);
+}
+
+export function formatSummary(s: DatasetSummary): string {
+  const lines = [`${s.dataset}${s.dir ? ` (${s.dir})` : ""}: images ${s.imageShape.join("x")} (CxHxW)`];
+  for (const [name, v] of Object.entries(s.splits)) {
+    if (v) lines.push(`  ${name.padEnd(5)} ${String(v.classes).padStart(6)} classes ${String(v.images).padStart(8)} images`);
+  }
+  if (s.imagesFolder === false) lines.push("  (no images/ folder: counts are from the split files only)");
+  return lines.join("\n");
+}

@@ -1,0 +1,48 @@
+// One entry point for every dataset, so callers only name what they want.
+import { loadBuiltin } from "./builtin.js";
+import { DataError } from "./errors.js";
+import { loadMiniImagenet } from "./miniimagenet.js";
+import { loadOmniglot } from "./omniglot.js";
+import type { Log } from "./progress.js";
+import type { DatasetName, FewShotDataset } from "./types.js";
+
+export const DATASET_NAMES: readonly DatasetName[] = ["omniglot", "miniimagenet", "builtin"];
+
+export interface LoadDatasetOptions {
+  name: DatasetName;
+  /** Data folder (omniglot, miniimagenet); ignored by builtin. */
+  dir?: string;
+  /** Seed of the built-in drawings' jitter (the file datasets do not depend on it). */
+  seed?: number;
+  /** Omniglot: rotations as further classes (default true). */
+  rotations?: boolean;
+  /** Omniglot: "background" (default) or "vinyals". */
+  split?: "background" | "vinyals";
+  /** Omniglot: characters held out of train as a validation split (default 0). */
+  valCharacters?: number;
+  /** Builtin: drawings per class (default 20). */
+  drawingsPerClass?: number;
+  /** Cache folder (default $METANAS_CACHE_DIR, else $XDG_CACHE_HOME/metanas, else ~/.cache/metanas). */
+  cacheDir?: string;
+  noCache?: boolean;
+  quiet?: boolean;
+  log?: Log;
+}
+
+export async function loadDataset(opts: LoadDatasetOptions): Promise<FewShotDataset> {
+  switch (opts.name) {
+    case "builtin":
+      return loadBuiltin({ seed: opts.seed, drawingsPerClass: opts.drawingsPerClass });
+    case "omniglot":
+      return loadOmniglot({ ...opts, dir: requireDir(opts) });
+    case "miniimagenet":
+      return loadMiniImagenet({ ...opts, dir: requireDir(opts) });
+    default:
+      throw new DataError(`unknown dataset "${String(opts.name)}"; use one of ${DATASET_NAMES.join(", ")}`);
+  }
+}
+
+function requireDir(opts: LoadDatasetOptions): string {
+  if (!opts.dir) throw new DataError(`dataset ${opts.name} needs a folder; pass --dir DIR (or use --dataset builtin)`);
+  return opts.dir;
+}
