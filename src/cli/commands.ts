@@ -3,9 +3,10 @@ import type { Command } from "commander";
 import { register as data } from "./data.js";
 import { register as inspect } from "./inspect.js";
 import { register as report } from "./report.js";
+import { register as run } from "./run.js";
 
 type Registrar = (program: Command) => void;
-const registrars: Registrar[] = [inspect, data, report];
+const registrars: Registrar[] = [run, inspect, data, report];
 
 export function registerCommands(program: Command): void {
   for (const r of registrars) r(program);

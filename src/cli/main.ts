@@ -1,7 +1,12 @@
 #!/usr/bin/env node
 // metanas command line. Each command group registers itself from its own module.
 import { Command } from "commander";
-import { registerCommands } from "./commands.js";
+
+// OpenMP's spin-waiting makes libtorch's threads far slower under CPU contention
+// (LIBTORCH-NOTES); it must be set before the addon loads, hence the dynamic import below.
+process.env.OMP_WAIT_POLICY ??= "PASSIVE";
+
+const { registerCommands } = await import("./commands.js");
 
 const program = new Command();
 program
