@@ -51,7 +51,13 @@ export function tidy<T>(fn: () => T): T {
     throw err;
   }
   scopes.pop();
-  if (result instanceof Promise) throw new Error("tidy() takes a synchronous function; await outside it");
+  if (result instanceof Promise) {
+    // Free what fn created before its first await (it would otherwise leak), and keep the
+    // abandoned promise from surfacing as an unhandled rejection: the caller gets this error.
+    for (const t of scope) t.dispose();
+    result.catch(() => {});
+    throw new Error("tidy() takes a synchronous function; await outside it");
+  }
   const survivors = new Set<Disposable>();
   collect(result, survivors);
   for (const t of scope) {
