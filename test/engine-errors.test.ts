@@ -4,7 +4,18 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { conv2d, crossEntropy, labels, liveTensors, maxPool2d, ones, type Tensor, tensor, tidy, zeros } from "../src/engine/index.js";
+import {
+  conv2d,
+  crossEntropy,
+  labels,
+  liveTensors,
+  maxPool2d,
+  ones,
+  type Tensor,
+  tensor,
+  tidy,
+  zeros,
+} from "../src/engine/index.js";
 import { native } from "../src/engine/native.js";
 
 /** Asserts fn throws an Error whose message matches re and carries no C++ backtrace. */
@@ -24,24 +35,42 @@ function throwsClean(fn: () => unknown, re: RegExp): void {
 /** A few ops that must still work after an error. */
 function stillWorks(): void {
   tidy(() => {
-    const y = ones([2, 2]).add(1).matmul(ones([2, 1]));
+    const y = ones([2, 2])
+      .add(1)
+      .matmul(ones([2, 1]));
     assert.deepEqual(Array.from(y.data()), [4, 4]);
   });
 }
 
 describe("libtorch errors become JS exceptions", () => {
   test("shape mismatch in add", () => {
-    tidy(() => throwsClean(() => tensor([1, 2, 3]).add(tensor([1, 2])), /^libtorch: The size of tensor a \(3\) must match the size of tensor b \(2\)/));
+    tidy(() =>
+      throwsClean(
+        () => tensor([1, 2, 3]).add(tensor([1, 2])),
+        /^libtorch: The size of tensor a \(3\) must match the size of tensor b \(2\)/,
+      ),
+    );
     stillWorks();
   });
   test("shape mismatch in matmul", () => {
-    tidy(() => throwsClean(() => zeros([2, 3]).matmul(zeros([2, 2])), /libtorch: mat1 and mat2 shapes cannot be multiplied \(2x3 and 2x2\)/));
+    tidy(() =>
+      throwsClean(
+        () => zeros([2, 3]).matmul(zeros([2, 2])),
+        /libtorch: mat1 and mat2 shapes cannot be multiplied \(2x3 and 2x2\)/,
+      ),
+    );
     stillWorks();
   });
   test("channel mismatch in conv2d, and a kernel larger than the input", () => {
     tidy(() => {
-      throwsClean(() => conv2d(zeros([1, 3, 5, 5]), zeros([2, 4, 3, 3])), /libtorch: .*expected input\[1, 3, 5, 5\] to have 4 channels/);
-      throwsClean(() => conv2d(zeros([1, 1, 2, 2]), zeros([1, 1, 3, 3])), /libtorch: .*[Kk]ernel size can't be greater than actual input size/);
+      throwsClean(
+        () => conv2d(zeros([1, 3, 5, 5]), zeros([2, 4, 3, 3])),
+        /libtorch: .*expected input\[1, 3, 5, 5\] to have 4 channels/,
+      );
+      throwsClean(
+        () => conv2d(zeros([1, 1, 2, 2]), zeros([1, 1, 3, 3])),
+        /libtorch: .*[Kk]ernel size can't be greater than actual input size/,
+      );
       throwsClean(() => conv2d(zeros([1, 4, 5, 5]), zeros([4, 1, 3, 3]), { groups: 3 }), /libtorch: .*groups/);
       throwsClean(() => maxPool2d(zeros([1, 1, 2, 2]), 5), /libtorch: .*Output size is too small/);
     });
@@ -49,8 +78,14 @@ describe("libtorch errors become JS exceptions", () => {
   });
   test("crossEntropy with float or int32 labels, and a label out of range", () => {
     tidy(() => {
-      throwsClean(() => crossEntropy(zeros([2, 3]), tensor([0, 1])), /libtorch: expected scalar type Long but found Float/);
-      throwsClean(() => crossEntropy(zeros([2, 3]), tensor([0, 1], [2], "int32")), /libtorch: expected scalar type Long but found Int/);
+      throwsClean(
+        () => crossEntropy(zeros([2, 3]), tensor([0, 1])),
+        /libtorch: expected scalar type Long but found Float/,
+      );
+      throwsClean(
+        () => crossEntropy(zeros([2, 3]), tensor([0, 1], [2], "int32")),
+        /libtorch: expected scalar type Long but found Int/,
+      );
       throwsClean(() => crossEntropy(zeros([2, 3]), labels([0, 5])), /libtorch: Target 5 is out of bounds/);
     });
     stillWorks();
@@ -59,7 +94,10 @@ describe("libtorch errors become JS exceptions", () => {
     tidy(() => {
       throwsClean(() => zeros([3]).reshape([2, 2]), /libtorch: shape '\[2, 2\]' is invalid for input of size 3/);
       throwsClean(() => zeros([3]).item(), /libtorch: a Tensor with 3 elements cannot be converted to Scalar/);
-      throwsClean(() => zeros([3]).requiresGrad_().mul(2).backward(), /libtorch: grad can be implicitly created only for scalar outputs/);
+      throwsClean(
+        () => zeros([3]).requiresGrad_().mul(2).backward(),
+        /libtorch: grad can be implicitly created only for scalar outputs/,
+      );
       throwsClean(() => zeros([3, 2]).sum([5]), /libtorch: Dimension out of range/);
       throwsClean(() => zeros([3]).slice(0, 0, 3, 0), /libtorch: slice step must be positive/);
       throwsClean(() => zeros([2]).topk(5), /libtorch: selected index k out of range/);
@@ -96,13 +134,21 @@ describe("bad arguments never abort the process", () => {
     throwsClean(() => native.toDevice(x.id, "bogus"), /libtorch: Expected one of cpu/);
     throwsClean(() => native.setDefaultDevice(5 as unknown as string), /string/i);
     throwsClean(() => native.fromTypedArray([1, 2] as unknown as Float32Array, [2], 0), /expected a typed array/);
-    throwsClean(() => native.fromTypedArray(new Float32Array(3), [2, 2], 0), /shape holds 4 elements but the array has 3/);
+    throwsClean(
+      () => native.fromTypedArray(new Float32Array(3), [2, 2], 0),
+      /shape holds 4 elements but the array has 3/,
+    );
     throwsClean(() => native.fromTypedArray(new Float32Array(2), [-1, -2], 0), /libtorch: .*negative dimension/);
     throwsClean(() => native.fromTypedArray(new Float32Array(0), [2 ** 62, 4], 0), /libtorch: .*overflow/);
-    throwsClean(() => native.fromTypedArray(new Int16Array(2) as unknown as Int32Array, [2], 0), /unsupported typed array type/);
+    throwsClean(
+      () => native.fromTypedArray(new Int16Array(2) as unknown as Int32Array, [2], 0),
+      /unsupported typed array type/,
+    );
     throwsClean(() => native.adamStep([x.id], [], [], [], 1, 0.1, 0.9, 0.999, 1e-8, 0), /differ in length/);
     throwsClean(() => tensor([1, 2, 3], [2, 2]), /shape holds 4 elements but the array has 3/);
-    tidy(() => throwsClean(() => native.setGrad(x.id, zeros([3]).id), /setGrad: the gradient's shape, dtype or device differs/));
+    tidy(() =>
+      throwsClean(() => native.setGrad(x.id, zeros([3]).id), /setGrad: the gradient's shape, dtype or device differs/),
+    );
     tidy(() => throwsClean(() => native.setGrad(x.id, zeros([2], "float64").id), /setGrad: .*differs/));
     throwsClean(() => tensor([2 ** 40], [1], "int64").data(), /outside the int32 range/);
     x.dispose();

@@ -22,15 +22,30 @@ import {
 } from "../src/engine/index.js";
 import { assertClose, checkGradients, randomValues } from "./engine-helpers.js";
 
-const input = (shape: number[], seed: number) => ({ values: randomValues(shape.reduce((a, b) => a * b, 1), seed), shape });
+const input = (shape: number[], seed: number) => ({
+  values: randomValues(
+    shape.reduce((a, b) => a * b, 1),
+    seed,
+  ),
+  shape,
+});
 
 describe("gradients against finite differences (float64)", () => {
   test("conv2d: plain with bias", () =>
-    checkGradients(([x, w, b]) => conv2d(x!, w!, { bias: b!, padding: 1 }), [input([2, 2, 4, 4], 1), input([3, 2, 3, 3], 2), input([3], 3)]));
+    checkGradients(
+      ([x, w, b]) => conv2d(x!, w!, { bias: b!, padding: 1 }),
+      [input([2, 2, 4, 4], 1), input([3, 2, 3, 3], 2), input([3], 3)],
+    ));
   test("conv2d: depthwise (groups = C), stride 2", () =>
-    checkGradients(([x, w]) => conv2d(x!, w!, { groups: 3, stride: 2, padding: 1 }), [input([2, 3, 5, 5], 4), input([3, 1, 3, 3], 5)]));
+    checkGradients(
+      ([x, w]) => conv2d(x!, w!, { groups: 3, stride: 2, padding: 1 }),
+      [input([2, 3, 5, 5], 4), input([3, 1, 3, 3], 5)],
+    ));
   test("conv2d: dilation 2", () =>
-    checkGradients(([x, w]) => conv2d(x!, w!, { groups: 2, dilation: 2, padding: 2 }), [input([1, 2, 5, 5], 6), input([2, 1, 3, 3], 7)]));
+    checkGradients(
+      ([x, w]) => conv2d(x!, w!, { groups: 2, dilation: 2, padding: 2 }),
+      [input([1, 2, 5, 5], 6), input([2, 1, 3, 3], 7)],
+    ));
   test("conv2d: 1x5 and 5x1", () =>
     checkGradients(
       ([x, a, b]) => conv2d(conv2d(x!, a!, { padding: [0, 2] }), b!, { padding: [2, 0] }),
@@ -40,15 +55,23 @@ describe("gradients against finite differences (float64)", () => {
     checkGradients(([x]) => maxPool2d(x!, 3, 1, 1).add(maxPool2d(x!, 2).mean()), [input([2, 2, 4, 4], 11)]));
   test("avgPool2d excluding and including padding", () =>
     checkGradients(([x]) => avgPool2d(x!, 3, 1, 1).add(avgPool2d(x!, 3, 2, 1, true).sum()), [input([2, 2, 5, 5], 12)]));
-  test("batchNorm without affine", () => checkGradients(([x]) => batchNorm(x!), [input([3, 2, 2, 2], 13)], { tol: 1e-5 }));
+  test("batchNorm without affine", () =>
+    checkGradients(([x]) => batchNorm(x!), [input([3, 2, 2, 2], 13)], { tol: 1e-5 }));
   test("batchNorm with affine", () =>
-    checkGradients(([x, w, b]) => batchNorm(x!, { weight: w!, bias: b! }), [input([3, 2, 2, 2], 14), input([2], 15), input([2], 16)], { tol: 1e-5 }));
+    checkGradients(
+      ([x, w, b]) => batchNorm(x!, { weight: w!, bias: b! }),
+      [input([3, 2, 2, 2], 14), input([2], 15), input([2], 16)],
+      { tol: 1e-5 },
+    ));
   test("relu, sigmoid, tanh, exp", () =>
     checkGradients(([x]) => x!.relu().add(x!.sigmoid()).add(x!.tanh()).add(x!.exp()), [input([3, 4], 17)]));
   test("softmax and logSoftmax", () =>
     checkGradients(([x]) => x!.softmax(1).add(x!.logSoftmax(0)), [input([3, 4], 18)]));
   test("crossEntropy (mean) of linear", () =>
-    checkGradients(([x, w, b]) => crossEntropy(linear(x!, w!, b!), labels([1, 0, 3])), [input([3, 5], 19), input([4, 5], 20), input([4], 21)]));
+    checkGradients(
+      ([x, w, b]) => crossEntropy(linear(x!, w!, b!), labels([1, 0, 3])),
+      [input([3, 5], 19), input([4, 5], 20), input([4], 21)],
+    ));
   test("matmul, mul, div, sum, mean", () =>
     checkGradients(
       ([a, b]) => a!.matmul(b!).mul(a!.sum()).div(b!.square().mean().add(1)),
@@ -135,7 +158,11 @@ describe("grad() and noGrad", () => {
 // ---------------------------------------------------------------- optimisers
 
 /** torch.optim.Adam (1.13, amsgrad off, maximize off), one parameter vector, in plain JS. */
-function jsAdam(p: number[], grads: number[][], o: { lr: number; beta1: number; beta2: number; eps: number; wd: number }): number[] {
+function jsAdam(
+  p: number[],
+  grads: number[][],
+  o: { lr: number; beta1: number; beta2: number; eps: number; wd: number },
+): number[] {
   const m = p.map(() => 0);
   const v = p.map(() => 0);
   let step = 0;

@@ -117,7 +117,13 @@ export function naivePool2d(
 }
 
 /** Batch norm with batch statistics (biased variance), per channel over N, H, W. */
-export function naiveBatchNorm(x: number[], xs: readonly number[], eps: number, weight?: number[], bias?: number[]): number[] {
+export function naiveBatchNorm(
+  x: number[],
+  xs: readonly number[],
+  eps: number,
+  weight?: number[],
+  bias?: number[],
+): number[] {
   const [N, C] = xs as [number, number];
   const inner = numel(xs.slice(2));
   const out = new Array<number>(x.length);
@@ -159,7 +165,11 @@ export interface GradInput {
  * Checks grad(f(inputs)) against central differences in float64. f must return a tensor; it is
  * reduced to a scalar by a fixed random weighting so that every output element matters.
  */
-export function checkGradients(f: (xs: Tensor[]) => Tensor, inputs: GradInput[], o: { h?: number; tol?: number; seed?: number } = {}): void {
+export function checkGradients(
+  f: (xs: Tensor[]) => Tensor,
+  inputs: GradInput[],
+  o: { h?: number; tol?: number; seed?: number } = {},
+): void {
   const h = o.h ?? 1e-6;
   const tol = o.tol ?? 1e-6;
   const seed = o.seed ?? 99;

@@ -73,7 +73,10 @@ describe("a training loop keeps memory flat", () => {
     global.gc?.();
     const growth = process.memoryUsage().rss - rssAt200;
     assert.equal(liveAtEnd, liveAt100, "live-tensor count after the last step equals the count after step 100");
-    assert.ok(growth < 30 * 1024 * 1024, `resident memory grew by ${(growth / 1048576).toFixed(1)} MB between step 200 and ${steps}`);
+    assert.ok(
+      growth < 30 * 1024 * 1024,
+      `resident memory grew by ${(growth / 1048576).toFixed(1)} MB between step 200 and ${steps}`,
+    );
     assert.ok(lastLoss < firstLoss, `training made progress (${firstLoss} -> ${lastLoss})`);
     opt.dispose();
     dispose([list, x, y]);

@@ -21,7 +21,14 @@ import {
   tidy,
   where,
 } from "../src/engine/index.js";
-import { assertClose, naiveBatchNorm, naiveConv2d, naivePool2d, naiveSoftmaxRows, randomValues } from "./engine-helpers.js";
+import {
+  assertClose,
+  naiveBatchNorm,
+  naiveConv2d,
+  naivePool2d,
+  naiveSoftmaxRows,
+  randomValues,
+} from "./engine-helpers.js";
 
 const vals = (t: Tensor) => Array.from(t.data());
 
@@ -57,14 +64,38 @@ describe("elementwise", () => {
     tidy(() => {
       const xs = [0.5, -1.5, 2, -0.25];
       const x = tensor(xs, [4], "float64");
-      assertClose(vals(x.neg()), xs.map((v) => -v), 1e-12);
+      assertClose(
+        vals(x.neg()),
+        xs.map((v) => -v),
+        1e-12,
+      );
       assertClose(vals(x.exp()), xs.map(Math.exp), 1e-12);
-      assertClose(vals(x.abs().log()), xs.map((v) => Math.log(Math.abs(v))), 1e-12);
-      assertClose(vals(x.abs().sqrt()), xs.map((v) => Math.sqrt(Math.abs(v))), 1e-12);
-      assertClose(vals(x.relu()), xs.map((v) => Math.max(0, v)), 1e-12);
-      assertClose(vals(x.sigmoid()), xs.map((v) => 1 / (1 + Math.exp(-v))), 1e-12);
+      assertClose(
+        vals(x.abs().log()),
+        xs.map((v) => Math.log(Math.abs(v))),
+        1e-12,
+      );
+      assertClose(
+        vals(x.abs().sqrt()),
+        xs.map((v) => Math.sqrt(Math.abs(v))),
+        1e-12,
+      );
+      assertClose(
+        vals(x.relu()),
+        xs.map((v) => Math.max(0, v)),
+        1e-12,
+      );
+      assertClose(
+        vals(x.sigmoid()),
+        xs.map((v) => 1 / (1 + Math.exp(-v))),
+        1e-12,
+      );
       assertClose(vals(x.tanh()), xs.map(Math.tanh), 1e-12);
-      assertClose(vals(x.square()), xs.map((v) => v * v), 1e-12);
+      assertClose(
+        vals(x.square()),
+        xs.map((v) => v * v),
+        1e-12,
+      );
       assert.equal(x.exp().dtype, "float64");
     }));
 
@@ -147,25 +178,55 @@ describe("linear algebra", () => {
       const x = tensor(a, [2, 3], "float64");
       const W = tensor(w, [4, 3], "float64");
       assertClose(vals(linear(x, W, tensor(bias, [4], "float64"))), lref, 1e-12);
-      assertClose(vals(linear(x, W)), lref.map((v, i) => v - bias[i % 4]!), 1e-12);
+      assertClose(
+        vals(linear(x, W)),
+        lref.map((v, i) => v - bias[i % 4]!),
+        1e-12,
+      );
     }));
 });
 
 describe("convolution", () => {
-  const cases: { name: string; xs: [number, number, number, number]; ws: [number, number, number, number]; o: Parameters<typeof naiveConv2d>[4] }[] = [
+  const cases: {
+    name: string;
+    xs: [number, number, number, number];
+    ws: [number, number, number, number];
+    o: Parameters<typeof naiveConv2d>[4];
+  }[] = [
     { name: "plain 3x3", xs: [2, 3, 6, 5], ws: [4, 3, 3, 3], o: {} },
-    { name: "stride 2, padding 1, bias", xs: [2, 3, 7, 7], ws: [4, 3, 3, 3], o: { stride: [2, 2], padding: [1, 1], bias: [0.5, -1, 2, 0] } },
+    {
+      name: "stride 2, padding 1, bias",
+      xs: [2, 3, 7, 7],
+      ws: [4, 3, 3, 3],
+      o: { stride: [2, 2], padding: [1, 1], bias: [0.5, -1, 2, 0] },
+    },
     { name: "dilation 2, padding 2", xs: [1, 2, 8, 8], ws: [3, 2, 3, 3], o: { padding: [2, 2], dilation: [2, 2] } },
     { name: "groups 2", xs: [2, 4, 5, 5], ws: [6, 2, 3, 3], o: { groups: 2, padding: [1, 1] } },
-    { name: "depthwise (groups = C), stride 2", xs: [2, 3, 6, 6], ws: [3, 1, 3, 3], o: { groups: 3, stride: [2, 2], padding: [1, 1] } },
+    {
+      name: "depthwise (groups = C), stride 2",
+      xs: [2, 3, 6, 6],
+      ws: [3, 1, 3, 3],
+      o: { groups: 3, stride: [2, 2], padding: [1, 1] },
+    },
     { name: "1x5 with padding [0, 2]", xs: [1, 2, 5, 6], ws: [2, 2, 1, 5], o: { padding: [0, 2] } },
-    { name: "5x1 with padding [2, 0], stride [1, 2]", xs: [1, 2, 6, 5], ws: [2, 2, 5, 1], o: { padding: [2, 0], stride: [1, 2] } },
+    {
+      name: "5x1 with padding [2, 0], stride [1, 2]",
+      xs: [1, 2, 6, 5],
+      ws: [2, 2, 5, 1],
+      o: { padding: [2, 0], stride: [1, 2] },
+    },
   ];
   for (const c of cases) {
     test(`conv2d ${c.name} matches a naive loop`, () =>
       tidy(() => {
-        const x = randomValues(c.xs.reduce((a, b) => a * b), 10);
-        const w = randomValues(c.ws.reduce((a, b) => a * b), 11);
+        const x = randomValues(
+          c.xs.reduce((a, b) => a * b),
+          10,
+        );
+        const w = randomValues(
+          c.ws.reduce((a, b) => a * b),
+          11,
+        );
         const ref = naiveConv2d(x, c.xs, w, c.ws, c.o);
         const y = conv2d(tensor(x, c.xs), tensor(w, c.ws), {
           bias: c.o?.bias ? tensor(c.o.bias) : null,
@@ -183,7 +244,10 @@ describe("convolution", () => {
 describe("pooling", () => {
   test("avgPool2d excludes padding from the count by default: a corner window divides by 4", () =>
     tidy(() => {
-      const x = tensor(Array.from({ length: 16 }, (_, i) => i + 1), [1, 1, 4, 4]);
+      const x = tensor(
+        Array.from({ length: 16 }, (_, i) => i + 1),
+        [1, 1, 4, 4],
+      );
       const y = avgPool2d(x, 3, 1, 1);
       assert.deepEqual(y.shape, [1, 1, 4, 4]);
       // top-left window holds 1, 2, 5, 6 only: (1+2+5+6)/4 = 3.5 (a count of 9 would give 1.556)
@@ -247,7 +311,10 @@ describe("batch norm", () => {
     tidy(() => {
       const w = [1.5, -0.5, 2];
       const b = [0.1, 0.2, -0.3];
-      const y = batchNorm(tensor(xs, shape, "float64"), { weight: tensor(w, [3], "float64"), bias: tensor(b, [3], "float64") });
+      const y = batchNorm(tensor(xs, shape, "float64"), {
+        weight: tensor(w, [3], "float64"),
+        bias: tensor(b, [3], "float64"),
+      });
       assertClose(vals(y), naiveBatchNorm(xs, shape, 1e-5, w, b), 1e-10);
     }));
   test("2-D input [N, C]", () =>
@@ -291,7 +358,8 @@ describe("shape ops", () => {
       const p = x.permute([2, 0, 1]);
       assert.deepEqual(p.shape, [4, 2, 3]);
       const ref: number[] = [];
-      for (let k = 0; k < 4; k++) for (let i = 0; i < 2; i++) for (let j = 0; j < 3; j++) ref.push(xs[(i * 3 + j) * 4 + k]!);
+      for (let k = 0; k < 4; k++)
+        for (let i = 0; i < 2; i++) for (let j = 0; j < 3; j++) ref.push(xs[(i * 3 + j) * 4 + k]!);
       assert.deepEqual(vals(p), ref); // data() of a non-contiguous view is row-major in the view's order
       assert.deepEqual(vals(p.contiguous()), ref);
       const t = tensor(xs.slice(0, 6), [2, 3]).transpose(0, 1);
