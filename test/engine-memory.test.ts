@@ -2,6 +2,8 @@
 // resident memory flat; tidy/keep/dispose semantics; disposed tensors fail cleanly.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import {
   Adam,
   avgPool2d,
@@ -219,5 +221,61 @@ describe("tidy, keep and dispose", () => {
     opt.dispose();
     w.dispose();
     assert.equal(liveTensors(), before);
+  });
+});
+
+describe("finalizers as a safety net", () => {
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  /** Collects garbage and turns the event loop until the live count reaches want (or gives up). */
+  async function settle(want: number): Promise<number> {
+    for (let i = 0; i < 100 && liveTensors() !== want; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return liveTensors();
+  }
+  /** Collects the garbage earlier tests left, so that counts start from a stable base. */
+  async function baseline(): Promise<number> {
+    for (let i = 0; i < 10; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return liveTensors();
+  }
+  test("tensors dropped outside any scope, returned by a top-level tidy, or kept, are freed by GC", async () => {
+    const before = await baseline();
+    (() => {
+      tensor([1, 2]);
+      tidy(() => tensor([3]).add(1));
+      tidy(() => {
+        keep(tensor([4]));
+      });
+    })();
+    assert.equal(liveTensors(), before + 3);
+    assert.equal(await settle(before), before);
+  });
+  test("a tensor disposed by its scope is not freed a second time by a finalizer (its id may be reused)", async () => {
+    const before = await baseline();
+    (() => {
+      for (let i = 0; i < 50; i++) tidy(() => tensor([i]).add(1));
+    })();
+    assert.equal(liveTensors(), before + 50);
+    assert.equal(await settle(before), before);
+    (() => {
+      for (let i = 0; i < 20; i++) tidy(() => void tensor([i]).mul(2));
+    })();
+    const survivors = Array.from({ length: 20 }, (_, i) => tensor([i])); // reuse freed ids
+    const live = liveTensors();
+    for (let i = 0; i < 10; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.equal(liveTensors(), live);
+    assert.deepEqual(
+      survivors.map((t) => t.item()),
+      Array.from({ length: 20 }, (_, i) => i),
+    );
+    dispose(survivors);
   });
 });
