@@ -13,6 +13,7 @@
 #include <napi.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -206,12 +207,28 @@ Napi::Value ToTypedArray(const Napi::CallbackInfo& info) {
     }
     default: {
       // Integer tensors (labels, indices) come back as Int32Array: the values we index with fit.
+      // Values that do not fit would wrap silently, so they are refused (toBytes gives raw bytes).
+      if (t.scalar_type() == at::kLong && n > 0) {
+        auto mm = at::aminmax(t);
+        if (std::get<0>(mm).item<int64_t>() < INT32_MIN || std::get<1>(mm).item<int64_t>() > INT32_MAX) {
+          throw ArgError("toTypedArray: this int64 tensor holds values outside the int32 range, which an Int32Array cannot carry");
+        }
+      }
       at::Tensor i = t.to(at::kInt).contiguous();
       auto out = Napi::Int32Array::New(env, n);
       std::memcpy(out.Data(), i.data_ptr(), n * sizeof(int32_t));
       return out;
     }
   }
+}
+
+// The raw bytes of a tensor (row-major, native little-endian), whatever its dtype: for saving.
+Napi::Value ToBytes(const Napi::CallbackInfo& info) {
+  at::Tensor t = tensorArg(info, 0).detach().to(at::kCPU).contiguous();
+  size_t n = static_cast<size_t>(t.numel()) * t.element_size();
+  auto out = Napi::Uint8Array::New(info.Env(), n);
+  if (n > 0) std::memcpy(out.Data(), t.data_ptr(), n);
+  return out;
 }
 
 Napi::Value Item(const Napi::CallbackInfo& info) {
@@ -433,6 +450,13 @@ Napi::Value Grad(const Napi::CallbackInfo& info) {
 Napi::Value SetGrad(const Napi::CallbackInfo& info) {
   at::Tensor& t = const_cast<at::Tensor&>(tensorArg(info, 0));
   int32_t gid = idArg(info, 1);
+  if (gid >= 0) {
+    // libtorch's mutable_grad() checks nothing; a mismatched gradient would surface much later.
+    const at::Tensor& g = get(gid);
+    if (g.sizes() != t.sizes() || g.scalar_type() != t.scalar_type() || g.device() != t.device()) {
+      throw ArgError("setGrad: the gradient's shape, dtype or device differs from the tensor's");
+    }
+  }
   t.mutable_grad() = gid < 0 ? at::Tensor() : get(gid);
   return info.Env().Undefined();
 }
@@ -540,6 +564,7 @@ Napi::Value Version(const Napi::CallbackInfo& info) { return Napi::String::New(i
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT("fromTypedArray", FromTypedArray);
   EXPORT("toTypedArray", ToTypedArray);
+  EXPORT("toBytes", ToBytes);
   EXPORT("item", Item);
   EXPORT("shape", Shape);
   EXPORT("dtype", DType);

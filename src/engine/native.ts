@@ -8,6 +8,8 @@ import { fileURLToPath } from "node:url";
 export interface NativeAddon {
   fromTypedArray(data: Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array, shape: number[], dtype: number): number;
   toTypedArray(id: number): Float32Array | Float64Array | Int32Array | Uint8Array;
+  /** Raw row-major bytes of any dtype (little-endian on the machines we run on). */
+  toBytes(id: number): Uint8Array;
   item(id: number): number;
   shape(id: number): number[];
   dtype(id: number): number;

@@ -62,8 +62,12 @@ export class Adam {
   loadState(s: { step: number; m: readonly Tensor[]; v: readonly Tensor[] }): void {
     if (s.m.length !== this.m.length || s.v.length !== this.v.length) throw new Error("Adam.loadState: the state belongs to other parameters");
     this.step = s.step;
-    this.m.forEach((t, i) => t.copy_(s.m[i]!));
-    this.v.forEach((t, i) => t.copy_(s.v[i]!));
+    this.m.forEach((t, i) => {
+      t.copy_(s.m[i]!);
+    });
+    this.v.forEach((t, i) => {
+      t.copy_(s.v[i]!);
+    });
   }
   dispose(): void {
     for (const t of [...this.m, ...this.v]) t.dispose();

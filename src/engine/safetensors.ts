@@ -21,12 +21,8 @@ const MAX_HEADER = 100 * 1024 * 1024;
 export class SafetensorsError extends Error {}
 
 function bytesOf(t: Tensor): Uint8Array {
-  const data = t.data();
-  if (t.dtype === "int64") {
-    const wide = BigInt64Array.from(data as Int32Array, (v) => BigInt(v));
-    return new Uint8Array(wide.buffer);
-  }
-  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  // Raw bytes straight from the addon: data() would narrow int64 to int32.
+  return native.toBytes(t.id);
 }
 
 /** Encodes named tensors (and string metadata) as one safetensors buffer. */
@@ -115,7 +111,7 @@ export function decodeSafetensors(buf: Uint8Array, source = "safetensors data"):
       continue;
     }
     const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    const fmt = typeof e?.dtype === "string" ? FORMAT[e.dtype] : undefined;
+    const fmt = typeof e?.dtype === "string" && Object.hasOwn(FORMAT, e.dtype) ? FORMAT[e.dtype] : undefined;
     if (!fmt) fail(`tensor ${name}: unsupported dtype ${String(e?.dtype)}`);
     const shape = e.shape;
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor ${name}: bad shape`);

@@ -5,19 +5,24 @@
 export interface Disposable {
   dispose(): void;
   readonly isDisposed: boolean;
+  /** Called when the object leaves the last tidy() scope alive (returned at top level, or kept). */
+  leftScopes?(): void;
 }
 
 const scopes: Set<Disposable>[] = [];
 
-/** Called by every tensor constructor. */
-export function track(t: Disposable): void {
+/** Called by every tensor constructor; true when t joined a scope (which then holds it strongly). */
+export function track(t: Disposable): boolean {
   const top = scopes[scopes.length - 1];
-  if (top) top.add(t);
+  if (!top) return false;
+  top.add(t);
+  return true;
 }
 
 /** Removes t from the scopes so that it outlives them (the caller now owns it). */
 export function keep<T extends Disposable>(t: T): T {
   for (const s of scopes) s.delete(t);
+  t.leftScopes?.();
   return t;
 }
 
@@ -51,13 +56,19 @@ export function tidy<T>(fn: () => T): T {
     throw err;
   }
   scopes.pop();
-  if (result instanceof Promise) throw new Error("tidy() takes a synchronous function; await outside it");
+  if (result instanceof Promise) {
+    // Free what fn created before its first await (it would otherwise leak), and keep the
+    // abandoned promise from surfacing as an unhandled rejection: the caller gets this error.
+    for (const t of scope) t.dispose();
+    result.catch(() => {});
+    throw new Error("tidy() takes a synchronous function; await outside it");
+  }
   const survivors = new Set<Disposable>();
   collect(result, survivors);
   for (const t of scope) {
     if (survivors.has(t)) {
-      // Hand the survivor to the enclosing scope, if any.
-      track(t);
+      // Hand the survivor to the enclosing scope, if any; otherwise it is on its own now.
+      if (!track(t)) t.leftScopes?.();
     } else {
       t.dispose();
     }
