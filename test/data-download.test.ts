@@ -127,7 +127,8 @@ describe("data inspect (command line)", () => {
         "--dir",
         "/no/such/dir",
       ]),
-      (e: { stderr: string }) => e.stderr.trim().split("\n").length === 1 && /^metanas: .*does not exist/.test(e.stderr),
+      (e: { stderr: string }) =>
+        e.stderr.trim().split("\n").length === 1 && /^metanas: .*does not exist/.test(e.stderr),
     );
   });
 });

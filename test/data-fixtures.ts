@@ -11,7 +11,8 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 export const sharedData = path.resolve(repoRoot, "../shared/data");
 export const omniglotDir = path.join(sharedData, "omniglot");
 export const hasOmniglot =
-  existsSync(path.join(omniglotDir, "images_background.zip")) && existsSync(path.join(omniglotDir, "images_evaluation.zip"));
+  existsSync(path.join(omniglotDir, "images_background.zip")) &&
+  existsSync(path.join(omniglotDir, "images_evaluation.zip"));
 export const raviDir = path.join(sharedData, "miniimagenet", "split_ravi");
 export const hasRavi = existsSync(path.join(raviDir, "train.csv"));
 export const NO_OMNIGLOT = `skipped: ${omniglotDir} is absent (real Omniglot zips)`;

@@ -18,7 +18,10 @@ const COLOURS: Array<[number, number, number]> = [
 /** Real wnids and file names from the split files when present, made-up ones otherwise. */
 function namesFor(split: string, classes: number, perClass: number): Array<[string, string]> {
   if (hasRavi) {
-    const lines = readFileSync(path.join(raviDir, `${split}.csv`), "utf8").trim().split("\n").slice(1);
+    const lines = readFileSync(path.join(raviDir, `${split}.csv`), "utf8")
+      .trim()
+      .split("\n")
+      .slice(1);
     const out: Array<[string, string]> = [];
     const seen = new Map<string, number>();
     for (const l of lines) {
@@ -45,11 +48,19 @@ async function makeLayout(dir: string): Promise<void> {
     let k = 0;
     for (const [file, label] of rows) {
       const [r, g, b] = COLOURS[labels.indexOf(label)];
-      const [w, h] = [[84, 84], [120, 90], [60, 200], [500, 375]][k++ % 4]; // any size, like users' JPEGs
+      const [w, h] = [
+        [84, 84],
+        [120, 90],
+        [60, 200],
+        [500, 375],
+      ][k++ % 4]; // any size, like users' JPEGs
       const img = sharp({ create: { width: w, height: h, channels: 3, background: { r, g, b } } });
       await img.jpeg({ quality: 95 }).toFile(path.join(dir, "images", file));
     }
-    writeFileSync(path.join(dir, `${split}.csv`), ["filename,label", ...rows.map((r) => r.join(","))].join("\n") + "\n");
+    writeFileSync(
+      path.join(dir, `${split}.csv`),
+      ["filename,label", ...rows.map((r) => r.join(","))].join("\n") + "\n",
+    );
   }
 }
 
@@ -90,7 +101,10 @@ describe("MiniImagenet (generated layout)", () => {
 
   it("gives one clear error for a missing folder, a bad CSV, a missing or corrupt image", async () => {
     const load = (d: string) => loadMiniImagenet({ dir: d, noCache: true, quiet: true });
-    await assert.rejects(load(path.join(t.dir, "nope")), (e: Error) => e instanceof DataError && /does not exist/.test(e.message));
+    await assert.rejects(
+      load(path.join(t.dir, "nope")),
+      (e: Error) => e instanceof DataError && /does not exist/.test(e.message),
+    );
     const bad = path.join(t.dir, "bad");
     await makeLayout(bad);
     writeFileSync(path.join(bad, "val.csv"), "file;label\nx.jpg;n1\n");
@@ -111,7 +125,10 @@ describe("MiniImagenet split files (real)", () => {
     for (const [split, classes] of Object.entries(expected)) {
       const list = await readSplitCsv(path.join(raviDir, `${split}.csv`));
       assert.equal(list.classes.length, classes, split);
-      assert.ok(list.files.every((f) => f.length === 600), `${split}: 600 images per class`);
+      assert.ok(
+        list.files.every((f) => f.length === 600),
+        `${split}: 600 images per class`,
+      );
     }
   });
 });

@@ -19,7 +19,9 @@ async function drawing(ch: number, d: number): Promise<Buffer> {
   const y0 = 15 + ch * 5;
   for (let y = y0; y < y0 + 60; y++) for (let x = x0; x < x0 + 8; x++) px[y * 105 + x] = 0;
   for (let y = y0 + 52; y < y0 + 60; y++) for (let x = x0; x < x0 + 40; x++) px[y * 105 + x] = 0;
-  return sharp(px, { raw: { width: 105, height: 105, channels: 1 } }).png().toBuffer();
+  return sharp(px, { raw: { width: 105, height: 105, channels: 1 } })
+    .png()
+    .toBuffer();
 }
 
 async function fakeSet(set: string, chars = 4, extra: Array<{ name: string; data?: Uint8Array }> = []) {
@@ -61,7 +63,8 @@ describe("Omniglot from zips (generated)", () => {
     const m = img.reduce((s, v) => s + v, 0) / 784;
     assert.ok(m > 0.02 && m < 0.3, `strokes bright on a dark background (mean ${m})`);
     assert.equal(img[0], 0, "corner is background");
-    for (let r = 1; r < 4; r++) assert.deepEqual(ds.splits.train.image(r, 2), rot90(ds.splits.train.image(0, 2), [1, 28, 28], r));
+    for (let r = 1; r < 4; r++)
+      assert.deepEqual(ds.splits.train.image(r, 2), rot90(ds.splits.train.image(0, 2), [1, 28, 28], r));
     assert.equal(ds.splits.train.className!(5), "Alpha0/character02/rot90");
     const plain = await loadOmniglot({ dir: data, cacheDir, rotations: false, valCharacters: 1, log });
     assert.deepEqual([plain.splits.train.numClasses, plain.splits.val!.numClasses], [3, 1]);
@@ -113,7 +116,10 @@ describe("Omniglot from zips (generated)", () => {
 
   it("gives one clear error for a missing folder, a wrong layout, a corrupt zip, a bad PNG, a zip-slip entry", async () => {
     const bad = (dir: string) => loadOmniglot({ dir, noCache: true, quiet: true });
-    await assert.rejects(bad(path.join(t.dir, "nope")), (e: Error) => e instanceof DataError && /does not exist/.test(e.message));
+    await assert.rejects(
+      bad(path.join(t.dir, "nope")),
+      (e: Error) => e instanceof DataError && /does not exist/.test(e.message),
+    );
     const empty = path.join(t.dir, "empty");
     mkdirSync(empty);
     writeFileSync(path.join(empty, "readme.txt"), "hi");
@@ -124,11 +130,16 @@ describe("Omniglot from zips (generated)", () => {
     const good = readFileSync(path.join(data, "images_background.zip"));
     writeFileSync(path.join(corrupt, "images_background.zip"), good.subarray(0, good.length - 40));
     writeFileSync(path.join(corrupt, "images_evaluation.zip"), readFileSync(path.join(data, "images_evaluation.zip")));
-    await assert.rejects(bad(corrupt), (e: Error) => e instanceof DataError && /not a readable zip.*download/.test(e.message));
+    await assert.rejects(
+      bad(corrupt),
+      (e: Error) => e instanceof DataError && /not a readable zip.*download/.test(e.message),
+    );
 
     writeFileSync(
       path.join(corrupt, "images_background.zip"),
-      await fakeSet("background", 1, [{ name: "images_background/Alpha0/character01/x.png", data: Buffer.from("not a png") }]),
+      await fakeSet("background", 1, [
+        { name: "images_background/Alpha0/character01/x.png", data: Buffer.from("not a png") },
+      ]),
     );
     await assert.rejects(bad(corrupt), /cannot decode .*x\.png.*corrupt/);
 
@@ -159,7 +170,16 @@ describe("Omniglot, real zips", () => {
   it("metanas data inspect --json reports them", { skip: !hasOmniglot && NO_OMNIGLOT }, () => {
     const out = execFileSync(
       process.execPath,
-      [path.join(repoRoot, "dist/src/cli/main.js"), "data", "inspect", "--dataset", "omniglot", "--dir", omniglotDir, "--json"],
+      [
+        path.join(repoRoot, "dist/src/cli/main.js"),
+        "data",
+        "inspect",
+        "--dataset",
+        "omniglot",
+        "--dir",
+        omniglotDir,
+        "--json",
+      ],
       { encoding: "utf8" },
     );
     const j = JSON.parse(out);

@@ -11,7 +11,8 @@ function codedPool(classes: number, perClass: number, shape: ImageShape = [1, 2,
   const size = shape[0] * shape[1] * shape[2];
   const pixels = new Uint8Array(classes * perClass * size);
   for (let c = 0; c < classes; c++) {
-    for (let i = 0; i < perClass; i++) pixels.fill(c * 10 + i, (c * perClass + i) * size, (c * perClass + i + 1) * size);
+    for (let i = 0; i < perClass; i++)
+      pixels.fill(c * 10 + i, (c * perClass + i) * size, (c * perClass + i + 1) * size);
   }
   return new ByteClassPool(
     pixels,
