@@ -19,7 +19,10 @@ export function register(program: Command): void {
     .description("fetch a dataset's canonical files (MD5-checked; files already present and valid are kept)")
     .argument("<dataset>", "dataset to fetch (omniglot)")
     .option("--dir <DIR>", "folder to put the files in", "data/omniglot")
-    .option("--base-url <URL>", "where to fetch from (default: $METANAS_OMNIGLOT_URL, else the canonical GitHub address)")
+    .option(
+      "--base-url <URL>",
+      "where to fetch from (default: $METANAS_OMNIGLOT_URL, else the canonical GitHub address)",
+    )
     .option("--quiet", "no progress output")
     .action(async (dataset: string, o: { dir: string; baseUrl?: string; quiet?: boolean }) => {
       if (dataset !== "omniglot") {

@@ -57,7 +57,13 @@ export async function downloadOmniglot(opts: DownloadOptions): Promise<DownloadR
       }
       if (!opts.quiet) log(`${file}: MD5 ${have} is not ${want}; downloading it again`);
     }
-    await fetchChecked(new URL(name, base.endsWith("/") ? base : `${base}/`).href, file, want, opts.quiet ?? false, log);
+    await fetchChecked(
+      new URL(name, base.endsWith("/") ? base : `${base}/`).href,
+      file,
+      want,
+      opts.quiet ?? false,
+      log,
+    );
     results.push({ file, status: "downloaded" });
   }
   return results;
@@ -73,7 +79,9 @@ async function fetchChecked(url: string, file: string, want: string, quiet: bool
     throw new DataError(`cannot fetch ${url} (${why}); check the network, or set METANAS_OMNIGLOT_URL to a mirror`);
   }
   if (!res.ok || !res.body) {
-    throw new DataError(`fetching ${url} gave HTTP ${res.status}; check the address, or set METANAS_OMNIGLOT_URL to a mirror`);
+    throw new DataError(
+      `fetching ${url} gave HTTP ${res.status}; check the address, or set METANAS_OMNIGLOT_URL to a mirror`,
+    );
   }
   const total = Number(res.headers.get("content-length") ?? 0);
   const progress = startProgress(`${path.basename(file)}`, total, quiet, log);

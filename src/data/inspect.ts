@@ -47,9 +47,7 @@ export async function inspectDataset(opts: LoadDatasetOptions): Promise<DatasetS
   if (!opts.dir) throw new DataError(`dataset ${opts.name} needs a folder; pass --dir DIR`);
   const dir = opts.dir;
   if (opts.name === "omniglot") {
-    const [bg, ev] = await Promise.all(
-      OMNIGLOT_SETS.map(async (s) => countOmniglotSet(await locateOmniglot(dir, s))),
-    );
+    const [bg, ev] = await Promise.all(OMNIGLOT_SETS.map(async (s) => countOmniglotSet(await locateOmniglot(dir, s))));
     const parts = partitionOmniglot(bg, ev, opts.split, opts.valCharacters);
     const f = opts.rotations === false ? 1 : 4;
     return {
@@ -66,7 +64,9 @@ export async function inspectDataset(opts: LoadDatasetOptions): Promise<DatasetS
   if (opts.name === "miniimagenet") {
     await checkMiniDir(dir);
     const [train, val, test] = await Promise.all(
-      MINI_SPLITS.map(async (s) => summary((await readSplitCsv(path.join(dir, `${s}.csv`))).files.map((f) => f.length))),
+      MINI_SPLITS.map(async (s) =>
+        summary((await readSplitCsv(path.join(dir, `${s}.csv`))).files.map((f) => f.length)),
+      ),
     );
     const imagesFolder = (await stat(path.join(dir, "images")).catch(() => undefined))?.isDirectory() ?? false;
     return { dataset: "miniimagenet", dir, imageShape: [3, 84, 84], splits: { train, val, test }, imagesFolder };
@@ -77,7 +77,8 @@ export async function inspectDataset(opts: LoadDatasetOptions): Promise<DatasetS
 export function formatSummary(s: DatasetSummary): string {
   const lines = [`${s.dataset}${s.dir ? ` (${s.dir})` : ""}: images ${s.imageShape.join("x")} (CxHxW)`];
   for (const [name, v] of Object.entries(s.splits)) {
-    if (v) lines.push(`  ${name.padEnd(5)} ${String(v.classes).padStart(6)} classes ${String(v.images).padStart(8)} images`);
+    if (v)
+      lines.push(`  ${name.padEnd(5)} ${String(v.classes).padStart(6)} classes ${String(v.images).padStart(8)} images`);
   }
   if (s.imagesFolder === false) lines.push("  (no images/ folder: counts are from the split files only)");
   return lines.join("\n");

@@ -57,7 +57,9 @@ export async function readSplitCsv(csv: string): Promise<SplitList> {
     const parts = line.split(",");
     const [file, label] = parts;
     if (parts.length !== 2 || !file || !label || file.includes("/") || file.includes("\\") || file.startsWith(".")) {
-      throw new DataError(`${csv} line ${k + 1} is not "filename,label" with a plain file name: ${JSON.stringify(line)}`);
+      throw new DataError(
+        `${csv} line ${k + 1} is not "filename,label" with a plain file name: ${JSON.stringify(line)}`,
+      );
     }
     let c = index.get(label);
     if (c === undefined) {
@@ -136,7 +138,8 @@ export async function loadMiniSplit(split: MiniSplit, opts: MiniImagenetOptions)
   if (!opts.noCache) {
     const hit = await readCache(cacheFile, key);
     if (hit) {
-      if (!opts.quiet) log(`miniimagenet ${split}: ${cacheFile} (cached) in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+      if (!opts.quiet)
+        log(`miniimagenet ${split}: ${cacheFile} (cached) in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
       return hit;
     }
   }

@@ -12,10 +12,10 @@
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import sharp, { type OutputInfo } from "sharp";
-import { cacheFileFor, cacheKey, fileSha1, readCache, writeCache, type CachedImages } from "./cache.js";
+import { type CachedImages, cacheFileFor, cacheKey, fileSha1, readCache, writeCache } from "./cache.js";
 import { DataError } from "./errors.js";
-import { type Log, mapLimit, startProgress, stderrLog } from "./progress.js";
 import { ByteClassPool, RotatedClassPool } from "./pool.js";
+import { type Log, mapLimit, startProgress, stderrLog } from "./progress.js";
 import { allClasses, type ClassRef, SubsetClassPool } from "./subset.js";
 import type { ClassPool, FewShotDataset } from "./types.js";
 import { listZip, readZip } from "./zip.js";
@@ -138,7 +138,8 @@ export async function loadOmniglotSet(source: OmniglotSource, opts: OmniglotOpti
   if (!opts.noCache) {
     const hit = await readCache(cacheFile, key);
     if (hit) {
-      if (!opts.quiet) log(`omniglot ${source.set}: ${cacheFile} (cached) in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+      if (!opts.quiet)
+        log(`omniglot ${source.set}: ${cacheFile} (cached) in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
       return hit;
     }
   }
@@ -194,8 +195,7 @@ export async function loadOmniglotSet(source: OmniglotSource, opts: OmniglotOpti
 
 /** Characters and their drawing counts of one set, from the zip's directory or the folder listing (no decoding). */
 export async function countOmniglotSet(source: OmniglotSource): Promise<number[]> {
-  const names =
-    source.kind === "zip" ? await listZip(source.path) : (await listFolder(source.path)).map((f) => f.rel);
+  const names = source.kind === "zip" ? await listZip(source.path) : (await listFolder(source.path)).map((f) => f.rel);
   const counts = new Map<string, number>();
   for (const n of names) {
     const d = parseEntry(n, source.set, source.path);
@@ -223,7 +223,8 @@ export function partitionOmniglot<T>(
     throw new DataError(`unknown Omniglot split "${split}"; use background or vinyals`);
   }
   const all = [...bg, ...ev];
-  const [train, test] = split === "background" ? [[...bg], [...ev]] : [all.slice(0, VINYALS_TRAIN), all.slice(VINYALS_TRAIN)];
+  const [train, test] =
+    split === "background" ? [[...bg], [...ev]] : [all.slice(0, VINYALS_TRAIN), all.slice(VINYALS_TRAIN)];
   if (!Number.isInteger(valCharacters) || valCharacters < 0 || valCharacters >= train.length) {
     throw new DataError(
       `--val-characters must be an integer from 0 to ${train.length - 1} for the ${split} split, got ${valCharacters}`,

@@ -8,7 +8,8 @@ function checkSpec(pool: ClassPool, spec: TaskSpec): void {
   for (const [k, v] of Object.entries(spec)) {
     if (!Number.isInteger(v) || v < 0) throw new DataError(`task ${k} must be a non-negative integer, got ${v}`);
   }
-  if (ways < 1 || shots < 1) throw new DataError(`a task needs at least 1 way and 1 shot, got ${ways}-way ${shots}-shot`);
+  if (ways < 1 || shots < 1)
+    throw new DataError(`a task needs at least 1 way and 1 shot, got ${ways}-way ${shots}-shot`);
   if (ways > pool.numClasses) {
     throw new DataError(
       `${ways}-way tasks need ${ways} classes but the split has only ${pool.numClasses}; use --ways ${pool.numClasses} or fewer`,

@@ -1,5 +1,6 @@
 // Reading files straight out of a zip (no extraction to disk), with entry names checked so that none
 // could land outside its folder if a caller ever did extract them.
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import yauzl from "yauzl";
 import { DataError } from "./errors.js";
@@ -21,8 +22,29 @@ export function checkEntryName(name: string, zipPath: string): void {
 
 function zipError(zipPath: string, err: unknown): DataError {
   const why = err instanceof Error ? err.message : String(err);
+  // yauzl refuses such names itself before we see the entry; say what it means.
+  if (/invalid relative path|absolute path/.test(why)) {
+    return new DataError(
+      `${zipPath} holds an entry whose path leaves the target folder (${why}); refusing it — the zip is corrupt or malicious, get a fresh copy`,
+    );
+  }
   return new DataError(
     `${zipPath} is not a readable zip (${why}); delete it and download it again (metanas data download omniglot)`,
+  );
+}
+
+/**
+ * Open a zip from memory: the whole file is read at once (Omniglot's zips are ~10 MB), which makes
+ * walking 20,000 entries several times faster than yauzl's many small reads from the file.
+ */
+function openZip(
+  zipPath: string,
+  options: yauzl.Options,
+  callback: (err: Error | null, zip?: yauzl.ZipFile) => void,
+): void {
+  readFile(zipPath).then(
+    (buf) => yauzl.fromBuffer(buf, options, (err, zip) => callback(err, zip)),
+    (err: Error) => callback(err),
   );
 }
 
@@ -30,7 +52,7 @@ function zipError(zipPath: string, err: unknown): DataError {
 export function readZip(zipPath: string, want: (name: string) => boolean): Promise<ZipFile[]> {
   return new Promise((resolve, reject) => {
     // decodeStrings/validateEntrySizes on: yauzl itself rejects "../" and absolute names, and short data.
-    yauzl.open(zipPath, { lazyEntries: true, autoClose: true, validateEntrySizes: true }, (err, zip) => {
+    openZip(zipPath, { lazyEntries: true, autoClose: true, validateEntrySizes: true }, (err, zip) => {
       if (err || !zip) return reject(zipError(zipPath, err));
       const out: ZipFile[] = [];
       let failed = false;
@@ -70,7 +92,7 @@ export function readZip(zipPath: string, want: (name: string) => boolean): Promi
 /** Names only (cheap: the central directory), for counting without decoding. */
 export function listZip(zipPath: string): Promise<string[]> {
   return new Promise((resolve, reject) => {
-    yauzl.open(zipPath, { lazyEntries: true, autoClose: true }, (err, zip) => {
+    openZip(zipPath, { lazyEntries: true, autoClose: true }, (err, zip) => {
       if (err || !zip) return reject(zipError(zipPath, err));
       const names: string[] = [];
       zip.on("error", (e) => reject(zipError(zipPath, e)));
