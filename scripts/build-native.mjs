@@ -3,7 +3,7 @@
 // libtorch: Debian's libtorch-dev by default, or LIBTORCH_DIR=/path/to/libtorch (a pytorch.org
 // download, CPU or CUDA), or any directory in CMAKE_PREFIX_PATH.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, copyFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, renameSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -58,5 +58,8 @@ try {
 }
 const built = path.join(buildDir, "metanas_native.node");
 if (!existsSync(built)) fail(`the build produced no ${built}.`);
-copyFileSync(built, path.join(root, "native", "metanas_native.node"));
+// Copy then rename: a running process that has the old addon mapped keeps its own copy.
+const target = path.join(root, "native", "metanas_native.node");
+copyFileSync(built, `${target}.tmp`);
+renameSync(`${target}.tmp`, target);
 console.log("metanas: native addon built against libtorch");

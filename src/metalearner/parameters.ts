@@ -1,8 +1,9 @@
 // Copies of parameter lists, outside autograd and outside any tidy scope.
-import { keep, noGrad, type Tensor, zerosLike } from "../engine/index.js";
+import { keep, noGrad, type Tensor, tidy, zerosLike } from "../engine/index.js";
 
 export function cloneAll(ts: readonly Tensor[]): Tensor[] {
-  return noGrad(() => ts.map((t) => keep(t.detach().clone())));
+  // clone() under no-grad gives a tensor outside the graph; no detach() handle to free.
+  return noGrad(() => tidy(() => ts.map((t) => t.clone()))).map(keep);
 }
 export function zerosLikeAll(ts: readonly Tensor[]): Tensor[] {
   return noGrad(() => ts.map((t) => keep(zerosLike(t))));

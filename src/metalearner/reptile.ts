@@ -24,7 +24,7 @@ export class Reptile implements MetaLearner {
     this.#tasks = 0;
   }
 
-  afterTask(model: MetaModel): void {
+  afterTask(model: MetaModel, _queryLoss?: () => Tensor): void {
     if (!this.#meta || !this.#sum) throw new Error("Reptile.afterTask before begin");
     accumulate(this.#sum.w, model.weights);
     accumulate(this.#sum.a, model.arch);

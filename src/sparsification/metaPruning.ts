@@ -1,6 +1,6 @@
 // Meta-model pruning (SPEC section 2): op logits whose softmax at t_min is below a bound are set
 // to -1e9 for good, so those ops are never computed again.
-import { noGrad, type Tensor, tensor } from "../engine/index.js";
+import { noGrad, type Tensor, tensor, tidy } from "../engine/index.js";
 
 export const PRUNED_LOGIT = -1e9;
 
@@ -21,7 +21,7 @@ export function pruneOpLogits(alpha: Tensor, tMin: number, below: number): numbe
       }
     });
   }
-  if (pruned > 0) noGrad(() => alpha.copy_(tensor(data, [edges, ops], alpha.dtype)));
+  if (pruned > 0) tidy(() => noGrad(() => alpha.copy_(tensor(data, [edges, ops], alpha.dtype))));
   return pruned;
 }
 
