@@ -22,20 +22,26 @@ const nodeInclude = [
   path.resolve(path.dirname(process.execPath), "..", "include", "node"),
   "/usr/include/node",
 ].find((dir) => dir && existsSync(path.join(dir, "node_api.h")));
-if (!nodeInclude) fail("Node's C headers (node_api.h) were not found: set NODE_INCLUDE_DIR to the folder that holds them.");
+if (!nodeInclude)
+  fail("Node's C headers (node_api.h) were not found: set NODE_INCLUDE_DIR to the folder that holds them.");
 
 const addonApiDir = require("node-addon-api").include_dir;
-const resolvedAddonApi = path.isAbsolute(addonApiDir) ? addonApiDir : path.join(root, addonApiDir.replace(/^"|"$/g, ""));
+const resolvedAddonApi = path.isAbsolute(addonApiDir)
+  ? addonApiDir
+  : path.join(root, addonApiDir.replace(/^"|"$/g, ""));
 
-if (spawnSync("cmake", ["--version"]).error) fail("cmake is not installed: run `apt-get install -y cmake g++` (or your system's equivalent).");
+if (spawnSync("cmake", ["--version"]).error)
+  fail("cmake is not installed: run `apt-get install -y cmake g++` (or your system's equivalent).");
 
 const prefixPaths = [process.env.LIBTORCH_DIR, process.env.CMAKE_PREFIX_PATH].filter(Boolean).join(";");
 mkdirSync(buildDir, { recursive: true });
 const configure = spawnSync(
   "cmake",
   [
-    "-S", path.join(root, "native"),
-    "-B", buildDir,
+    "-S",
+    path.join(root, "native"),
+    "-B",
+    buildDir,
     "-DCMAKE_BUILD_TYPE=Release",
     `-DNODE_INCLUDE_DIR=${nodeInclude}`,
     `-DNODE_ADDON_API_DIR=${resolvedAddonApi}`,
@@ -46,7 +52,9 @@ const configure = spawnSync(
 if (configure.status !== 0) {
   const out = `${configure.stdout}\n${configure.stderr}`;
   if (out.includes("METANAS_TORCH_NOT_FOUND")) {
-    fail("libtorch was not found: install it with `apt-get install -y libtorch-dev`, or set LIBTORCH_DIR to an unpacked libtorch from pytorch.org.");
+    fail(
+      "libtorch was not found: install it with `apt-get install -y libtorch-dev`, or set LIBTORCH_DIR to an unpacked libtorch from pytorch.org.",
+    );
   }
   process.stderr.write(out);
   fail("configuring the native addon failed (CMake output above).");

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { sampleTask } from "../src/data/sampler.js";
 import type { ClassPool, Task } from "../src/data/types.js";
 import * as E from "../src/engine/index.js";
 import { FirstOrderMaml } from "../src/metalearner/fomaml.js";
@@ -10,7 +11,6 @@ import type { ForwardPhase, MetaModel } from "../src/models/model.js";
 import { SearchModel } from "../src/models/searchModel.js";
 import { TaskOptimizers } from "../src/tasklearner/optimizers.js";
 import { adapt, type InnerLoopSettings, innerTemperature } from "../src/tasklearner/taskLearner.js";
-import { sampleTask } from "../src/data/sampler.js";
 import { Rng } from "../src/util/rng.js";
 
 /** Two weight tensors and one architecture tensor; logits = x.mean * w1 + w2 + a (enough to differentiate). */
@@ -38,7 +38,8 @@ class ToyModel implements MetaModel {
   }
 }
 const values = (ts: E.Tensor[]) => ts.map((t) => t.toArray().map((v) => Number(v.toFixed(6))));
-const set = (ts: E.Tensor[], vs: number[][]) => E.noGrad(() => ts.forEach((t, i) => E.tidy(() => t.copy_(E.tensor(vs[i]!, [vs[i]!.length])))));
+const set = (ts: E.Tensor[], vs: number[][]) =>
+  E.noGrad(() => ts.forEach((t, i) => E.tidy(() => t.copy_(E.tensor(vs[i]!, [vs[i]!.length])))));
 
 describe("REPTILE", () => {
   it("moves weights by 1.0 and the architecture by 0.6 of the way to the mean adapted parameters", () => {
@@ -107,12 +108,23 @@ describe("first-order MAML", () => {
 function toyPool(numClasses: number, perClass: number, size = 8): ClassPool {
   const rng = new Rng(5);
   const images = Array.from({ length: numClasses }, (_, c) =>
-    Array.from({ length: perClass }, () => Float32Array.from({ length: size * size }, () => c / numClasses + 0.1 * rng.float())),
+    Array.from({ length: perClass }, () =>
+      Float32Array.from({ length: size * size }, () => c / numClasses + 0.1 * rng.float()),
+    ),
   );
   return { numClasses, imageShape: [1, size, size], classSize: () => perClass, image: (c, i) => images[c]![i]! };
 }
 
-const inner = (o: Partial<InnerLoopSettings> = {}): InnerLoopSettings => ({ steps: 3, archSteps: 3, batchSize: 4, tMax: 1, tMin: 0.05, threshold: 0.01, dropPath: 0, ...o });
+const inner = (o: Partial<InnerLoopSettings> = {}): InnerLoopSettings => ({
+  steps: 3,
+  archSteps: 3,
+  batchSize: 4,
+  tMax: 1,
+  tMin: 0.05,
+  threshold: 0.01,
+  dropPath: 0,
+  ...o,
+});
 
 describe("task learner", () => {
   it("anneals T over the architecture steps (50 + 50 at meta-test), then holds t_min", () => {
@@ -126,7 +138,10 @@ describe("task learner", () => {
 
   it("adapts the architecture only in architecture steps, and the weights always", async () => {
     E.manualSeed(2);
-    const model = new SearchModel({ inputChannels: 1, classes: 3, channels: 2, cells: 2, reductions: [1], nodes: 3, stemMultiplier: 3 }, "metanas");
+    const model = new SearchModel(
+      { inputChannels: 1, classes: 3, channels: 2, cells: 2, reductions: [1], nodes: 3, stemMultiplier: 3 },
+      "metanas",
+    );
     const opt = new TaskOptimizers(model, { lrWeights: 0.01, lrArch: 0.01, weightDecay: 0, archWeightDecay: 1e-3 });
     const task = sampleTask(toyPool(5, 6), { ways: 3, shots: 2, queries: 1 }, new Rng(1));
     const a0 = values(model.arch);
@@ -149,7 +164,14 @@ describe("task learner", () => {
     const net = { inputChannels: 1, classes: 3, channels: 2, cells: 2, reductions: [1], nodes: 3, stemMultiplier: 3 };
     const model = new SearchModel(net, "metanas");
     const pool = toyPool(5, 6);
-    const settings = { metaBatch: 1, warmup: 0, pruneEvery: 0, pruneBelow: 0.01, task: { ways: 3, shots: 2, queries: 1 }, inner: inner() };
+    const settings = {
+      metaBatch: 1,
+      warmup: 0,
+      pruneEvery: 0,
+      pruneBelow: 0.01,
+      task: { ways: 3, shots: 2, queries: 1 },
+      inner: inner(),
+    };
     const startW = cloneAll(model.weights);
     const startA = cloneAll(model.arch);
     // By hand: sample the task and adapt it with the same random streams.
@@ -177,11 +199,21 @@ describe("task learner", () => {
 
   it("does not leak tensors over meta-epochs", async () => {
     E.manualSeed(4);
-    const model = new SearchModel({ inputChannels: 1, classes: 3, channels: 2, cells: 2, reductions: [1], nodes: 3, stemMultiplier: 3 }, "metanas");
+    const model = new SearchModel(
+      { inputChannels: 1, classes: 3, channels: 2, cells: 2, reductions: [1], nodes: 3, stemMultiplier: 3 },
+      "metanas",
+    );
     const opt = new TaskOptimizers(model, { lrWeights: 0.01, lrArch: 0.01, weightDecay: 0, archWeightDecay: 1e-3 });
     const reptile = new Reptile(1.0, 0.6);
     const pool = toyPool(5, 6);
-    const settings = { metaBatch: 2, warmup: 1, pruneEvery: 2, pruneBelow: 0.01, task: { ways: 3, shots: 2, queries: 1 }, inner: inner({ dropPath: 0.2 }) };
+    const settings = {
+      metaBatch: 2,
+      warmup: 1,
+      pruneEvery: 2,
+      pruneBelow: 0.01,
+      task: { ways: 3, shots: 2, queries: 1 },
+      inner: inner({ dropPath: 0.2 }),
+    };
     const rng = new Rng(1);
     await metaEpoch(0, model, opt, reptile, pool, settings, rng);
     await metaEpoch(1, model, opt, reptile, pool, settings, rng);

@@ -66,7 +66,9 @@ describe("runs", () => {
     assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort());
     for (const [k, v] of a) assert.deepEqual(b.get(k), v, `${k} differs after resuming`);
     // The resumed run's metrics continue without duplicates.
-    const epochs = readMetrics(split).filter((r) => r.kind === "train").map((r) => r.epoch);
+    const epochs = readMetrics(split)
+      .filter((r) => r.kind === "train")
+      .map((r) => r.epoch);
     assert.deepEqual(epochs, [1, 2, 3, 4]);
     const strip = (rs: MetricsRecord[]) => rs.map((r) => ({ ...r, seconds: 0, elapsed: 0 }));
     assert.deepEqual(strip(readMetrics(split)), strip(readMetrics(full)));
@@ -75,7 +77,15 @@ describe("runs", () => {
   it("writes config, metrics, genotypes per evaluation, a checkpoint and a summary", async () => {
     const dir = path.join(tmp, "complete");
     const { summary } = await runTraining(dir, { config: config({ epochs: 2, warmup: 1 }) });
-    for (const f of ["config.json", "metrics.jsonl", "genotype.json", "genotype.txt", "checkpoint.safetensors", "summary.json", "genotypes/epoch-000002.txt"]) {
+    for (const f of [
+      "config.json",
+      "metrics.jsonl",
+      "genotype.json",
+      "genotype.txt",
+      "checkpoint.safetensors",
+      "summary.json",
+      "genotypes/epoch-000002.txt",
+    ]) {
       assert.ok(existsSync(path.join(dir, f)), `${f} missing`);
     }
     const s = JSON.parse(readFileSync(path.join(dir, "summary.json"), "utf8")) as Summary;
@@ -117,18 +127,60 @@ describe("runs", () => {
 
   it("refuses to overwrite a run and explains bad settings in one line", async () => {
     const dir = path.join(tmp, "corrupt");
-    await assert.rejects(runTraining(dir, { config: config() }), /already holds files: continue that run with --resume/);
-    assert.throws(() => config({ tMin: 2 }), (e: Error) => e instanceof ConfigError && /tMin: t_min \(2\) must not exceed t_max/.test(e.message));
+    await assert.rejects(
+      runTraining(dir, { config: config() }),
+      /already holds files: continue that run with --resume/,
+    );
+    assert.throws(
+      () => config({ tMin: 2 }),
+      (e: Error) => e instanceof ConfigError && /tMin: t_min \(2\) must not exceed t_max/.test(e.message),
+    );
     assert.throws(() => config({ channels: 7 }), /channels: must be even/);
     assert.throws(() => buildConfig("quick", { wyas: 5 }, {}), /Unrecognized key.*wyas/);
     assert.throws(() => buildConfig("nope", {}, {}), /unknown preset "nope"/);
-    await assert.rejects(runTraining(path.join(tmp, "ways"), { config: config({ ways: 400 }) }), /400-way tasks need 400 classes/);
+    await assert.rejects(
+      runTraining(path.join(tmp, "ways"), { config: config({ ways: 400 }) }),
+      /400-way tasks need 400 classes/,
+    );
   });
 });
 
 describe("cli", () => {
   const run = (args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", cwd: tmp });
-  const tinyFlags = ["--channels", "2", "--cells", "2", "--reductions", "1", "--ways", "3", "--queries", "2", "--train-shots", "2", "--epochs", "2", "--warmup", "1", "--meta-batch", "2", "--inner-steps", "2", "--batch-size", "4", "--eval-every", "0", "--test-tasks", "2", "--test-steps", "2", "--test-arch-steps", "1", "--test-batch-size", "3"];
+  const tinyFlags = [
+    "--channels",
+    "2",
+    "--cells",
+    "2",
+    "--reductions",
+    "1",
+    "--ways",
+    "3",
+    "--queries",
+    "2",
+    "--train-shots",
+    "2",
+    "--epochs",
+    "2",
+    "--warmup",
+    "1",
+    "--meta-batch",
+    "2",
+    "--inner-steps",
+    "2",
+    "--batch-size",
+    "4",
+    "--eval-every",
+    "0",
+    "--test-tasks",
+    "2",
+    "--test-steps",
+    "2",
+    "--test-arch-steps",
+    "1",
+    "--test-batch-size",
+    "3",
+  ];
 
   it("search --json ends with one JSON line: accuracy, ci95, tasks, genotype", () => {
     const r = run(["search", "--preset", "quick", ...tinyFlags, "--out", "cli-run", "--json"]);
@@ -145,7 +197,17 @@ describe("cli", () => {
     const genotype = path.join(tmp, "cli-run", "genotype.txt");
     const fixed = run(["train", "--genotype", genotype, ...tinyFlags, "--out", "cli-fixed", "--json"]);
     assert.equal(fixed.status, 0, fixed.stderr);
-    const conv4 = run(["train", "--model", "conv4", "--conv4-channels", "4", ...tinyFlags, "--out", "cli-conv4", "--json"]);
+    const conv4 = run([
+      "train",
+      "--model",
+      "conv4",
+      "--conv4-channels",
+      "4",
+      ...tinyFlags,
+      "--out",
+      "cli-conv4",
+      "--json",
+    ]);
     assert.equal(conv4.status, 0, conv4.stderr);
     assert.equal(JSON.parse(conv4.stdout.trim().split("\n").pop()!).tasks, 2);
   });

@@ -5,7 +5,15 @@ import { Architecture } from "../src/searchspace/architecture.js";
 import { FixedNetwork } from "../src/searchspace/fixedNetwork.js";
 import { fromDarts, fromJson, parseGenotype, toDarts, toJson } from "../src/searchspace/genotype.js";
 import { type ForwardSettings, type NetworkConfig, PAPER_NETWORK, SearchNetwork } from "../src/searchspace/network.js";
-import { DilConv, FacConv, FactorizedReduce, OPERATIONS, PoolBN, ReLUConvBN, SepConv } from "../src/searchspace/operations.js";
+import {
+  DilConv,
+  FacConv,
+  FactorizedReduce,
+  OPERATIONS,
+  PoolBN,
+  ReLUConvBN,
+  SepConv,
+} from "../src/searchspace/operations.js";
 import { NUM_OPS, OP_NAMES } from "../src/searchspace/primitives.js";
 import { fixedSizes, searchSizes } from "../src/searchspace/sizes.js";
 import { edgeIndex, numEdges } from "../src/sparsification/cellWeights.js";
@@ -22,7 +30,13 @@ const tiny = (o: Partial<NetworkConfig> = {}): NetworkConfig => ({
   stemMultiplier: 3,
   ...o,
 });
-const settings = (o: Partial<ForwardSettings> = {}): ForwardSettings => ({ temperature: 1, threshold: 0.01, strategy: "metanas", dropPath: 0, ...o });
+const settings = (o: Partial<ForwardSettings> = {}): ForwardSettings => ({
+  temperature: 1,
+  threshold: 0.01,
+  strategy: "metanas",
+  dropPath: 0,
+  ...o,
+});
 
 afterEach(() => E.setDefaultFloatDType("float32"));
 
@@ -76,7 +90,10 @@ describe("operations", () => {
         fr.conv2.weight.fill_(1);
       });
       // Positive input so that the ReLU passes everything; x[i, j] = 10 i + j.
-      const x = E.tensor(Array.from({ length: 16 }, (_, k) => 10 * Math.floor(k / 4) + (k % 4) + 1), [1, 1, 4, 4]);
+      const x = E.tensor(
+        Array.from({ length: 16 }, (_, k) => 10 * Math.floor(k / 4) + (k % 4) + 1),
+        [1, 1, 4, 4],
+      );
       const r = x.relu();
       const a = E.conv2d(r, fr.conv1.weight, { stride: 2 }).toArray();
       const b = E.conv2d(r.pad([0, 1, 0, 1]).slice(2, 1, 5).slice(3, 1, 5), fr.conv2.weight, { stride: 2 }).toArray();
@@ -139,7 +156,8 @@ describe("search network", () => {
     const cfg = { ...PAPER_NETWORK, inputChannels: 1, classes: 20 };
     const net = new SearchNetwork(cfg);
     const c = 28;
-    const edge = (s: number) => 0 + 0 + (s === 1 ? 0 : c * c + 2 * 0) + 10 * c * c + (9 * c + c * c) + 2 * (9 * c + c * c) + (9 * c + c * c);
+    const edge = (s: number) =>
+      0 + 0 + (s === 1 ? 0 : c * c + 2 * 0) + 10 * c * c + (9 * c + c * c) + 2 * (9 * c + c * c) + (9 * c + c * c);
     // stem conv 3x3 1 -> 84 + affine BN; classifier 84 -> 20
     let expected = 9 * 84 + 2 * 84 + (84 * 20 + 20);
     for (let k = 0; k < 4; k++) {
@@ -182,12 +200,18 @@ describe("search network", () => {
         bump(h);
         flat.dispose();
         const numeric = (up - down) / (2 * h);
-        assert.ok(Math.abs(numeric - analytic[k]!) < 1e-6 + 1e-4 * Math.abs(numeric), `index ${k}: numeric ${numeric} analytic ${analytic[k]}`);
+        assert.ok(
+          Math.abs(numeric - analytic[k]!) < 1e-6 + 1e-4 * Math.abs(numeric),
+          `index ${k}: numeric ${numeric} analytic ${analytic[k]}`,
+        );
       }
     };
     check(arch.alpha.normal, grads[0]!, [0, 8, 20, 33, 62]);
     check(arch.beta.reduce[2]!, grads[1]!, [0, 2, 5]);
-    assert.ok(grads[1]!.some((g) => Math.abs(g) > 1e-8), "beta gradient is not zero");
+    assert.ok(
+      grads[1]!.some((g) => Math.abs(g) > 1e-8),
+      "beta gradient is not zero",
+    );
     E.dispose([x, y]);
     net.dispose();
     arch.dispose();
@@ -213,13 +237,26 @@ describe("search network", () => {
     E.tidy(() => {
       const loss = E.crossEntropy(net.forward(x, arch, settings({ temperature: 0.05 })), E.labels([0, 1, 2, 3]));
       assert.equal(calls, 0);
-      const params = [...pruned.parameters(), ...net.cells[0]!.edges[edgeIndex(1, 1)]!.ops[4]!.parameters(), ...net.cells[0]!.edges[0]!.ops[5]!.parameters()];
+      const params = [
+        ...pruned.parameters(),
+        ...net.cells[0]!.edges[edgeIndex(1, 1)]!.ops[4]!.parameters(),
+        ...net.cells[0]!.edges[0]!.ops[5]!.parameters(),
+      ];
       const g = E.grad(loss, params);
       const n = pruned.parameters().length;
-      assert.ok(g.slice(0, n).every((t) => t === null), "pruned op has a gradient");
+      assert.ok(
+        g.slice(0, n).every((t) => t === null),
+        "pruned op has a gradient",
+      );
       // node 1 reads inputs 0 and 2 only: the edge from input 1 is not used at all
-      assert.ok(g.slice(n, n + 2).every((t) => t === null), "edge of a pruned pair has a gradient");
-      assert.ok(g.slice(-2).every((t) => t !== null), "the surviving op has no gradient");
+      assert.ok(
+        g.slice(n, n + 2).every((t) => t === null),
+        "edge of a pruned pair has a gradient",
+      );
+      assert.ok(
+        g.slice(-2).every((t) => t !== null),
+        "the surviving op has no gradient",
+      );
     });
     E.tidy(() => net.forward(x, arch, settings({ temperature: 1 })));
     assert.ok(calls > 0, "at T = 1 nothing is pruned");
@@ -237,7 +274,11 @@ describe("pruning at low temperature", () => {
     E.noGrad(() => {
       for (const kind of ["normal", "reduce"] as const) {
         arch.alpha[kind].copy_(E.randn([9, 7]).mul(0.05));
-        for (let e = 0; e < 9; e++) arch.alpha[kind].slice(0, e, e + 1).slice(1, (e * 3 + 1) % 7, ((e * 3 + 1) % 7) + 1).fill_(margin);
+        for (let e = 0; e < 9; e++)
+          arch.alpha[kind]
+            .slice(0, e, e + 1)
+            .slice(1, (e * 3 + 1) % 7, ((e * 3 + 1) % 7) + 1)
+            .fill_(margin);
         arch.beta[kind].forEach((b, j) => {
           b.copy_(E.randn(b.shape).mul(0.05));
           b.slice(0, j, j + 1).fill_(margin);
@@ -256,14 +297,18 @@ describe("pruning at low temperature", () => {
     fixed.copyFromSearch(net);
     const x = E.rand([10, 1, 16, 16]);
     const [a, b] = E.tidy(() =>
-      E.noGrad(() => [net.forward(x, arch, settings({ strategy, temperature, threshold: 0.01 })).toArray(), fixed.forward(x).toArray()]),
+      E.noGrad(() => [
+        net.forward(x, arch, settings({ strategy, temperature, threshold: 0.01 })).toArray(),
+        fixed.forward(x).toArray(),
+      ]),
     );
     x.dispose();
     net.dispose();
     fixed.dispose();
     arch.dispose();
     const maxDiff = Math.max(...a.map((v, i) => Math.abs(v - b[i]!)));
-    const argmax = (v: number[], r: number) => v.slice(r * 5, r * 5 + 5).indexOf(Math.max(...v.slice(r * 5, r * 5 + 5)));
+    const argmax = (v: number[], r: number) =>
+      v.slice(r * 5, r * 5 + 5).indexOf(Math.max(...v.slice(r * 5, r * 5 + 5)));
     const agree = Array.from({ length: 10 }, (_, r) => argmax(a, r) === argmax(b, r)).filter(Boolean).length;
     return { maxDiff, agree };
   }
@@ -336,16 +381,28 @@ describe("genotype", () => {
     assert.deepEqual(fromDarts(flat), g);
   });
   it("refuses unknown ops and inputs that do not exist, naming them", () => {
-    assert.throws(() => fromDarts(toDarts(g).replace("sep_conv_3x3", "sep_conv_7x7")), /unknown operation "sep_conv_7x7"/);
-    assert.throws(() => fromDarts(toDarts(g).replace('("avg_pool_3x3", 1)', '("avg_pool_3x3", 7)')), /input 7 does not exist/);
+    assert.throws(
+      () => fromDarts(toDarts(g).replace("sep_conv_3x3", "sep_conv_7x7")),
+      /unknown operation "sep_conv_7x7"/,
+    );
+    assert.throws(
+      () => fromDarts(toDarts(g).replace('("avg_pool_3x3", 1)', '("avg_pool_3x3", 7)')),
+      /input 7 does not exist/,
+    );
     assert.throws(() => fromJson("{"), /not valid JSON/);
   });
   it("is derived from the argmax pair of beta and the argmax op on each chosen edge", () => {
     const arch = new Architecture(3);
     E.noGrad(() => {
       arch.beta.normal[2]!.slice(0, 4, 5).fill_(1); // pairs of 4 inputs: (0,1) (0,2) (0,3) (1,2) (1,3) (2,3): index 4 = (1, 3)
-      arch.alpha.normal.slice(0, edgeIndex(2, 1), edgeIndex(2, 1) + 1).slice(1, 6, 7).fill_(1);
-      arch.alpha.normal.slice(0, edgeIndex(2, 3), edgeIndex(2, 3) + 1).slice(1, 0, 1).fill_(1);
+      arch.alpha.normal
+        .slice(0, edgeIndex(2, 1), edgeIndex(2, 1) + 1)
+        .slice(1, 6, 7)
+        .fill_(1);
+      arch.alpha.normal
+        .slice(0, edgeIndex(2, 3), edgeIndex(2, 3) + 1)
+        .slice(1, 0, 1)
+        .fill_(1);
     });
     const node2 = arch.genotype().normal[2]!;
     assert.deepEqual(node2, [

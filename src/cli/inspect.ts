@@ -25,9 +25,11 @@ export function register(program: Command): void {
     .option("--json", "print one JSON object")
     .action((o) => {
       const shapeText = o.shape ?? SHAPES[o.dataset];
-      if (!shapeText) throw new Error(`unknown dataset "${o.dataset}": use omniglot, miniimagenet or builtin, or give --shape CxHxW`);
+      if (!shapeText)
+        throw new Error(`unknown dataset "${o.dataset}": use omniglot, miniimagenet or builtin, or give --shape CxHxW`);
       const shape = shapeOption(shapeText, "--shape");
-      if (!STRATEGIES.includes(o.strategy)) throw new Error(`unknown --strategy "${o.strategy}": use ${STRATEGIES.join(", ")}`);
+      if (!STRATEGIES.includes(o.strategy))
+        throw new Error(`unknown --strategy "${o.strategy}": use ${STRATEGIES.join(", ")}`);
       const config = {
         inputChannels: shape[0],
         classes: intOption(o.ways, "--ways", 2),
@@ -42,7 +44,12 @@ export function register(program: Command): void {
       const net = new SearchNetwork(config);
       const arch = new Architecture(config.nodes);
       const sizes = tidy(() =>
-        searchSizes(net, arch, { temperature: 1, threshold: 0.01, strategy: o.strategy as Strategy, dropPath: 0 }, shape),
+        searchSizes(
+          net,
+          arch,
+          { temperature: 1, threshold: 0.01, strategy: o.strategy as Strategy, dropPath: 0 },
+          shape,
+        ),
       );
       let [h, w] = [shape[1], shape[2]];
       const cells = net.cells.map((cell, k) => {
@@ -77,12 +84,20 @@ export function register(program: Command): void {
       const fmt = (n: number) => n.toLocaleString("en-US");
       console.log(`one-shot network for ${shape.join("x")} inputs, ${config.classes} ways, C = ${config.channels}`);
       console.log(`  weights:                 ${fmt(result.params)}`);
-      console.log(`  architecture parameters: ${fmt(result.arch_params)} (alpha ${numEdges(config.nodes)}x7 and beta per cell type)`);
+      console.log(
+        `  architecture parameters: ${fmt(result.arch_params)} (alpha ${numEdges(config.nodes)}x7 and beta per cell type)`,
+      );
       console.log(`  multiply-accumulates:    ${fmt(result.macs)} per image (every op computed)`);
-      console.log(`  stem 3x3 conv -> ${config.stemMultiplier * config.channels} channels (${fmt(result.stem_params)} weights)`);
+      console.log(
+        `  stem 3x3 conv -> ${config.stemMultiplier * config.channels} channels (${fmt(result.stem_params)} weights)`,
+      );
       for (const c of cells) {
-        console.log(`  cell ${c.index} ${c.type.padEnd(9)} in ${c.in.join("/")} -> ${c.out} channels at ${c.resolution}, ${c.edges} mixed edges, ${fmt(c.params)} weights`);
+        console.log(
+          `  cell ${c.index} ${c.type.padEnd(9)} in ${c.in.join("/")} -> ${c.out} channels at ${c.resolution}, ${c.edges} mixed edges, ${fmt(c.params)} weights`,
+        );
       }
-      console.log(`  global average pool, linear ${config.nodes * config.channels} -> ${config.classes} (${fmt(result.classifier_params)} weights)`);
+      console.log(
+        `  global average pool, linear ${config.nodes * config.channels} -> ${config.classes} (${fmt(result.classifier_params)} weights)`,
+      );
     });
 }

@@ -1,7 +1,8 @@
 // Parsing of numeric CLI options with one clear error line each.
 export function intOption(text: string, name: string, min = Number.NEGATIVE_INFINITY): number {
   const v = Number(text);
-  if (!Number.isInteger(v) || v < min) throw new Error(`${name} must be an integer${Number.isFinite(min) ? ` >= ${min}` : ""}, got "${text}"`);
+  if (!Number.isInteger(v) || v < min)
+    throw new Error(`${name} must be an integer${Number.isFinite(min) ? ` >= ${min}` : ""}, got "${text}"`);
   return v;
 }
 export function numberOption(text: string, name: string): number {

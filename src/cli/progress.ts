@@ -20,7 +20,12 @@ export class BarReporter implements ProgressReporter {
   start(label: string, total: number, done = 0): void {
     this.stop();
     this.#bar = new cliProgress.SingleBar(
-      { format: `${label.padEnd(12)} |{bar}| {value}/{total} | ETA {eta_formatted} | {info}`, stream: process.stderr, hideCursor: true, etaBuffer: 20 },
+      {
+        format: `${label.padEnd(12)} |{bar}| {value}/{total} | ETA {eta_formatted} | {info}`,
+        stream: process.stderr,
+        hideCursor: true,
+        etaBuffer: 20,
+      },
       cliProgress.Presets.shades_classic,
     );
     this.#bar.start(total, done, { info: "" });
@@ -50,7 +55,7 @@ export class LineReporter implements ProgressReporter {
   #total = 0;
   #first = 0;
   #startedAt = 0;
-  #lastAt = 0;
+  #lastAt = Number.NEGATIVE_INFINITY;
   constructor(
     readonly write: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
     readonly everySeconds = 10,
@@ -60,7 +65,7 @@ export class LineReporter implements ProgressReporter {
     this.#total = total;
     this.#first = done;
     this.#startedAt = performance.now();
-    this.#lastAt = 0;
+    this.#lastAt = Number.NEGATIVE_INFINITY;
   }
   update(done: number, info: Record<string, string | number>): void {
     const now = performance.now();
@@ -68,7 +73,9 @@ export class LineReporter implements ProgressReporter {
     this.#lastAt = now;
     const rate = (done - this.#first) / ((now - this.#startedAt) / 1000);
     const eta = rate > 0 ? (this.#total - done) / rate : Number.NaN;
-    this.write(`${this.#label} ${done}/${this.#total}  ${infoText(info)}  elapsed ${formatSeconds((now - this.#startedAt) / 1000)}  ETA ${formatSeconds(eta)}`);
+    this.write(
+      `${this.#label} ${done}/${this.#total}  ${infoText(info)}  elapsed ${formatSeconds((now - this.#startedAt) / 1000)}  ETA ${formatSeconds(eta)}`,
+    );
   }
   stop(): void {}
   log(line: string): void {

@@ -13,14 +13,25 @@ import { reporterFor } from "./progress.js";
 
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const SAMPLE = PRESETS.quick as Record<string, unknown>;
-const CONFIG_KEYS = [...Object.keys(SAMPLE), "dataDir", "genotype"].filter((k, i, a) => a.indexOf(k) === i && k !== "preset");
+const CONFIG_KEYS = [...Object.keys(SAMPLE), "dataDir", "genotype"].filter(
+  (k, i, a) => a.indexOf(k) === i && k !== "preset",
+);
 
 /** One --flag per configuration key (--ways, --inner-steps, --t-min, ...). */
 function addConfigOptions(cmd: Command): Command {
   for (const key of CONFIG_KEYS) {
     const sample = SAMPLE[key];
     const kind = Array.isArray(sample) ? "list" : typeof sample === "number" ? "number" : "text";
-    cmd.addOption(new Option(`--${kebab(key)} <${kind === "list" ? "a,b" : kind === "number" ? "n" : "value"}>`, `override ${key}`).hideHelp(!["ways", "shots", "epochs", "channels", "dataDir", "seed", "threads", "dataset", "genotype", "model"].includes(key)));
+    cmd.addOption(
+      new Option(
+        `--${kebab(key)} <${kind === "list" ? "a,b" : kind === "number" ? "n" : "value"}>`,
+        `override ${key}`,
+      ).hideHelp(
+        !["ways", "shots", "epochs", "channels", "dataDir", "seed", "threads", "dataset", "genotype", "model"].includes(
+          key,
+        ),
+      ),
+    );
   }
   return cmd;
 }
@@ -32,7 +43,11 @@ function flagValues(o: Record<string, unknown>): Partial<RunConfig> {
     if (v === undefined) continue;
     const sample = SAMPLE[key];
     const flag = `--${kebab(key)}`;
-    out[key] = Array.isArray(sample) ? listOption(String(v), flag) : typeof sample === "number" ? numberOption(String(v), flag) : v;
+    out[key] = Array.isArray(sample)
+      ? listOption(String(v), flag)
+      : typeof sample === "number"
+        ? numberOption(String(v), flag)
+        : v;
   }
   return out as Partial<RunConfig>;
 }
@@ -43,19 +58,32 @@ function printCells(summary: Summary): void {
   const name = (i: number) => (i === 0 ? "c_{k-2}" : i === 1 ? "c_{k-1}" : `node ${i - 2}`);
   for (const kind of ["normal", "reduce"] as const) {
     console.log(`${kind === "normal" ? "normal cell" : "reduction cell"}:`);
-    g[kind].forEach((node, j) => console.log(`  node ${j} = ${node.map(([op, i]) => `${op}(${name(i)})`).join(" + ")}`));
+    g[kind].forEach((node, j) =>
+      console.log(`  node ${j} = ${node.map(([op, i]) => `${op}(${name(i)})`).join(" + ")}`),
+    );
   }
 }
 
 function finish(summary: Summary | null, dir: string, json: boolean): void {
   if (!summary) return;
-  const line = { accuracy: summary.accuracy, ci95: summary.ci95, tasks: summary.tasks, genotype: summary.genotype, params: summary.params, run: dir };
+  const line = {
+    accuracy: summary.accuracy,
+    ci95: summary.ci95,
+    tasks: summary.tasks,
+    genotype: summary.genotype,
+    params: summary.params,
+    run: dir,
+  };
   if (json) {
     console.log(JSON.stringify(line));
     return;
   }
-  console.log(`\nfew-shot accuracy: ${(100 * summary.accuracy).toFixed(2)}% ± ${(100 * summary.ci95).toFixed(2)} (95% CI, ${summary.tasks} test tasks)`);
-  console.log(`per-task pruned weights: median ${summary.perTaskParams.median.toLocaleString("en-US")} of ${summary.params.total.toLocaleString("en-US")}`);
+  console.log(
+    `\nfew-shot accuracy: ${(100 * summary.accuracy).toFixed(2)}% ± ${(100 * summary.ci95).toFixed(2)} (95% CI, ${summary.tasks} test tasks)`,
+  );
+  console.log(
+    `per-task pruned weights: median ${summary.perTaskParams.median.toLocaleString("en-US")} of ${summary.params.total.toLocaleString("en-US")}`,
+  );
   printCells(summary);
   console.log(`genotype: ${summary.genotype}`);
   console.log(`run directory: ${dir} (report.html, figures/, summary.json)`);
@@ -65,7 +93,12 @@ async function report(dir: string): Promise<void> {
   await writeReport(dir);
 }
 
-function trainingCommand(program: Command, name: "search" | "train", description: string, defaults: Partial<RunConfig>) {
+function trainingCommand(
+  program: Command,
+  name: "search" | "train",
+  description: string,
+  defaults: Partial<RunConfig>,
+) {
   const cmd = program
     .command(name)
     .description(description)
@@ -87,9 +120,14 @@ function trainingCommand(program: Command, name: "search" | "train", description
     const fileValues = o.config ? readConfigFile(String(o.config)) : {};
     const modelDefaults: Partial<RunConfig> = { ...defaults };
     if (name === "train") {
-      const model = flags.model ?? (fileValues.model as string | undefined) ?? (flags.genotype || fileValues.genotype ? "fixed" : undefined);
-      if (!model) throw new Error("train needs an architecture: --genotype FILE (a found cell) or --model conv4 (the baseline)");
-      if (model === "metanas") throw new Error("train meta-trains a fixed architecture; for architecture search use `metanas search`");
+      const model =
+        flags.model ??
+        (fileValues.model as string | undefined) ??
+        (flags.genotype || fileValues.genotype ? "fixed" : undefined);
+      if (!model)
+        throw new Error("train needs an architecture: --genotype FILE (a found cell) or --model conv4 (the baseline)");
+      if (model === "metanas")
+        throw new Error("train meta-trains a fixed architecture; for architecture search use `metanas search`");
       modelDefaults.model = model as RunConfig["model"];
     }
     const config = buildConfig(String(o.preset), { ...modelDefaults, ...fileValues }, flags);
@@ -102,7 +140,9 @@ function trainingCommand(program: Command, name: "search" | "train", description
 }
 
 export function register(program: Command): void {
-  trainingCommand(program, "search", "meta-learn an architecture and its weights (MetaNAS), then meta-test", { model: "metanas" });
+  trainingCommand(program, "search", "meta-learn an architecture and its weights (MetaNAS), then meta-test", {
+    model: "metanas",
+  });
   trainingCommand(
     program,
     "train",

@@ -6,7 +6,11 @@ import { Tensor } from "./tensor.js";
  * Gradients of `output` (a scalar, or several summed) with respect to `inputs` only; nothing is
  * accumulated into .grad. An input the output does not depend on gets null.
  */
-export function grad(output: Tensor | Tensor[], inputs: readonly Tensor[], o: { retainGraph?: boolean; createGraph?: boolean } = {}): (Tensor | null)[] {
+export function grad(
+  output: Tensor | Tensor[],
+  inputs: readonly Tensor[],
+  o: { retainGraph?: boolean; createGraph?: boolean } = {},
+): (Tensor | null)[] {
   const outs = Array.isArray(output) ? output : [output];
   const ids = native.autogradGrad(
     outs.map((t) => t.id),

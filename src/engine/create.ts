@@ -29,14 +29,23 @@ function inferShape(values: unknown): number[] {
 }
 
 /** A tensor from a typed array or (nested) number array; shape inferred from nesting when omitted. */
-export function tensor(values: NumericArray | number[] | number[][] | number[][][] | number, shape?: Shape, dtype: DTypeName = defaultFloat): Tensor {
+export function tensor(
+  values: NumericArray | number[] | number[][] | number[][][] | number,
+  shape?: Shape,
+  dtype: DTypeName = defaultFloat,
+): Tensor {
   if (typeof values === "number") values = [values];
   let data: NumericArray;
   if (Array.isArray(values)) {
     const flat: number[] = [];
     flatten(values, flat);
     shape ??= inferShape(values);
-    data = dtype === "float64" ? Float64Array.from(flat) : dtype === "float32" ? Float32Array.from(flat) : Float64Array.from(flat);
+    data =
+      dtype === "float64"
+        ? Float64Array.from(flat)
+        : dtype === "float32"
+          ? Float32Array.from(flat)
+          : Float64Array.from(flat);
   } else {
     data = values;
     shape ??= [values.length];
@@ -46,7 +55,9 @@ export function tensor(values: NumericArray | number[] | number[][] | number[][]
 
 /** Integer labels (int64), as cross-entropy wants them. */
 export function labels(values: ArrayLike<number>): Tensor {
-  return new Tensor(native.fromTypedArray(Int32Array.from(values as ArrayLike<number>), [values.length], dtypeCode("int64")));
+  return new Tensor(
+    native.fromTypedArray(Int32Array.from(values as ArrayLike<number>), [values.length], dtypeCode("int64")),
+  );
 }
 
 export function full(shape: Shape, value: number, dtype: DTypeName = defaultFloat): Tensor {

@@ -1,12 +1,54 @@
 // The metanas tensor engine: TypeScript over libtorch.
 export { grad, isGradEnabled, noGrad } from "./autograd.js";
-export { arange, bernoulli, full, getDefaultFloatDType, labels, setDefaultFloatDType, ones, rand, randint, randn, randperm, tensor, zeros, zerosLike } from "./create.js";
+export {
+  arange,
+  bernoulli,
+  full,
+  getDefaultFloatDType,
+  labels,
+  ones,
+  rand,
+  randint,
+  randn,
+  randperm,
+  setDefaultFloatDType,
+  tensor,
+  zeros,
+  zerosLike,
+} from "./create.js";
 export { DType, type DTypeName } from "./dtype.js";
-export { avgPool2d, batchNorm, cat, conv2d, crossEntropy, globalAvgPool, linear, maxPool2d, relu, stack, where } from "./ops.js";
+export {
+  avgPool2d,
+  batchNorm,
+  cat,
+  conv2d,
+  crossEntropy,
+  globalAvgPool,
+  linear,
+  maxPool2d,
+  relu,
+  stack,
+  where,
+} from "./ops.js";
 export { Adam, type AdamOptions, SGD } from "./optim.js";
 export {
-  cudaAvailable, getNumThreads, getRngState, libtorchVersion, liveTensors, manualSeed, setDefaultDevice, setNumThreads, setRngState,
+  cudaAvailable,
+  getNumThreads,
+  getRngState,
+  libtorchVersion,
+  liveTensors,
+  manualSeed,
+  setDefaultDevice,
+  setNumThreads,
+  setRngState,
 } from "./runtime.js";
-export { decodeSafetensors, encodeSafetensors, loadSafetensors, SafetensorsError, saveSafetensors, writeFileAtomic } from "./safetensors.js";
+export {
+  decodeSafetensors,
+  encodeSafetensors,
+  loadSafetensors,
+  SafetensorsError,
+  saveSafetensors,
+  writeFileAtomic,
+} from "./safetensors.js";
 export { type Disposable, dispose, keep, tidy } from "./scope.js";
 export { type Shape, Tensor } from "./tensor.js";

@@ -6,7 +6,11 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 export interface NativeAddon {
-  fromTypedArray(data: Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array, shape: number[], dtype: number): number;
+  fromTypedArray(
+    data: Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array,
+    shape: number[],
+    dtype: number,
+  ): number;
   toTypedArray(id: number): Float32Array | Float64Array | Int32Array | Uint8Array;
   /** Raw row-major bytes of any dtype (little-endian on the machines we run on). */
   toBytes(id: number): Uint8Array;
@@ -33,7 +37,15 @@ export interface NativeAddon {
   topk(id: number, k: number, dim: number, largest: boolean): [number, number];
   matmul(a: number, b: number): number;
   linear(x: number, w: number, b: number): number;
-  conv2d(x: number, w: number, b: number, stride: number[], padding: number[], dilation: number[], groups: number): number;
+  conv2d(
+    x: number,
+    w: number,
+    b: number,
+    stride: number[],
+    padding: number[],
+    dilation: number[],
+    groups: number,
+  ): number;
   maxPool2d(x: number, kernel: number[], stride: number[], padding: number[]): number;
   avgPool2d(x: number, kernel: number[], stride: number[], padding: number[], countIncludePad: boolean): number;
   batchNorm(x: number, weight: number, bias: number, eps: number): number;
@@ -68,8 +80,16 @@ export interface NativeAddon {
   setGradEnabled(on: boolean): boolean;
   isGradEnabled(): boolean;
   adamStep(
-    params: number[], grads: number[], m: number[], v: number[],
-    step: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number,
+    params: number[],
+    grads: number[],
+    m: number[],
+    v: number[],
+    step: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
   ): void;
   sgdStep(params: number[], grads: number[], lr: number, weightDecay: number): void;
   dispose(id: number | number[]): void;
@@ -87,10 +107,15 @@ export interface NativeAddon {
 function load(): NativeAddon {
   const here = path.dirname(fileURLToPath(import.meta.url));
   // Compiled code sits in dist/src/engine; sources in src/engine. Both reach native/ from the root.
-  const candidates = [path.resolve(here, "../../../native/metanas_native.node"), path.resolve(here, "../../native/metanas_native.node")];
+  const candidates = [
+    path.resolve(here, "../../../native/metanas_native.node"),
+    path.resolve(here, "../../native/metanas_native.node"),
+  ];
   const file = candidates.find((f) => existsSync(f));
   if (!file) {
-    throw new Error("metanas: the native addon is not built: run `npm run build` (it needs libtorch: `apt-get install -y libtorch-dev`).");
+    throw new Error(
+      "metanas: the native addon is not built: run `npm run build` (it needs libtorch: `apt-get install -y libtorch-dev`).",
+    );
   }
   return createRequire(import.meta.url)(file) as NativeAddon;
 }

@@ -15,7 +15,15 @@ export interface Conv2dOptions {
 /** x [N, Cin, H, W], weight [Cout, Cin / groups, kh, kw]. */
 export function conv2d(x: Tensor, weight: Tensor, o: Conv2dOptions = {}): Tensor {
   return new Tensor(
-    native.conv2d(x.id, weight.id, o.bias ? o.bias.id : -1, pair(o.stride ?? 1), pair(o.padding ?? 0), pair(o.dilation ?? 1), o.groups ?? 1),
+    native.conv2d(
+      x.id,
+      weight.id,
+      o.bias ? o.bias.id : -1,
+      pair(o.stride ?? 1),
+      pair(o.padding ?? 0),
+      pair(o.dilation ?? 1),
+      o.groups ?? 1,
+    ),
   );
 }
 
@@ -24,7 +32,13 @@ export function maxPool2d(x: Tensor, kernel: Pair, stride: Pair = kernel, paddin
 }
 
 /** Average pooling; countIncludePad = false divides by the number of real (unpadded) pixels in each window. */
-export function avgPool2d(x: Tensor, kernel: Pair, stride: Pair = kernel, padding: Pair = 0, countIncludePad = false): Tensor {
+export function avgPool2d(
+  x: Tensor,
+  kernel: Pair,
+  stride: Pair = kernel,
+  padding: Pair = 0,
+  countIncludePad = false,
+): Tensor {
   return new Tensor(native.avgPool2d(x.id, pair(kernel), pair(stride), pair(padding), countIncludePad));
 }
 
@@ -59,10 +73,20 @@ export function crossEntropy(logits: Tensor, labels: Tensor, reduction: keyof ty
 }
 
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
-  return new Tensor(native.cat(tensors.map((t) => t.id), dim));
+  return new Tensor(
+    native.cat(
+      tensors.map((t) => t.id),
+      dim,
+    ),
+  );
 }
 export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
-  return new Tensor(native.stack(tensors.map((t) => t.id), dim));
+  return new Tensor(
+    native.stack(
+      tensors.map((t) => t.id),
+      dim,
+    ),
+  );
 }
 export function where(condition: Tensor, a: Tensor, b: Tensor): Tensor {
   return new Tensor(native.where(condition.id, a.id, b.id));

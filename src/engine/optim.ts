@@ -38,7 +38,8 @@ export class Adam {
 
   /** One update with the given gradients (null: leave that parameter alone). */
   apply(grads: readonly (Tensor | null)[]): void {
-    if (grads.length !== this.params.length) throw new Error(`Adam: ${grads.length} gradients for ${this.params.length} parameters`);
+    if (grads.length !== this.params.length)
+      throw new Error(`Adam: ${grads.length} gradients for ${this.params.length} parameters`);
     this.step += 1;
     native.adamStep(
       this.params.map((p) => p.id),
@@ -60,7 +61,8 @@ export class Adam {
   }
   /** Copies another state's moments into this optimiser (shapes must match). */
   loadState(s: { step: number; m: readonly Tensor[]; v: readonly Tensor[] }): void {
-    if (s.m.length !== this.m.length || s.v.length !== this.v.length) throw new Error("Adam.loadState: the state belongs to other parameters");
+    if (s.m.length !== this.m.length || s.v.length !== this.v.length)
+      throw new Error("Adam.loadState: the state belongs to other parameters");
     this.step = s.step;
     this.m.forEach((t, i) => {
       t.copy_(s.m[i]!);
@@ -82,7 +84,8 @@ export class SGD {
     readonly weightDecay = 0,
   ) {}
   apply(grads: readonly (Tensor | null)[]): void {
-    if (grads.length !== this.params.length) throw new Error(`SGD: ${grads.length} gradients for ${this.params.length} parameters`);
+    if (grads.length !== this.params.length)
+      throw new Error(`SGD: ${grads.length} gradients for ${this.params.length} parameters`);
     native.sgdStep(
       this.params.map((p) => p.id),
       grads.map((g) => (g ? g.id : -1)),

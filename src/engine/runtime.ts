@@ -25,7 +25,9 @@ export function cudaAvailable(): boolean {
 /** Where factories put new tensors: "cpu", or "cuda" / "cuda:N" when libtorch was built with CUDA. */
 export function setDefaultDevice(device: string): void {
   if (device.startsWith("cuda") && !native.cudaAvailable()) {
-    throw new Error(`metanas: device "${device}" asked for, but this libtorch has no CUDA: use --device cpu or a CUDA build of libtorch (LIBTORCH_DIR)`);
+    throw new Error(
+      `metanas: device "${device}" asked for, but this libtorch has no CUDA: use --device cpu or a CUDA build of libtorch (LIBTORCH_DIR)`,
+    );
   }
   native.setDefaultDevice(device);
 }

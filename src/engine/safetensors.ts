@@ -3,9 +3,9 @@
 // clear error rather than a crash or an out-of-bounds read.
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import type { DTypeName } from "./dtype.js";
+import { dtypeCode } from "./dtype.js";
 import { native } from "./native.js";
 import { Tensor } from "./tensor.js";
-import { dtypeCode } from "./dtype.js";
 
 const FORMAT: Record<string, { dtype: DTypeName; bytes: number }> = {
   F32: { dtype: "float32", bytes: 4 },
@@ -15,7 +15,14 @@ const FORMAT: Record<string, { dtype: DTypeName; bytes: number }> = {
   U8: { dtype: "uint8", bytes: 1 },
   BOOL: { dtype: "bool", bytes: 1 },
 };
-const CODE_OF: Record<DTypeName, string> = { float32: "F32", float64: "F64", int64: "I64", int32: "I32", uint8: "U8", bool: "BOOL" };
+const CODE_OF: Record<DTypeName, string> = {
+  float32: "F32",
+  float64: "F64",
+  int64: "I64",
+  int32: "I32",
+  uint8: "U8",
+  bool: "BOOL",
+};
 const MAX_HEADER = 100 * 1024 * 1024;
 
 export class SafetensorsError extends Error {}
@@ -26,7 +33,10 @@ function bytesOf(t: Tensor): Uint8Array {
 }
 
 /** Encodes named tensors (and string metadata) as one safetensors buffer. */
-export function encodeSafetensors(tensors: Record<string, Tensor> | Map<string, Tensor>, metadata: Record<string, string> = {}): Buffer {
+export function encodeSafetensors(
+  tensors: Record<string, Tensor> | Map<string, Tensor>,
+  metadata: Record<string, string> = {},
+): Buffer {
   const entries = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
@@ -71,7 +81,11 @@ export function writeFileAtomic(file: string, data: Uint8Array | string): void {
   }
 }
 
-export function saveSafetensors(file: string, tensors: Record<string, Tensor> | Map<string, Tensor>, metadata: Record<string, string> = {}): void {
+export function saveSafetensors(
+  file: string,
+  tensors: Record<string, Tensor> | Map<string, Tensor>,
+  metadata: Record<string, string> = {},
+): void {
   writeFileAtomic(file, encodeSafetensors(tensors, metadata));
 }
 
@@ -83,7 +97,9 @@ export interface LoadedSafetensors {
 /** Decodes a safetensors buffer; `source` names it in errors. */
 export function decodeSafetensors(buf: Uint8Array, source = "safetensors data"): LoadedSafetensors {
   const fail = (why: string): never => {
-    throw new SafetensorsError(`${source}: not a valid safetensors file (${why}); it may be truncated or corrupted: delete it or restore it from a backup`);
+    throw new SafetensorsError(
+      `${source}: not a valid safetensors file (${why}); it may be truncated or corrupted: delete it or restore it from a backup`,
+    );
   };
   if (buf.byteLength < 8) fail(`only ${buf.byteLength} bytes`);
   const view = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -114,13 +130,17 @@ export function decodeSafetensors(buf: Uint8Array, source = "safetensors data"):
     const fmt = typeof e?.dtype === "string" && Object.hasOwn(FORMAT, e.dtype) ? FORMAT[e.dtype] : undefined;
     if (!fmt) fail(`tensor ${name}: unsupported dtype ${String(e?.dtype)}`);
     const shape = e.shape;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor ${name}: bad shape`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      fail(`tensor ${name}: bad shape`);
     const offs = e.data_offsets;
-    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor ${name}: bad data_offsets`);
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isSafeInteger(d) && d >= 0))
+      fail(`tensor ${name}: bad data_offsets`);
     const [begin, end] = offs as [number, number];
     const numel = (shape as number[]).reduce((a, b) => a * b, 1);
-    if (begin > end || end > dataLen) fail(`tensor ${name}: data_offsets [${begin}, ${end}] lie outside the ${dataLen}-byte data section`);
-    if (end - begin !== numel * fmt!.bytes) fail(`tensor ${name}: ${end - begin} bytes for shape [${shape}] of ${e.dtype}`);
+    if (begin > end || end > dataLen)
+      fail(`tensor ${name}: data_offsets [${begin}, ${end}] lie outside the ${dataLen}-byte data section`);
+    if (end - begin !== numel * fmt!.bytes)
+      fail(`tensor ${name}: ${end - begin} bytes for shape [${shape}] of ${e.dtype}`);
     specs.push({ name, dtype: fmt!.dtype, bytes: fmt!.bytes, shape: shape as number[], begin, end });
   }
   const sorted = [...specs].sort((a, b) => a.begin - b.begin);
@@ -134,11 +154,20 @@ export function decodeSafetensors(buf: Uint8Array, source = "safetensors data"):
     bytes.set(buf.subarray(dataStart + s.begin, dataStart + s.end));
     let arr: Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
     switch (s.dtype) {
-      case "float32": arr = new Float32Array(bytes.buffer); break;
-      case "float64": arr = new Float64Array(bytes.buffer); break;
-      case "int64": arr = new BigInt64Array(bytes.buffer); break;
-      case "int32": arr = new Int32Array(bytes.buffer); break;
-      default: arr = bytes;
+      case "float32":
+        arr = new Float32Array(bytes.buffer);
+        break;
+      case "float64":
+        arr = new Float64Array(bytes.buffer);
+        break;
+      case "int64":
+        arr = new BigInt64Array(bytes.buffer);
+        break;
+      case "int32":
+        arr = new Int32Array(bytes.buffer);
+        break;
+      default:
+        arr = bytes;
     }
     tensors.set(s.name, new Tensor(native.fromTypedArray(arr, s.shape, dtypeCode(s.dtype))));
   }

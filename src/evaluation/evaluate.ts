@@ -66,5 +66,13 @@ export async function evaluate(
     disposeSnapshot(optState);
   }
   const { mean, ci95 } = meanAndCi95(accuracies);
-  return { accuracy: mean, ci95, loss: losses.reduce((a, b) => a + b, 0) / losses.length, tasks: numTasks, accuracies, params, genotypes };
+  return {
+    accuracy: mean,
+    ci95,
+    loss: losses.reduce((a, b) => a + b, 0) / losses.length,
+    tasks: numTasks,
+    accuracies,
+    params,
+    genotypes,
+  };
 }

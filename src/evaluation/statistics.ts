@@ -13,7 +13,12 @@ export function distribution(values: readonly number[]): { min: number; median: 
   const sorted = [...values].sort((a, b) => a - b);
   const n = sorted.length;
   const median = n === 0 ? Number.NaN : n % 2 ? sorted[(n - 1) / 2]! : (sorted[n / 2 - 1]! + sorted[n / 2]!) / 2;
-  return { min: sorted[0] ?? Number.NaN, median, max: sorted[n - 1] ?? Number.NaN, mean: n ? sorted.reduce((a, b) => a + b, 0) / n : Number.NaN };
+  return {
+    min: sorted[0] ?? Number.NaN,
+    median,
+    max: sorted[n - 1] ?? Number.NaN,
+    mean: n ? sorted.reduce((a, b) => a + b, 0) / n : Number.NaN,
+  };
 }
 
 export function mostFrequent(items: readonly string[], top: number): { genotype: string; count: number }[] {

@@ -72,7 +72,11 @@ export class FirstOrderMaml implements MetaLearner {
         if (!t) throw new Error(`checkpoint lacks the meta-optimiser tensor ${k}`);
         return t;
       };
-      opt.loadState({ step: s.numbers[`${p}.step`] ?? 0, m: opt.m.map((_, i) => get(`${p}.m.${i}`)), v: opt.v.map((_, i) => get(`${p}.v.${i}`)) });
+      opt.loadState({
+        step: s.numbers[`${p}.step`] ?? 0,
+        m: opt.m.map((_, i) => get(`${p}.m.${i}`)),
+        v: opt.v.map((_, i) => get(`${p}.v.${i}`)),
+      });
     };
     load(this.#optW, "w");
     if (this.#optA) load(this.#optA, "a");

@@ -42,9 +42,15 @@ export function architectureEntropy(model: MetaModel, temperature: number): Epoc
   };
   return {
     normalOps: meanEntropy(rows(a.alpha.normal), temperature),
-    normalPairs: meanEntropy(a.beta.normal.map((b) => Array.from(b.data())), temperature),
+    normalPairs: meanEntropy(
+      a.beta.normal.map((b) => Array.from(b.data())),
+      temperature,
+    ),
     reduceOps: meanEntropy(rows(a.alpha.reduce), temperature),
-    reducePairs: meanEntropy(a.beta.reduce.map((b) => Array.from(b.data())), temperature),
+    reducePairs: meanEntropy(
+      a.beta.reduce.map((b) => Array.from(b.data())),
+      temperature,
+    ),
   };
 }
 
@@ -78,7 +84,15 @@ export async function metaEpoch(
   learner.end(model);
   let prunedLogits = 0;
   if (s.pruneEvery > 0 && !warmup && (epoch + 1) % s.pruneEvery === 0 && model instanceof SearchModel) {
-    for (const kind of ["normal", "reduce"] as const) prunedLogits += pruneOpLogits(model.architecture.alpha[kind], s.inner.tMin, s.pruneBelow);
+    for (const kind of ["normal", "reduce"] as const)
+      prunedLogits += pruneOpLogits(model.architecture.alpha[kind], s.inner.tMin, s.pruneBelow);
   }
-  return { loss, accuracy, temperature: phase.temperature, warmup, prunedLogits, entropy: architectureEntropy(model, phase.temperature) };
+  return {
+    loss,
+    accuracy,
+    temperature: phase.temperature,
+    warmup,
+    prunedLogits,
+    entropy: architectureEntropy(model, phase.temperature),
+  };
 }

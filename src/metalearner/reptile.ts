@@ -40,7 +40,9 @@ export class Reptile implements MetaLearner {
     const update = (params: Tensor[], meta: Tensor[], sum: Tensor[], lr: number) => {
       // meta + lr * (sum / n - meta) = (1 - lr) * meta + (lr / n) * sum
       params.forEach((p, i) => {
-        p.copy_(meta[i]!).mul_(1 - lr).addScaled_(sum[i]!, lr / n);
+        p.copy_(meta[i]!)
+          .mul_(1 - lr)
+          .addScaled_(sum[i]!, lr / n);
       });
     };
     update(model.weights, this.#meta.w, this.#sum.w, this.lrWeights);

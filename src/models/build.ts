@@ -27,7 +27,10 @@ export function buildModel(c: RunConfig, imageShape: [number, number, number]): 
       return new SearchModel(network, c.strategy);
     case "fixed": {
       if (!c.genotype) throw new Error("model fixed needs --genotype FILE (a genotype in DARTS notation or JSON)");
-      const genotype = parseGenotype(resolveGenotypeText(c.genotype), `genotype ${c.genotype.length > 60 ? "text" : c.genotype}`);
+      const genotype = parseGenotype(
+        resolveGenotypeText(c.genotype),
+        `genotype ${c.genotype.length > 60 ? "text" : c.genotype}`,
+      );
       return new FixedModel({ ...network, nodes: genotype.normal.length }, genotype);
     }
     case "conv4":

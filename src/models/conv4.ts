@@ -25,7 +25,8 @@ class Conv4Network extends Module {
       ch = c.channels;
       [h, w] = [Math.floor(h / 2), Math.floor(w / 2)];
     }
-    if (h < 1 || w < 1) throw new Error(`Conv4 needs inputs of at least 16x16, got ${c.inputShape[1]}x${c.inputShape[2]}`);
+    if (h < 1 || w < 1)
+      throw new Error(`Conv4 needs inputs of at least 16x16, got ${c.inputShape[1]}x${c.inputShape[2]}`);
     this.classifier = this.child("classifier", new Linear(ch * h * w, c.classes));
   }
   forward(x: Tensor): Tensor {

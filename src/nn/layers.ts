@@ -7,7 +7,11 @@ type Pair = [number, number];
 const pair = (v: number | Pair): Pair => (typeof v === "number" ? [v, v] : v);
 
 function uniform(shape: number[], bound: number): Tensor {
-  return noGrad(() => rand(shape).mul(2 * bound).sub(bound));
+  return noGrad(() =>
+    rand(shape)
+      .mul(2 * bound)
+      .sub(bound),
+  );
 }
 
 export interface Conv2dOptions {
@@ -42,7 +46,12 @@ export class Conv2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const y = conv2d(x, this.weight, { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups });
+    const y = conv2d(x, this.weight, {
+      stride: this.stride,
+      padding: this.padding,
+      dilation: this.dilation,
+      groups: this.groups,
+    });
     const [, , h, w] = y.shape;
     addMacs(this.cout * h! * w! * (this.cin / this.groups) * this.kernel[0] * this.kernel[1]);
     return y;

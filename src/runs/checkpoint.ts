@@ -2,7 +2,14 @@
 // generators and the epoch, in one safetensors file written atomically.
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { getRngState, loadSafetensors, SafetensorsError, saveSafetensors, setRngState, type Tensor } from "../engine/index.js";
+import {
+  getRngState,
+  loadSafetensors,
+  SafetensorsError,
+  saveSafetensors,
+  setRngState,
+  type Tensor,
+} from "../engine/index.js";
 import type { MetaLearner } from "../metalearner/metaLearner.js";
 import { copyInto } from "../metalearner/parameters.js";
 import type { MetaModel } from "../models/model.js";
@@ -15,8 +22,21 @@ const FORMAT = "metanas-checkpoint-1";
 
 /** Settings that must not change when a run is resumed: they define the model and the task stream. */
 const STRUCTURAL: (keyof RunConfig)[] = [
-  "dataset", "model", "genotype", "strategy", "metaLearner", "ways", "shots", "queries", "trainShots",
-  "channels", "cells", "reductions", "nodes", "conv4Channels", "seed",
+  "dataset",
+  "model",
+  "genotype",
+  "strategy",
+  "metaLearner",
+  "ways",
+  "shots",
+  "queries",
+  "trainShots",
+  "channels",
+  "cells",
+  "reductions",
+  "nodes",
+  "conv4Channels",
+  "seed",
 ];
 
 export class CheckpointError extends Error {}
@@ -30,7 +50,15 @@ export interface CheckpointState {
   rng: Rng;
 }
 
-export function saveCheckpoint(runDir: string, c: RunConfig, epoch: number, model: MetaModel, opt: TaskOptimizers, learner: MetaLearner, rng: Rng): void {
+export function saveCheckpoint(
+  runDir: string,
+  c: RunConfig,
+  epoch: number,
+  model: MetaModel,
+  opt: TaskOptimizers,
+  learner: MetaLearner,
+  rng: Rng,
+): void {
   const tensors = new Map<string, Tensor>();
   model.weights.forEach((t, i) => tensors.set(`weights/${model.weightNames[i]}`, t));
   model.arch.forEach((t, i) => tensors.set(`arch/${model.archNames[i]}`, t));
@@ -59,30 +87,50 @@ export function saveCheckpoint(runDir: string, c: RunConfig, epoch: number, mode
 }
 
 /** Restores everything a checkpoint holds into the model, optimisers and meta-learner; returns the epoch and the JS random stream. */
-export function loadCheckpoint(runDir: string, c: RunConfig, model: MetaModel, opt: TaskOptimizers, learner: MetaLearner): CheckpointState {
+export function loadCheckpoint(
+  runDir: string,
+  c: RunConfig,
+  model: MetaModel,
+  opt: TaskOptimizers,
+  learner: MetaLearner,
+): CheckpointState {
   const file = path.join(runDir, CHECKPOINT_FILE);
-  if (!existsSync(file)) throw new CheckpointError(`${runDir} has no checkpoint (${CHECKPOINT_FILE}): start a new run instead of --resume`);
+  if (!existsSync(file))
+    throw new CheckpointError(`${runDir} has no checkpoint (${CHECKPOINT_FILE}): start a new run instead of --resume`);
   let loaded: ReturnType<typeof loadSafetensors>;
   try {
     loaded = loadSafetensors(file);
   } catch (err) {
-    if (err instanceof SafetensorsError) throw new CheckpointError(`checkpoint ${file} is corrupt (${err.message.replace(`${file}: `, "")})`);
+    if (err instanceof SafetensorsError)
+      throw new CheckpointError(`checkpoint ${file} is corrupt (${err.message.replace(`${file}: `, "")})`);
     throw err;
   }
   const { tensors, metadata } = loaded;
   try {
-    if (metadata.format !== FORMAT) throw new CheckpointError(`${file} is not a metanas checkpoint (format ${metadata.format ?? "missing"})`);
+    if (metadata.format !== FORMAT)
+      throw new CheckpointError(`${file} is not a metanas checkpoint (format ${metadata.format ?? "missing"})`);
     if (metadata.structure !== structuralKey(c)) {
-      throw new CheckpointError(`checkpoint ${file} belongs to a different configuration (dataset, model, task or seed changed): resume with the run's own config.json`);
+      throw new CheckpointError(
+        `checkpoint ${file} belongs to a different configuration (dataset, model, task or seed changed): resume with the run's own config.json`,
+      );
     }
     const take = (name: string, like: Tensor): Tensor => {
       const t = tensors.get(name);
       if (!t) throw new CheckpointError(`checkpoint ${file} lacks ${name}: it does not match this model`);
-      if (t.shape.join("x") !== like.shape.join("x")) throw new CheckpointError(`checkpoint ${file}: ${name} has shape [${t.shape}] but the model needs [${like.shape}]`);
+      if (t.shape.join("x") !== like.shape.join("x"))
+        throw new CheckpointError(
+          `checkpoint ${file}: ${name} has shape [${t.shape}] but the model needs [${like.shape}]`,
+        );
       return t;
     };
-    copyInto(model.weights, model.weights.map((w, i) => take(`weights/${model.weightNames[i]}`, w)));
-    copyInto(model.arch, model.arch.map((a, i) => take(`arch/${model.archNames[i]}`, a)));
+    copyInto(
+      model.weights,
+      model.weights.map((w, i) => take(`weights/${model.weightNames[i]}`, w)),
+    );
+    copyInto(
+      model.arch,
+      model.arch.map((a, i) => take(`arch/${model.archNames[i]}`, a)),
+    );
     const steps = JSON.parse(metadata.steps ?? "{}") as { weights?: number; arch?: number };
     const adam = (prefix: string, a: { m: Tensor[]; v: Tensor[] }, step: number) => ({
       step,
@@ -92,8 +140,13 @@ export function loadCheckpoint(runDir: string, c: RunConfig, model: MetaModel, o
     opt.weights.loadState(adam("task-opt.weights", opt.weights, steps.weights ?? 0));
     if (opt.arch) opt.arch.loadState(adam("task-opt.arch", opt.arch, steps.arch ?? 0));
     const learnerMeta = JSON.parse(metadata.learner ?? "{}") as { name?: string; numbers?: Record<string, number> };
-    if (learnerMeta.name !== learner.name) throw new CheckpointError(`checkpoint ${file} was made with meta-learner ${learnerMeta.name}, not ${learner.name}`);
-    const learnerTensors = new Map([...tensors].filter(([k]) => k.startsWith("meta-learner/")).map(([k, t]) => [k.slice("meta-learner/".length), t]));
+    if (learnerMeta.name !== learner.name)
+      throw new CheckpointError(
+        `checkpoint ${file} was made with meta-learner ${learnerMeta.name}, not ${learner.name}`,
+      );
+    const learnerTensors = new Map(
+      [...tensors].filter(([k]) => k.startsWith("meta-learner/")).map(([k, t]) => [k.slice("meta-learner/".length), t]),
+    );
     learner.loadState({ tensors: learnerTensors, numbers: learnerMeta.numbers ?? {} });
     const torchRng = tensors.get("rng/libtorch");
     if (!torchRng) throw new CheckpointError(`checkpoint ${file} lacks the random generator state`);
@@ -102,7 +155,8 @@ export function loadCheckpoint(runDir: string, c: RunConfig, model: MetaModel, o
     if (!Number.isInteger(epoch) || epoch < 0) throw new CheckpointError(`checkpoint ${file} has no valid epoch`);
     return { epoch, rng: Rng.fromState(JSON.parse(metadata.rng ?? "[]")) };
   } catch (err) {
-    if (err instanceof SyntaxError) throw new CheckpointError(`checkpoint ${file} has unreadable metadata: it is corrupt`);
+    if (err instanceof SyntaxError)
+      throw new CheckpointError(`checkpoint ${file} has unreadable metadata: it is corrupt`);
     throw err;
   } finally {
     for (const t of tensors.values()) t.dispose();

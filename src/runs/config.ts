@@ -72,8 +72,10 @@ export const RunConfigSchema = z
     const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
     if (c.tMin > c.tMax) issue("tMin", `t_min (${c.tMin}) must not exceed t_max (${c.tMax})`);
     if (c.warmup > c.epochs) issue("warmup", `warm-up (${c.warmup}) is longer than the run (${c.epochs} meta-epochs)`);
-    if (c.testArchSteps > c.testSteps) issue("testArchSteps", `architecture steps (${c.testArchSteps}) exceed meta-test steps (${c.testSteps})`);
-    for (const r of c.reductions) if (r >= c.cells) issue("reductions", `reduction position ${r} is not a cell (0..${c.cells - 1})`);
+    if (c.testArchSteps > c.testSteps)
+      issue("testArchSteps", `architecture steps (${c.testArchSteps}) exceed meta-test steps (${c.testSteps})`);
+    for (const r of c.reductions)
+      if (r >= c.cells) issue("reductions", `reduction position ${r} is not a cell (0..${c.cells - 1})`);
     if (c.model === "fixed" && !c.genotype) issue("genotype", "model fixed needs a genotype (--genotype FILE)");
   });
 
@@ -109,9 +111,19 @@ export function readConfigFile(file: string): Record<string, unknown> {
 }
 
 /** preset <- config file <- flags; the result is validated as a whole. */
-export function buildConfig(preset: string, fileValues: Record<string, unknown>, flags: Record<string, unknown>): RunConfig {
-  if (!(preset in PRESETS)) throw new ConfigError(`unknown preset "${preset}": use one of ${Object.keys(PRESETS).join(", ")}`);
+export function buildConfig(
+  preset: string,
+  fileValues: Record<string, unknown>,
+  flags: Record<string, unknown>,
+): RunConfig {
+  if (!(preset in PRESETS))
+    throw new ConfigError(`unknown preset "${preset}": use one of ${Object.keys(PRESETS).join(", ")}`);
   const base = PRESETS[preset as PresetName];
-  const merged = { ...base, ...fileValues, ...Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)), preset };
+  const merged = {
+    ...base,
+    ...fileValues,
+    ...Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)),
+    preset,
+  };
   return validateConfig(merged);
 }

@@ -40,8 +40,24 @@ const paperCommon = {
   conv4Channels: 64,
 } as const;
 
-const omniglot = { ...paperCommon, dataset: "omniglot", ways: 20, lrWeights: 5e-3, lrArch: 5e-3, tMin: 0.05, testBatchSize: 10 } as const;
-const mini = { ...paperCommon, dataset: "miniimagenet", ways: 5, lrWeights: 1e-3, lrArch: 1e-3, tMin: 0.1, conv4Channels: 32 } as const;
+const omniglot = {
+  ...paperCommon,
+  dataset: "omniglot",
+  ways: 20,
+  lrWeights: 5e-3,
+  lrArch: 5e-3,
+  tMin: 0.05,
+  testBatchSize: 10,
+} as const;
+const mini = {
+  ...paperCommon,
+  dataset: "miniimagenet",
+  ways: 5,
+  lrWeights: 1e-3,
+  lrArch: 1e-3,
+  tMin: 0.1,
+  conv4Channels: 32,
+} as const;
 
 export const PRESETS = {
   "omniglot-20way-1shot": { ...omniglot, shots: 1 },

@@ -16,9 +16,12 @@ export function defaultRunDir(preset: string): string {
 /** Creates a fresh run directory; refuses one that already holds a run. */
 export function createRunDir(dir: string, config: RunConfig): void {
   if (existsSync(dir)) {
-    if (!statSync(dir).isDirectory()) throw new RunDirError(`${dir} exists and is not a directory: choose another --out`);
+    if (!statSync(dir).isDirectory())
+      throw new RunDirError(`${dir} exists and is not a directory: choose another --out`);
     if (readdirSync(dir).length > 0) {
-      throw new RunDirError(`${dir} already holds files: continue that run with --resume ${dir}, or choose another --out`);
+      throw new RunDirError(
+        `${dir} already holds files: continue that run with --resume ${dir}, or choose another --out`,
+      );
     }
   }
   mkdirSync(dir, { recursive: true });

@@ -21,7 +21,15 @@ import { CHECKPOINT_FILE, loadCheckpoint, saveCheckpoint } from "./checkpoint.js
 import { type RunConfig, validateConfig } from "./config.js";
 import type { Summary } from "./format.js";
 import { type ProgressReporter, silentReporter } from "./progress.js";
-import { appendMetrics, createRunDir, RunDirError, readRunConfig, truncateMetrics, writeGenotype, writeSummary } from "./runDir.js";
+import {
+  appendMetrics,
+  createRunDir,
+  RunDirError,
+  readRunConfig,
+  truncateMetrics,
+  writeGenotype,
+  writeSummary,
+} from "./runDir.js";
 
 export interface RunOptions {
   reporter?: ProgressReporter;
@@ -36,10 +44,26 @@ export interface RunOptions {
 }
 
 export function trainInner(c: RunConfig): InnerLoopSettings {
-  return { steps: c.innerSteps, archSteps: c.innerSteps, batchSize: c.batchSize, tMax: c.tMax, tMin: c.tMin, threshold: c.trainThreshold, dropPath: c.dropPath };
+  return {
+    steps: c.innerSteps,
+    archSteps: c.innerSteps,
+    batchSize: c.batchSize,
+    tMax: c.tMax,
+    tMin: c.tMin,
+    threshold: c.trainThreshold,
+    dropPath: c.dropPath,
+  };
 }
 export function testInner(c: RunConfig): InnerLoopSettings {
-  return { steps: c.testSteps, archSteps: c.testArchSteps, batchSize: c.testBatchSize, tMax: c.tMax, tMin: c.testTMin, threshold: c.testThreshold, dropPath: 0 };
+  return {
+    steps: c.testSteps,
+    archSteps: c.testArchSteps,
+    batchSize: c.testBatchSize,
+    tMax: c.tMax,
+    tMin: c.testTMin,
+    threshold: c.testThreshold,
+    dropPath: 0,
+  };
 }
 
 /** Independent streams for evaluations, so that evaluating never shifts the training stream. */
@@ -64,8 +88,16 @@ async function openSession(c: RunConfig, reporter: ProgressReporter): Promise<Se
     log: (line: string) => reporter.log(line),
   } as Parameters<typeof loadDataset>[0]);
   const model = buildModel(c, dataset.imageShape);
-  const opt = new TaskOptimizers(model, { lrWeights: c.lrWeights, lrArch: c.lrArch, weightDecay: c.weightDecay, archWeightDecay: c.archWeightDecay });
-  const learner: MetaLearner = c.metaLearner === "reptile" ? new Reptile(c.metaLrWeights, c.metaLrArch) : new FirstOrderMaml(model, c.fomamlLrWeights, c.fomamlLrArch);
+  const opt = new TaskOptimizers(model, {
+    lrWeights: c.lrWeights,
+    lrArch: c.lrArch,
+    weightDecay: c.weightDecay,
+    archWeightDecay: c.archWeightDecay,
+  });
+  const learner: MetaLearner =
+    c.metaLearner === "reptile"
+      ? new Reptile(c.metaLrWeights, c.metaLrArch)
+      : new FirstOrderMaml(model, c.fomamlLrWeights, c.fomamlLrArch);
   return { config: c, dataset, model, opt, learner };
 }
 
@@ -75,11 +107,26 @@ function closeSession(s: Session): void {
   s.model.dispose();
 }
 
-async function runEval(s: Session, pool: ClassPool, shots: number, tasks: number, rng: Rng, reporter: ProgressReporter, label: string): Promise<EvaluationResult> {
+async function runEval(
+  s: Session,
+  pool: ClassPool,
+  shots: number,
+  tasks: number,
+  rng: Rng,
+  reporter: ProgressReporter,
+  label: string,
+): Promise<EvaluationResult> {
   const c = s.config;
   reporter.start(label, tasks);
-  const r = await evaluate(s.model, s.opt, pool, { ways: c.ways, shots, queries: c.queries }, testInner(c), tasks, rng, (done, acc) =>
-    reporter.update(done, { acc: `${(100 * acc).toFixed(1)}%` }),
+  const r = await evaluate(
+    s.model,
+    s.opt,
+    pool,
+    { ways: c.ways, shots, queries: c.queries },
+    testInner(c),
+    tasks,
+    rng,
+    (done, acc) => reporter.update(done, { acc: `${(100 * acc).toFixed(1)}%` }),
   );
   reporter.stop();
   return r;
@@ -96,7 +143,10 @@ function summarise(s: Session, r: EvaluationResult, epochs: number, wallSeconds:
     genotypeJson: g ? JSON.parse(toJson(g)) : null,
     params: { total: s.model.totalParams(), pruned: p.median },
     perTaskParams: { ...p, values: r.params },
-    topGenotypes: mostFrequent(r.genotypes.filter((x): x is string => x !== null), 5),
+    topGenotypes: mostFrequent(
+      r.genotypes.filter((x): x is string => x !== null),
+      5,
+    ),
     epochs,
     wallSeconds,
   };
@@ -128,7 +178,9 @@ export async function runTraining(
       process.exit(130);
     }
     stopRequested = true;
-    reporter.log(`${sig}: finishing this meta-epoch, writing a checkpoint, then stopping (${sig} again to stop at once)`);
+    reporter.log(
+      `${sig}: finishing this meta-epoch, writing a checkpoint, then stopping (${sig} again to stop at once)`,
+    );
   };
   const handlers = { SIGINT: () => onSignal("SIGINT"), SIGTERM: () => onSignal("SIGTERM") };
   if (o.handleSignals) for (const [sig, h] of Object.entries(handlers)) process.on(sig, h);
@@ -141,7 +193,14 @@ export async function runTraining(
       reporter.log(`resuming ${dir} at meta-epoch ${epoch} of ${c.epochs}`);
     }
     const valPool = s.dataset.splits.val ?? s.dataset.splits.test;
-    const train = { metaBatch: c.metaBatch, warmup: c.warmup, pruneEvery: c.pruneEvery, pruneBelow: c.pruneBelow, task: { ways: c.ways, shots: c.trainShots, queries: c.queries }, inner: trainInner(c) };
+    const train = {
+      metaBatch: c.metaBatch,
+      warmup: c.warmup,
+      pruneEvery: c.pruneEvery,
+      pruneBelow: c.pruneBelow,
+      task: { ways: c.ways, shots: c.trainShots, queries: c.queries },
+      inner: trainInner(c),
+    };
     const checkpoint = () => saveCheckpoint(dir, c, epoch, s.model, s.opt, s.learner, rng);
     let ranThisTime = 0;
     reporter.start("meta-train", c.epochs, epoch);
@@ -163,21 +222,46 @@ export async function runTraining(
         elapsed: (performance.now() - started) / 1000,
       });
       if (r.prunedLogits > 0) reporter.log(`meta-epoch ${epoch}: meta-model pruning removed ${r.prunedLogits} op(s)`);
-      reporter.update(epoch, { acc: `${(100 * r.accuracy).toFixed(1)}%`, loss: r.loss.toFixed(3), T: r.temperature.toFixed(2) });
+      reporter.update(epoch, {
+        acc: `${(100 * r.accuracy).toFixed(1)}%`,
+        loss: r.loss.toFixed(3),
+        T: r.temperature.toFixed(2),
+      });
       if (c.evalEvery > 0 && epoch % c.evalEvery === 0 && epoch < c.epochs) {
         reporter.stop();
-        const ev = await runEval(s, valPool, c.shots, c.evalTasks, evalRng(c, epoch), reporter, `validation at meta-epoch ${epoch}`);
-        appendMetrics(dir, { kind: "eval", epoch, split: "val", accuracy: ev.accuracy, ci95: ev.ci95, tasks: ev.tasks, loss: ev.loss, elapsed: (performance.now() - started) / 1000 });
+        const ev = await runEval(
+          s,
+          valPool,
+          c.shots,
+          c.evalTasks,
+          evalRng(c, epoch),
+          reporter,
+          `validation at meta-epoch ${epoch}`,
+        );
+        appendMetrics(dir, {
+          kind: "eval",
+          epoch,
+          split: "val",
+          accuracy: ev.accuracy,
+          ci95: ev.ci95,
+          tasks: ev.tasks,
+          loss: ev.loss,
+          elapsed: (performance.now() - started) / 1000,
+        });
         const g = s.model.genotype();
         if (g) writeGenotype(dir, g, epoch);
-        reporter.log(`meta-epoch ${epoch}: validation accuracy ${(100 * ev.accuracy).toFixed(1)}% ± ${(100 * ev.ci95).toFixed(1)} on ${ev.tasks} tasks`);
+        reporter.log(
+          `meta-epoch ${epoch}: validation accuracy ${(100 * ev.accuracy).toFixed(1)}% ± ${(100 * ev.ci95).toFixed(1)} on ${ev.tasks} tasks`,
+        );
         reporter.start("meta-train", c.epochs, epoch);
       }
       const stopNow = stopRequested || (o.stopAfter !== undefined && ranThisTime >= o.stopAfter);
       if ((c.checkpointEvery > 0 && epoch % c.checkpointEvery === 0) || stopNow || epoch === c.epochs) checkpoint();
       if (stopNow) {
         reporter.stop();
-        reporter.log(`stopped at meta-epoch ${epoch}; continue with: metanas ${c.model === "metanas" ? "search" : "train"} --resume ${dir}`);
+        reporter.log(
+          `stopped at meta-epoch ${epoch}; continue with: metanas ${c.model === "metanas" ? "search" : "train"} --resume ${dir}`,
+        );
         return { dir, summary: null };
       }
     }
@@ -195,11 +279,36 @@ export async function runTraining(
   }
 }
 
-async function finalTest(s: Session, dir: string, epoch: number, started: number, reporter: ProgressReporter, tasks?: number, file?: string): Promise<Summary> {
+async function finalTest(
+  s: Session,
+  dir: string,
+  epoch: number,
+  started: number,
+  reporter: ProgressReporter,
+  tasks?: number,
+  file?: string,
+): Promise<Summary> {
   const c = s.config;
-  const r = await runEval(s, s.dataset.splits.test, c.shots, tasks ?? c.testTasks, evalRng(c, -1), reporter, "meta-test");
+  const r = await runEval(
+    s,
+    s.dataset.splits.test,
+    c.shots,
+    tasks ?? c.testTasks,
+    evalRng(c, -1),
+    reporter,
+    "meta-test",
+  );
   const summary = summarise(s, r, epoch, (performance.now() - started) / 1000);
-  appendMetrics(dir, { kind: "eval", epoch, split: "test", accuracy: r.accuracy, ci95: r.ci95, tasks: r.tasks, loss: r.loss, elapsed: summary.wallSeconds });
+  appendMetrics(dir, {
+    kind: "eval",
+    epoch,
+    split: "test",
+    accuracy: r.accuracy,
+    ci95: r.ci95,
+    tasks: r.tasks,
+    loss: r.loss,
+    elapsed: summary.wallSeconds,
+  });
   writeSummary(dir, summary, file);
   return summary;
 }
@@ -212,7 +321,15 @@ export async function runEvaluation(dir: string, o: RunOptions & { tasks?: numbe
   try {
     const state = loadCheckpoint(dir, c, s.model, s.opt, s.learner);
     const started = performance.now();
-    const r = await runEval(s, s.dataset.splits.test, c.shots, o.tasks ?? c.testTasks, evalRng(c, -1), reporter, "meta-test");
+    const r = await runEval(
+      s,
+      s.dataset.splits.test,
+      c.shots,
+      o.tasks ?? c.testTasks,
+      evalRng(c, -1),
+      reporter,
+      "meta-test",
+    );
     const summary = summarise(s, r, state.epoch, (performance.now() - started) / 1000);
     writeSummary(dir, summary, "evaluation.json");
     await o.afterRun?.(dir);
@@ -223,13 +340,25 @@ export async function runEvaluation(dir: string, o: RunOptions & { tasks?: numbe
 }
 
 /** Settings a resumed run may change: how long it runs and how it reports, not what it learns. */
-const ADJUSTABLE = new Set<string>(["epochs", "evalEvery", "evalTasks", "testTasks", "checkpointEvery", "threads", "device"]);
+const ADJUSTABLE = new Set<string>([
+  "epochs",
+  "evalEvery",
+  "evalTasks",
+  "testTasks",
+  "checkpointEvery",
+  "threads",
+  "device",
+]);
 
 function resumedConfig(saved: RunConfig, overrides: Partial<RunConfig>): RunConfig {
-  const changed = Object.entries(overrides).filter(([k, v]) => v !== undefined && JSON.stringify(v) !== JSON.stringify((saved as Record<string, unknown>)[k]));
+  const changed = Object.entries(overrides).filter(
+    ([k, v]) => v !== undefined && JSON.stringify(v) !== JSON.stringify((saved as Record<string, unknown>)[k]),
+  );
   const refused = changed.filter(([k]) => !ADJUSTABLE.has(k)).map(([k]) => k);
   if (refused.length > 0) {
-    throw new RunDirError(`a resumed run keeps its configuration; ${refused.join(", ")} cannot change (only ${[...ADJUSTABLE].join(", ")} can): start a new run to change them`);
+    throw new RunDirError(
+      `a resumed run keeps its configuration; ${refused.join(", ")} cannot change (only ${[...ADJUSTABLE].join(", ")} can): start a new run to change them`,
+    );
   }
   return validateConfig({ ...saved, ...Object.fromEntries(changed) }, "resumed configuration");
 }

@@ -1,7 +1,13 @@
 // The architecture parameters (the "controller" of pt.darts): one set shared by all normal cells
 // and one by all reduction cells. The network never owns them; it is handed their weights.
 import { keep, noGrad, randn, type Tensor } from "../engine/index.js";
-import { type CellWeights, cellWeights, edgeIndex, numEdges, type WeightSettings } from "../sparsification/cellWeights.js";
+import {
+  type CellWeights,
+  cellWeights,
+  edgeIndex,
+  numEdges,
+  type WeightSettings,
+} from "../sparsification/cellWeights.js";
 import { inputPairs, type Strategy, usesInputPairs } from "../sparsification/strategy.js";
 import type { CellGene, GeneEdge, Genotype } from "./genotype.js";
 import { NUM_OPS, OP_NAMES } from "./primitives.js";
@@ -69,7 +75,10 @@ export class Architecture {
             const z = row.reduce((a, v) => a + Math.exp(v - max), 0);
             return 1 / z;
           });
-          chosen = [...strength.keys()].sort((a, b) => strength[b]! - strength[a]! || a - b).slice(0, 2).sort((a, b) => a - b);
+          chosen = [...strength.keys()]
+            .sort((a, b) => strength[b]! - strength[a]! || a - b)
+            .slice(0, 2)
+            .sort((a, b) => a - b);
         }
         gene.push(chosen.map((i) => [OP_NAMES[bestOp(edgeIndex(j, i))[0]]!, i] as GeneEdge));
       }

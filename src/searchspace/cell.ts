@@ -35,7 +35,10 @@ export class SearchCell extends Module {
     super();
     const { prevPrevChannels, prevChannels, channels: c, reduction, reductionPrev, nodes } = shape;
     // When the previous cell reduced, s0 has twice the resolution of s1.
-    this.preprocess0 = this.child("preprocess0", reductionPrev ? new FactorizedReduce(prevPrevChannels, c, false) : new ReLUConvBN(prevPrevChannels, c, false));
+    this.preprocess0 = this.child(
+      "preprocess0",
+      reductionPrev ? new FactorizedReduce(prevPrevChannels, c, false) : new ReLUConvBN(prevPrevChannels, c, false),
+    );
     this.preprocess1 = this.child("preprocess1", new ReLUConvBN(prevChannels, c, false));
     for (let j = 0; j < nodes; j++) {
       for (let i = 0; i < 2 + j; i++) {

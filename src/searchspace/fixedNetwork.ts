@@ -2,12 +2,12 @@
 // paper's Section 5.2 meta-trains from scratch. Weights can be carried over from a search network.
 import { cat, noGrad, type Tensor } from "../engine/index.js";
 import { Module } from "../nn/module.js";
-import { type CellShape, SearchCell } from "./cell.js";
+import { edgeIndex } from "../sparsification/cellWeights.js";
+import type { CellShape, SearchCell } from "./cell.js";
 import { dropPath } from "./dropPath.js";
 import type { GeneEdge, Genotype } from "./genotype.js";
-import { type SearchNetwork, CellNetwork, type NetworkConfig } from "./network.js";
+import { CellNetwork, type NetworkConfig, type SearchNetwork } from "./network.js";
 import { FactorizedReduce, OPERATIONS, type Operation, ReLUConvBN } from "./operations.js";
-import { edgeIndex } from "../sparsification/cellWeights.js";
 import { OP_NAMES } from "./primitives.js";
 
 export class FixedCell extends Module {
@@ -23,10 +23,17 @@ export class FixedCell extends Module {
   ) {
     super();
     const { prevPrevChannels, prevChannels, channels: c, reduction, reductionPrev } = shape;
-    this.preprocess0 = this.child("preprocess0", reductionPrev ? new FactorizedReduce(prevPrevChannels, c, true) : new ReLUConvBN(prevPrevChannels, c, true));
+    this.preprocess0 = this.child(
+      "preprocess0",
+      reductionPrev ? new FactorizedReduce(prevPrevChannels, c, true) : new ReLUConvBN(prevPrevChannels, c, true),
+    );
     this.preprocess1 = this.child("preprocess1", new ReLUConvBN(prevChannels, c, true));
     gene.forEach((node, j) => {
-      this.nodeOps.push(node.map(([op, input], n) => this.child(`nodes.${j}.${n}.${op}`, OPERATIONS[op](c, reduction && input < 2 ? 2 : 1, true))));
+      this.nodeOps.push(
+        node.map(([op, input], n) =>
+          this.child(`nodes.${j}.${n}.${op}`, OPERATIONS[op](c, reduction && input < 2 ? 2 : 1, true)),
+        ),
+      );
     });
   }
 
@@ -47,7 +54,10 @@ export class FixedCell extends Module {
       });
       states.push(sum);
     });
-    return cat(this.concat.map((i) => state(i)), 1);
+    return cat(
+      this.concat.map((i) => state(i)),
+      1,
+    );
   }
 }
 

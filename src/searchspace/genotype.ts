@@ -35,19 +35,29 @@ export function toJson(g: Genotype): string {
 function validate(g: Genotype, source: string): Genotype {
   for (const kind of ["normal", "reduce"] as const) {
     const cell = g[kind];
-    if (!Array.isArray(cell) || cell.length === 0) throw new GenotypeParseError(`${source}: "${kind}" must be a non-empty list of nodes`);
+    if (!Array.isArray(cell) || cell.length === 0)
+      throw new GenotypeParseError(`${source}: "${kind}" must be a non-empty list of nodes`);
     cell.forEach((node, j) => {
-      if (!Array.isArray(node) || node.length === 0) throw new GenotypeParseError(`${source}: ${kind} node ${j} has no inputs`);
+      if (!Array.isArray(node) || node.length === 0)
+        throw new GenotypeParseError(`${source}: ${kind} node ${j} has no inputs`);
       for (const edge of node) {
-        if (!Array.isArray(edge) || edge.length !== 2) throw new GenotypeParseError(`${source}: ${kind} node ${j}: each input must be [op, index]`);
+        if (!Array.isArray(edge) || edge.length !== 2)
+          throw new GenotypeParseError(`${source}: ${kind} node ${j}: each input must be [op, index]`);
         const [op, i] = edge;
-        if (!OP_NAMES.includes(op)) throw new GenotypeParseError(`${source}: ${kind} node ${j}: unknown operation "${op}" (known: ${OP_NAMES.join(", ")})`);
-        if (!Number.isInteger(i) || i < 0 || i >= j + 2) throw new GenotypeParseError(`${source}: ${kind} node ${j}: input ${i} does not exist (node ${j} reads states 0..${j + 1})`);
+        if (!OP_NAMES.includes(op))
+          throw new GenotypeParseError(
+            `${source}: ${kind} node ${j}: unknown operation "${op}" (known: ${OP_NAMES.join(", ")})`,
+          );
+        if (!Number.isInteger(i) || i < 0 || i >= j + 2)
+          throw new GenotypeParseError(
+            `${source}: ${kind} node ${j}: input ${i} does not exist (node ${j} reads states 0..${j + 1})`,
+          );
       }
     });
   }
   for (const kind of ["normalConcat", "reduceConcat"] as const) {
-    if (!Array.isArray(g[kind]) || !g[kind].every((v) => Number.isInteger(v))) throw new GenotypeParseError(`${source}: "${kind}" must be a list of state indices`);
+    if (!Array.isArray(g[kind]) || !g[kind].every((v) => Number.isInteger(v)))
+      throw new GenotypeParseError(`${source}: "${kind}" must be a list of state indices`);
   }
   return g;
 }
@@ -102,18 +112,25 @@ export function fromDarts(text: string, source = "genotype"): Genotype {
     throw new GenotypeParseError(`${source}: field ${name}= is not closed`);
   };
   const cell = (s: string, name: string): CellGene => {
-    const pairs = [...s.matchAll(/\(\s*['"]([a-z0-9_]+)['"]\s*,\s*(\d+)\s*\)/g)].map((m) => [m[1], Number(m[2])] as GeneEdge);
+    const pairs = [...s.matchAll(/\(\s*['"]([a-z0-9_]+)['"]\s*,\s*(\d+)\s*\)/g)].map(
+      (m) => [m[1], Number(m[2])] as GeneEdge,
+    );
     if (pairs.length === 0) throw new GenotypeParseError(`${source}: ${name} holds no (op, input) pairs`);
     const nested = /^\[\s*\[/.test(s);
     if (nested) {
       // Split at the inner lists.
       const nodes: CellGene = [];
       for (const m of s.slice(1, -1).matchAll(/\[([^[\]]*)\]/g)) {
-        nodes.push([...m[1]!.matchAll(/\(\s*['"]([a-z0-9_]+)['"]\s*,\s*(\d+)\s*\)/g)].map((p) => [p[1], Number(p[2])] as GeneEdge));
+        nodes.push(
+          [...m[1]!.matchAll(/\(\s*['"]([a-z0-9_]+)['"]\s*,\s*(\d+)\s*\)/g)].map(
+            (p) => [p[1], Number(p[2])] as GeneEdge,
+          ),
+        );
       }
       return nodes;
     }
-    if (pairs.length % 2 !== 0) throw new GenotypeParseError(`${source}: ${name} in the flat form needs two inputs per node`);
+    if (pairs.length % 2 !== 0)
+      throw new GenotypeParseError(`${source}: ${name} in the flat form needs two inputs per node`);
     return Array.from({ length: pairs.length / 2 }, (_, j) => [pairs[2 * j]!, pairs[2 * j + 1]!]);
   };
   const concat = (s: string): number[] => {

@@ -33,11 +33,14 @@ export function validateNetworkConfig(c: NetworkConfig): void {
   const bad = (why: string): never => {
     throw new Error(`invalid network: ${why}`);
   };
-  if (!(Number.isInteger(c.channels) && c.channels >= 2 && c.channels % 2 === 0)) bad(`channels must be an even integer >= 2 (FactorizedReduce halves it), got ${c.channels}`);
+  if (!(Number.isInteger(c.channels) && c.channels >= 2 && c.channels % 2 === 0))
+    bad(`channels must be an even integer >= 2 (FactorizedReduce halves it), got ${c.channels}`);
   if (!(Number.isInteger(c.cells) && c.cells >= 1)) bad(`cells must be a positive integer, got ${c.cells}`);
   if (!(Number.isInteger(c.nodes) && c.nodes >= 1)) bad(`nodes must be a positive integer, got ${c.nodes}`);
   if (!(Number.isInteger(c.classes) && c.classes >= 2)) bad(`classes (ways) must be an integer >= 2, got ${c.classes}`);
-  for (const r of c.reductions) if (!(Number.isInteger(r) && r >= 0 && r < c.cells)) bad(`reduction position ${r} is not a cell (0..${c.cells - 1})`);
+  for (const r of c.reductions)
+    if (!(Number.isInteger(r) && r >= 0 && r < c.cells))
+      bad(`reduction position ${r} is not a cell (0..${c.cells - 1})`);
 }
 
 /** How a forward pass runs: temperature, forward-pruning threshold, strategy, drop-path. */
@@ -78,7 +81,15 @@ export abstract class CellNetwork<TCell extends Module> extends Module {
     let reductionPrev = false;
     for (let k = 0; k < config.cells; k++) {
       const reduction = config.reductions.includes(k);
-      const cell = makeCell({ prevPrevChannels: pp, prevChannels: p, channels: c, reduction, reductionPrev, nodes: config.nodes, index: k });
+      const cell = makeCell({
+        prevPrevChannels: pp,
+        prevChannels: p,
+        channels: c,
+        reduction,
+        reductionPrev,
+        nodes: config.nodes,
+        index: k,
+      });
       this.cells.push(this.child(`cells.${k}`, cell));
       [pp, p] = [p, outNodes * c];
       reductionPrev = reduction;

@@ -69,7 +69,10 @@ export class FactorizedReduce extends Operation {
   forward(x: Tensor): Tensor {
     const r = x.relu();
     const [, , h, w] = r.shape;
-    const shifted = r.pad([0, 1, 0, 1]).slice(2, 1, h! + 1).slice(3, 1, w! + 1);
+    const shifted = r
+      .pad([0, 1, 0, 1])
+      .slice(2, 1, h! + 1)
+      .slice(3, 1, w! + 1);
     return this.bn.forward(cat([this.conv1.forward(r), this.conv2.forward(shifted)], 1));
   }
 }
@@ -81,7 +84,10 @@ export class DilConv extends Operation {
   readonly bn: BatchNorm2d;
   constructor(channels: number, stride: number, dilation: number, affine: boolean) {
     super();
-    this.depthwise = this.child("depthwise", new Conv2d(channels, channels, 3, { stride, padding: dilation, dilation, groups: channels }));
+    this.depthwise = this.child(
+      "depthwise",
+      new Conv2d(channels, channels, 3, { stride, padding: dilation, dilation, groups: channels }),
+    );
     this.pointwise = this.child("pointwise", new Conv2d(channels, channels, 1));
     this.bn = this.child("bn", new BatchNorm2d(channels, affine));
   }

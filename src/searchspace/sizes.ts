@@ -44,11 +44,19 @@ export function sparseParameterCount(net: SearchNetwork, arch: Architecture, s: 
 }
 
 /** MACs per image of one forward pass (measured on a batch of two, halved). */
-export function macsPerImage(forward: (x: ReturnType<typeof rand>) => unknown, inputShape: [number, number, number]): number {
+export function macsPerImage(
+  forward: (x: ReturnType<typeof rand>) => unknown,
+  inputShape: [number, number, number],
+): number {
   return tidy(() => noGrad(() => countMacs(() => forward(rand([2, ...inputShape]))).macs / 2));
 }
 
-export function searchSizes(net: SearchNetwork, arch: Architecture, s: ForwardSettings, inputShape: [number, number, number]): SearchSizes {
+export function searchSizes(
+  net: SearchNetwork,
+  arch: Architecture,
+  s: ForwardSettings,
+  inputShape: [number, number, number],
+): SearchSizes {
   const dense: ForwardSettings = { ...s, threshold: -1, dropPath: 0 };
   return {
     params: net.numParameters(),

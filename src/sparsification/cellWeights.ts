@@ -46,7 +46,10 @@ export function cellWeights(alpha: Tensor, betas: readonly Tensor[], s: WeightSe
   const [edges, numOps] = alpha.shape as [number, number];
   if (edges !== numEdges(nodes)) throw new Error(`alpha has ${edges} edges but ${nodes} nodes need ${numEdges(nodes)}`);
   const tOps = annealsOps(s.strategy) ? s.temperature : 1;
-  const w = alpha.div(tOps).softmax(1).reshape([edges * numOps]);
+  const w = alpha
+    .div(tOps)
+    .softmax(1)
+    .reshape([edges * numOps]);
   const wData = w.data();
   const ops: ActiveOp[][] = [];
   for (let e = 0; e < edges; e++) {

@@ -20,13 +20,26 @@ export class TaskOptimizers {
   readonly arch: Adam | null;
 
   constructor(model: MetaModel, s: TaskOptimizerSettings) {
-    this.weights = new Adam(model.weights, { lr: s.lrWeights, beta1: 0, beta2: 0.999, eps: 1e-8, weightDecay: s.weightDecay });
-    this.arch = model.arch.length > 0 ? new Adam(model.arch, { lr: s.lrArch, beta1: 0, beta2: 0.999, eps: 1e-8, weightDecay: s.archWeightDecay }) : null;
+    this.weights = new Adam(model.weights, {
+      lr: s.lrWeights,
+      beta1: 0,
+      beta2: 0.999,
+      eps: 1e-8,
+      weightDecay: s.weightDecay,
+    });
+    this.arch =
+      model.arch.length > 0
+        ? new Adam(model.arch, { lr: s.lrArch, beta1: 0, beta2: 0.999, eps: 1e-8, weightDecay: s.archWeightDecay })
+        : null;
   }
 
   /** A copy of the optimisers' state (dispose with disposeSnapshot). */
   snapshot(): OptimizerSnapshot {
-    const copy = (a: Adam) => ({ step: a.step, m: a.m.map((t) => keep(t.clone())), v: a.v.map((t) => keep(t.clone())) });
+    const copy = (a: Adam) => ({
+      step: a.step,
+      m: a.m.map((t) => keep(t.clone())),
+      v: a.v.map((t) => keep(t.clone())),
+    });
     return { weights: copy(this.weights), arch: this.arch ? copy(this.arch) : null };
   }
   restore(s: OptimizerSnapshot): void {

@@ -44,7 +44,13 @@ function lossOn(model: MetaModel, set: TaskSet, phase: ForwardPhase) {
 }
 
 /** Adapts the model's weights (and architecture) to the task in place. */
-export async function adapt(model: MetaModel, opt: TaskOptimizers, task: Task, o: InnerLoopSettings, rng: Rng): Promise<void> {
+export async function adapt(
+  model: MetaModel,
+  opt: TaskOptimizers,
+  task: Task,
+  o: InnerLoopSettings,
+  rng: Rng,
+): Promise<void> {
   for (let s = 0; s < o.steps; s++) {
     const phase: ForwardPhase = { temperature: innerTemperature(s, o), threshold: o.threshold, dropPath: o.dropPath };
     const adaptArch = s < o.archSteps && opt.arch !== null;
