@@ -1,61 +1,37 @@
 // The run-directory records that the reports read. They mirror the run file formats
 // (config.json, metrics.jsonl, summary.json, genotype.json / genotype.txt); the reader accepts
 // them loosely, since a run may still be going, may have stopped, or may come from an older version.
+
+import type * as Run from "../runs/format.js";
 import type { Genotype } from "../searchspace/genotype.js";
 
+// The writer's types (runs/format.ts) with the numbers a damaged or unfinished run may lack made nullable.
+type Nullable<T, K extends keyof T> = Omit<T, K> & { [P in K]: T[P] | null };
+
 /** Entropy (nats) of the softmaxed architecture weights, averaged over edges / nodes. */
-export interface EntropyRecord {
-  normalOps: number | null;
-  normalPairs: number | null;
-  reduceOps: number | null;
-  reducePairs: number | null;
-}
+export type EntropyRecord = { [K in keyof Run.TrainRecord["entropy"]]: number | null };
 
 /** One meta-training epoch: mean query loss and accuracy over the meta-batch. */
-export interface TrainRecord {
-  kind: "train";
-  epoch: number;
-  loss: number | null;
-  accuracy: number | null;
-  temperature: number | null;
+export type TrainRecord = Omit<Nullable<Run.TrainRecord, "loss" | "accuracy" | "temperature">, "entropy"> & {
   entropy: EntropyRecord;
-  warmup: boolean;
-  seconds: number;
-  elapsed: number;
-}
+};
 
 /** One meta-test (or validation) evaluation: mean query accuracy over many tasks, with its 95% interval. */
-export interface EvalRecord {
-  kind: "eval";
-  epoch: number;
-  split: string;
-  accuracy: number | null;
-  ci95: number | null;
-  tasks: number;
-  loss: number | null;
-  elapsed: number;
-}
+export type EvalRecord = Omit<Nullable<Run.EvalRecord, "accuracy" | "ci95" | "loss">, "split"> & { split: string };
 
 export type MetricsRecord = TrainRecord | EvalRecord;
 
-export interface GenotypeCount {
-  genotype: string;
-  count: number;
-}
+export type GenotypeCount = Run.GenotypeCount;
 
 /** summary.json, written when a run finishes. */
-export interface Summary {
-  accuracy: number;
-  ci95: number;
-  tasks: number;
-  genotype: string;
+export type Summary = Pick<Run.Summary, "accuracy" | "ci95" | "tasks" | "genotype"> & {
   genotypeJson?: Genotype | string;
-  params?: { total?: number; pruned?: number };
-  perTaskParams?: { min?: number; median?: number; max?: number; mean?: number; values?: number[] };
+  params?: Partial<Run.Summary["params"]>;
+  perTaskParams?: Partial<Run.Summary["perTaskParams"]>;
   topGenotypes?: GenotypeCount[];
   epochs?: number;
   wallSeconds?: number;
-}
+};
 
 /** The file names of a run directory. */
 export const RUN_FILES = {

@@ -5,7 +5,7 @@ import { BatchNorm2d, Conv2d, Linear } from "../nn/layers.js";
 import { Module } from "../nn/module.js";
 import type { Strategy } from "../sparsification/strategy.js";
 import type { Architecture } from "./architecture.js";
-import { SearchCell } from "./cell.js";
+import { type CellShape, SearchCell } from "./cell.js";
 
 export interface NetworkConfig {
   /** Image channels (1 Omniglot, 3 MiniImagenet). */
@@ -60,15 +60,7 @@ export abstract class CellNetwork<TCell extends Module> extends Module {
 
   constructor(
     readonly config: NetworkConfig,
-    makeCell: (shape: {
-      prevPrevChannels: number;
-      prevChannels: number;
-      channels: number;
-      reduction: boolean;
-      reductionPrev: boolean;
-      nodes: number;
-      index: number;
-    }) => TCell,
+    makeCell: (shape: CellShape & { index: number }) => TCell,
     outNodes: number,
   ) {
     super();
