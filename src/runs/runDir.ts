@@ -13,8 +13,8 @@ export function defaultRunDir(preset: string): string {
   return path.join("runs", `${preset}-${stamp}`);
 }
 
-/** Creates a fresh run directory; refuses one that already holds a run. */
-export function createRunDir(dir: string, config: RunConfig): void {
+/** Refuses a directory that already holds files (a run to resume, or something else). */
+export function assertNewRunDir(dir: string): void {
   if (existsSync(dir)) {
     if (!statSync(dir).isDirectory())
       throw new RunDirError(`${dir} exists and is not a directory: choose another --out`);
@@ -24,6 +24,11 @@ export function createRunDir(dir: string, config: RunConfig): void {
       );
     }
   }
+}
+
+/** Creates a fresh run directory with its config.json; refuses one that already holds a run. */
+export function createRunDir(dir: string, config: RunConfig): void {
+  assertNewRunDir(dir);
   mkdirSync(dir, { recursive: true });
   writeFileAtomic(path.join(dir, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
 }

@@ -3,6 +3,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { loadDataset } from "../data/load.js";
+import { sampleTask } from "../data/sampler.js";
 import type { ClassPool, FewShotDataset } from "../data/types.js";
 import { manualSeed, setDefaultDevice, setNumThreads } from "../engine/index.js";
 import { type EvaluationResult, evaluate } from "../evaluation/evaluate.js";
@@ -23,6 +24,7 @@ import type { Summary } from "./format.js";
 import { type ProgressReporter, silentReporter } from "./progress.js";
 import {
   appendMetrics,
+  assertNewRunDir,
   createRunDir,
   RunDirError,
   readRunConfig,
@@ -101,6 +103,16 @@ async function openSession(c: RunConfig, reporter: ProgressReporter): Promise<Se
   return { config: c, dataset, model, opt, learner };
 }
 
+/** Draws one task of each kind the run will need, so that bad settings fail before anything is written. */
+function checkTasks(s: Session): void {
+  const c = s.config;
+  const rng = new Rng(0);
+  sampleTask(s.dataset.splits.train, { ways: c.ways, shots: c.trainShots, queries: c.queries }, rng);
+  sampleTask(s.dataset.splits.test, { ways: c.ways, shots: c.shots, queries: c.queries }, rng);
+  if (s.dataset.splits.val && c.evalEvery > 0)
+    sampleTask(s.dataset.splits.val, { ways: c.ways, shots: c.shots, queries: c.queries }, rng);
+}
+
 function closeSession(s: Session): void {
   s.learner.dispose();
   s.opt.dispose();
@@ -165,9 +177,19 @@ export async function runTraining(
     c = resumedConfig(readRunConfig(dir), start.overrides ?? {});
   } else {
     c = start.config;
-    createRunDir(dir, c);
+    assertNewRunDir(dir);
   }
   const s = await openSession(c, reporter);
+  if (!resume) {
+    // Impossible task settings fail here, before the run directory exists.
+    try {
+      checkTasks(s);
+      createRunDir(dir, c);
+    } catch (err) {
+      closeSession(s);
+      throw err;
+    }
+  }
   let rng = new Rng(c.seed);
   let epoch = 0;
   const started = performance.now();
