@@ -67,7 +67,9 @@ function epochDomain(records: MetricsRecord[]): [number, number] {
   if (epochs.length === 0) return [0, 1];
   const lo = Math.min(...epochs);
   const hi = Math.max(...epochs);
-  return lo === hi ? [lo - 1, hi + 1] : [lo, hi];
+  // A little room at both ends so that the final meta-test point is not cut in half.
+  const pad = lo === hi ? 1 : Math.max(0.5, (hi - lo) * 0.02);
+  return [lo - pad, hi + pad];
 }
 
 function warmupSpan(records: MetricsRecord[]): { a: number; b: number } | null {

@@ -78,7 +78,9 @@ export const PRESETS = {
     cells: 3,
     reductions: [0, 2],
     lrWeights: 5e-3,
-    lrArch: 5e-3,
+    // Faster architecture learning than the paper's 5e-3, so that a run this short already sharpens
+    // the architecture enough for forward pruning to act in meta-testing (measured: same accuracy).
+    lrArch: 3e-2,
     tMin: 0.05,
     epochs: 24,
     warmup: 12,
