@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -210,6 +210,32 @@ describe("cli", () => {
     ]);
     assert.equal(conv4.status, 0, conv4.stderr);
     assert.equal(JSON.parse(conv4.stdout.trim().split("\n").pop()!).tasks, 2);
+  });
+
+  it("SIGTERM writes a checkpoint and stops; --resume continues", async () => {
+    const dir = path.join(tmp, "cli-signal");
+    const child = spawn(
+      process.execPath,
+      [cli, "search", "--preset", "quick", ...tinyFlags, "--epochs", "200", "--checkpoint-every", "0", "--out", dir],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const metrics = path.join(dir, "metrics.jsonl");
+    for (let i = 0; i < 600 && !(existsSync(metrics) && readFileSync(metrics, "utf8").length > 0); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    child.kill("SIGTERM");
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    assert.equal(code, 130, stderr);
+    assert.match(stderr, /SIGTERM: finishing this meta-epoch, writing a checkpoint/);
+    const { metadata, tensors } = loadSafetensors(path.join(dir, "checkpoint.safetensors"));
+    for (const t of tensors.values()) t.dispose();
+    const epoch = Number(metadata.epoch);
+    assert.ok(epoch >= 1 && epoch < 200);
+    assert.equal(readMetrics(dir).filter((r) => r.kind === "train").length, epoch);
+    const resumed = run(["search", "--resume", dir, "--epochs", String(epoch + 1), "--json"]);
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.equal(readMetrics(dir).filter((r) => r.kind === "train").length, epoch + 1);
   });
 
   it("bad input gets one clear error line and exit 1", () => {

@@ -200,6 +200,7 @@ export async function runTraining(
       process.exit(130);
     }
     stopRequested = true;
+    process.exitCode = 130;
     reporter.log(
       `${sig}: finishing this meta-epoch, writing a checkpoint, then stopping (${sig} again to stop at once)`,
     );
