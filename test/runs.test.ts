@@ -102,10 +102,16 @@ describe("runs", () => {
     assert.equal(train[0]!.kind === "train" && train[0]!.warmup, true);
     assert.equal(train[1]!.kind === "train" && train[1]!.temperature, 0.05);
     assert.ok(records.some((r) => r.kind === "eval" && r.split === "test"));
-    // eval again from the checkpoint
-    const again = await runEvaluation(dir, { tasks: 2 });
-    assert.equal(again.tasks, 2);
+    // eval again from the checkpoint: in this thread and in two workers, task for task the same
+    const serial = await runEvaluation(dir, { tasks: 3, workers: 1 });
+    assert.equal(serial.tasks, 3);
     assert.ok(existsSync(path.join(dir, "evaluation.json")));
+    const parallel = await runEvaluation(dir, { tasks: 3, workers: 2 });
+    assert.deepEqual(parallel.perTaskParams, serial.perTaskParams);
+    assert.deepEqual(parallel.topGenotypes, serial.topGenotypes);
+    assert.equal(parallel.accuracy, serial.accuracy);
+    // the final meta-test of the run drew the same tasks
+    assert.equal(serial.accuracy, s.accuracy);
   });
 
   it("refuses a corrupt or mismatched checkpoint and never touches the run", async () => {

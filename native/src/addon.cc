@@ -21,11 +21,13 @@
 namespace {
 
 // ---------------------------------------------------------------- tensor table
-std::vector<at::Tensor> table;
-std::vector<bool> occupied;
-std::vector<int32_t> freeIds;
-int64_t liveCount = 0;
-at::Device defaultDevice(at::kCPU);
+// One table per thread: each worker_threads Worker runs its own Node environment on its own
+// thread, and ids must not collide across them.
+thread_local std::vector<at::Tensor> table;
+thread_local std::vector<bool> occupied;
+thread_local std::vector<int32_t> freeIds;
+thread_local int64_t liveCount = 0;
+thread_local at::Device defaultDevice(at::kCPU);
 
 int32_t put(at::Tensor t) {
   int32_t id;

@@ -8,7 +8,7 @@ import { PRESETS } from "../runs/presets.js";
 import { defaultRunDir } from "../runs/runDir.js";
 import { runEvaluation, runTraining } from "../runs/runner.js";
 import { parseGenotype } from "../searchspace/genotype.js";
-import { listOption, numberOption } from "./options.js";
+import { intOption, listOption, numberOption } from "./options.js";
 import { reporterFor } from "./progress.js";
 
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -154,10 +154,12 @@ export function register(program: Command): void {
     .description("meta-test the latest checkpoint of a run again")
     .requiredOption("--run <dir>", "run directory")
     .option("--tasks <n>", "number of test tasks (default: the run's testTasks)")
+    .option("--workers <n>", "worker threads for the test tasks (default: the run's workers)")
     .option("--json", "print the final result as one JSON line")
-    .action(async (o: { run: string; tasks?: string; json?: boolean }) => {
-      const tasks = o.tasks === undefined ? undefined : numberOption(o.tasks, "--tasks");
-      const summary = await runEvaluation(o.run, { reporter: reporterFor(), tasks, afterRun: report });
+    .action(async (o: { run: string; tasks?: string; workers?: string; json?: boolean }) => {
+      const tasks = o.tasks === undefined ? undefined : intOption(o.tasks, "--tasks", 1);
+      const workers = o.workers === undefined ? undefined : intOption(o.workers, "--workers", 1);
+      const summary = await runEvaluation(o.run, { reporter: reporterFor(), tasks, workers, afterRun: report });
       finish(summary, o.run, Boolean(o.json));
     });
 }

@@ -1,7 +1,8 @@
 // Meta-testing (SPEC section 6): each test task adapted from the meta-parameters (default 50
 // steps adapting the architecture, then 50 weight-only steps), accuracy on its query set, the
 // pruned task-specific architecture and its size. Task optimisers restart from their
-// meta-trained state before every task.
+// meta-trained state before every task. Task t draws from its own random stream, so results do
+// not depend on how the tasks are spread over workers.
 import { sampleTask } from "../data/sampler.js";
 import type { ClassPool, TaskSpec } from "../data/types.js";
 import { cloneAll, copyInto, disposeAll } from "../metalearner/parameters.js";
@@ -9,8 +10,17 @@ import type { MetaModel } from "../models/model.js";
 import { toDarts } from "../searchspace/genotype.js";
 import { disposeSnapshot, type TaskOptimizers } from "../tasklearner/optimizers.js";
 import { adapt, type InnerLoopSettings, predict, predictionPhase } from "../tasklearner/taskLearner.js";
-import type { Rng } from "../util/rng.js";
+import { Rng } from "../util/rng.js";
 import { meanAndCi95 } from "./statistics.js";
+
+export interface TaskResult {
+  accuracy: number;
+  loss: number;
+  /** Weights the adapted, pruned network uses. */
+  params: number;
+  /** The adapted genotype (DARTS notation), or null for fixed models. */
+  genotype: string | null;
+}
 
 export interface EvaluationResult {
   accuracy: number;
@@ -18,45 +28,58 @@ export interface EvaluationResult {
   loss: number;
   tasks: number;
   accuracies: number[];
-  /** Per task: weights the adapted, pruned network uses. */
   params: number[];
-  /** Per task: the adapted genotype (DARTS notation), or null for fixed models. */
   genotypes: (string | null)[];
 }
 
-export async function evaluate(
+/** The random stream of test task `t` of an evaluation seeded with `seed`. */
+export function taskRng(seed: number, t: number): Rng {
+  return new Rng((Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(t + 1, 0x85ebca6b)) >>> 1);
+}
+
+/** Meta-test settings for a model: no drop-path, and no architecture steps for fixed models. */
+export function testSettings(model: MetaModel, inner: InnerLoopSettings): InnerLoopSettings {
+  return { ...inner, archSteps: model.arch.length > 0 ? inner.archSteps : 0, dropPath: 0 };
+}
+
+/**
+ * Runs the given test tasks one after another from the model's current (meta) parameters and
+ * optimiser state, restoring both before each task and at the end.
+ */
+export async function evaluateTasks(
   model: MetaModel,
   opt: TaskOptimizers,
   pool: ClassPool,
   task: TaskSpec,
   inner: InnerLoopSettings,
-  numTasks: number,
-  rng: Rng,
-  onTask?: (done: number, meanAccuracy: number) => void,
-): Promise<EvaluationResult> {
-  const settings: InnerLoopSettings = { ...inner, archSteps: model.arch.length > 0 ? inner.archSteps : 0, dropPath: 0 };
+  taskIndices: readonly number[],
+  seed: number,
+  onTask?: (t: number, r: TaskResult) => void,
+): Promise<TaskResult[]> {
+  const settings = testSettings(model, inner);
   const phase = predictionPhase(settings);
   const metaW = cloneAll(model.weights);
   const metaA = cloneAll(model.arch);
   const optState = opt.snapshot();
-  const accuracies: number[] = [];
-  const losses: number[] = [];
-  const params: number[] = [];
-  const genotypes: (string | null)[] = [];
+  const results: TaskResult[] = [];
   try {
-    for (let t = 0; t < numTasks; t++) {
+    for (const t of taskIndices) {
       copyInto(model.weights, metaW);
       copyInto(model.arch, metaA);
       opt.restore(optState);
+      const rng = taskRng(seed, t);
       const sample = sampleTask(pool, task, rng);
       await adapt(model, opt, sample, settings, rng);
       const q = predict(model, sample.query, phase);
-      accuracies.push(q.accuracy);
-      losses.push(q.loss);
-      params.push(model.activeParams(phase));
       const g = model.arch.length > 0 ? model.genotype() : null;
-      genotypes.push(g ? toDarts(g) : null);
-      onTask?.(t + 1, accuracies.reduce((a, b) => a + b, 0) / accuracies.length);
+      const r = {
+        accuracy: q.accuracy,
+        loss: q.loss,
+        params: model.activeParams(phase),
+        genotype: g ? toDarts(g) : null,
+      };
+      results.push(r);
+      onTask?.(t, r);
     }
   } finally {
     copyInto(model.weights, metaW);
@@ -65,14 +88,42 @@ export async function evaluate(
     disposeAll([...metaW, ...metaA]);
     disposeSnapshot(optState);
   }
+  return results;
+}
+
+/** Mean accuracy with its 95% interval, and the per-task sizes and genotypes, in task order. */
+export function aggregate(results: readonly TaskResult[]): EvaluationResult {
+  const accuracies = results.map((r) => r.accuracy);
   const { mean, ci95 } = meanAndCi95(accuracies);
   return {
     accuracy: mean,
     ci95,
-    loss: losses.reduce((a, b) => a + b, 0) / losses.length,
-    tasks: numTasks,
+    loss: results.reduce((a, r) => a + r.loss, 0) / results.length,
+    tasks: results.length,
     accuracies,
-    params,
-    genotypes,
+    params: results.map((r) => r.params),
+    genotypes: results.map((r) => r.genotype),
   };
+}
+
+/** Meta-tests `numTasks` tasks in this thread. */
+export async function evaluate(
+  model: MetaModel,
+  opt: TaskOptimizers,
+  pool: ClassPool,
+  task: TaskSpec,
+  inner: InnerLoopSettings,
+  numTasks: number,
+  seed: number,
+  onTask?: (done: number, meanAccuracy: number) => void,
+): Promise<EvaluationResult> {
+  let sum = 0;
+  let done = 0;
+  const indices = Array.from({ length: numTasks }, (_, t) => t);
+  const results = await evaluateTasks(model, opt, pool, task, inner, indices, seed, (_t, r) => {
+    sum += r.accuracy;
+    done += 1;
+    onTask?.(done, sum / done);
+  });
+  return aggregate(results);
 }

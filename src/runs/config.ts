@@ -64,6 +64,8 @@ export const RunConfigSchema = z
     evalTasks: int(1),
     seed: int(0),
     threads: int(1),
+    /** Worker threads for meta-testing (tasks are independent); 1 = in the main thread. */
+    workers: int(1).default(1),
     checkpointEvery: int(0),
     device: z.string(),
   })

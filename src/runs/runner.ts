@@ -2,25 +2,17 @@
 // and summary. Resumable from the last checkpoint, exactly.
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { loadDataset } from "../data/load.js";
 import { sampleTask } from "../data/sampler.js";
-import type { ClassPool, FewShotDataset } from "../data/types.js";
-import { manualSeed, setDefaultDevice, setNumThreads } from "../engine/index.js";
 import { type EvaluationResult, evaluate } from "../evaluation/evaluate.js";
 import { distribution, mostFrequent } from "../evaluation/statistics.js";
-import { FirstOrderMaml } from "../metalearner/fomaml.js";
-import type { MetaLearner } from "../metalearner/metaLearner.js";
 import { metaEpoch } from "../metalearner/metaTrainer.js";
-import { Reptile } from "../metalearner/reptile.js";
-import { buildModel } from "../models/build.js";
-import type { MetaModel } from "../models/model.js";
 import { toDarts, toJson } from "../searchspace/genotype.js";
-import { TaskOptimizers } from "../tasklearner/optimizers.js";
 import type { InnerLoopSettings } from "../tasklearner/taskLearner.js";
 import { Rng } from "../util/rng.js";
 import { CHECKPOINT_FILE, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import { type RunConfig, validateConfig } from "./config.js";
 import type { Summary } from "./format.js";
+import { evaluateInWorkers } from "./parallelEval.js";
 import { type ProgressReporter, silentReporter } from "./progress.js";
 import {
   appendMetrics,
@@ -32,6 +24,7 @@ import {
   writeGenotype,
   writeSummary,
 } from "./runDir.js";
+import { closeSession, type EvalSplit, evalPool, openSession, type Session, testInner } from "./session.js";
 
 export interface RunOptions {
   reporter?: ProgressReporter;
@@ -56,52 +49,8 @@ export function trainInner(c: RunConfig): InnerLoopSettings {
     dropPath: c.dropPath,
   };
 }
-export function testInner(c: RunConfig): InnerLoopSettings {
-  return {
-    steps: c.testSteps,
-    archSteps: c.testArchSteps,
-    batchSize: c.testBatchSize,
-    tMax: c.tMax,
-    tMin: c.testTMin,
-    threshold: c.testThreshold,
-    dropPath: 0,
-  };
-}
-
 /** Independent streams for evaluations, so that evaluating never shifts the training stream. */
-const evalRng = (c: RunConfig, epoch: number) => new Rng((c.seed * 7919 + epoch * 104729 + 17) % 0x7fffffff);
-
-interface Session {
-  config: RunConfig;
-  dataset: FewShotDataset;
-  model: MetaModel;
-  opt: TaskOptimizers;
-  learner: MetaLearner;
-}
-
-async function openSession(c: RunConfig, reporter: ProgressReporter): Promise<Session> {
-  setNumThreads(c.threads);
-  setDefaultDevice(c.device);
-  manualSeed(c.seed);
-  const dataset = await loadDataset({
-    name: c.dataset,
-    dir: c.dataDir,
-    seed: c.seed,
-    log: (line: string) => reporter.log(line),
-  } as Parameters<typeof loadDataset>[0]);
-  const model = buildModel(c, dataset.imageShape);
-  const opt = new TaskOptimizers(model, {
-    lrWeights: c.lrWeights,
-    lrArch: c.lrArch,
-    weightDecay: c.weightDecay,
-    archWeightDecay: c.archWeightDecay,
-  });
-  const learner: MetaLearner =
-    c.metaLearner === "reptile"
-      ? new Reptile(c.metaLrWeights, c.metaLrArch)
-      : new FirstOrderMaml(model, c.fomamlLrWeights, c.fomamlLrArch);
-  return { config: c, dataset, model, opt, learner };
-}
+const evalSeed = (c: RunConfig, epoch: number) => (c.seed * 7919 + (epoch + 1) * 104729 + 17) % 0x7fffffff;
 
 /** Draws one task of each kind the run will need, so that bad settings fail before anything is written. */
 function checkTasks(s: Session): void {
@@ -113,33 +62,30 @@ function checkTasks(s: Session): void {
     sampleTask(s.dataset.splits.val, { ways: c.ways, shots: c.shots, queries: c.queries }, rng);
 }
 
-function closeSession(s: Session): void {
-  s.learner.dispose();
-  s.opt.dispose();
-  s.model.dispose();
-}
-
 async function runEval(
   s: Session,
-  pool: ClassPool,
-  shots: number,
+  split: EvalSplit,
   tasks: number,
-  rng: Rng,
+  seed: number,
   reporter: ProgressReporter,
   label: string,
 ): Promise<EvaluationResult> {
   const c = s.config;
   reporter.start(label, tasks);
-  const r = await evaluate(
-    s.model,
-    s.opt,
-    pool,
-    { ways: c.ways, shots, queries: c.queries },
-    testInner(c),
-    tasks,
-    rng,
-    (done, acc) => reporter.update(done, { acc: `${(100 * acc).toFixed(1)}%` }),
-  );
+  const progress = (done: number, acc: number) => reporter.update(done, { acc: `${(100 * acc).toFixed(1)}%` });
+  const r =
+    c.workers > 1 && tasks > 1
+      ? await evaluateInWorkers(s, split, tasks, seed, c.workers, progress)
+      : await evaluate(
+          s.model,
+          s.opt,
+          evalPool(s, split),
+          { ways: c.ways, shots: c.shots, queries: c.queries },
+          testInner(c),
+          tasks,
+          seed,
+          progress,
+        );
   reporter.stop();
   return r;
 }
@@ -179,7 +125,7 @@ export async function runTraining(
     c = start.config;
     assertNewRunDir(dir);
   }
-  const s = await openSession(c, reporter);
+  const s = await openSession(c, (line) => reporter.log(line));
   if (!resume) {
     // Impossible task settings fail here, before the run directory exists.
     try {
@@ -215,7 +161,6 @@ export async function runTraining(
       truncateMetrics(dir, epoch);
       reporter.log(`resuming ${dir} at meta-epoch ${epoch} of ${c.epochs}`);
     }
-    const valPool = s.dataset.splits.val ?? s.dataset.splits.test;
     const train = {
       metaBatch: c.metaBatch,
       warmup: c.warmup,
@@ -254,10 +199,9 @@ export async function runTraining(
         reporter.stop();
         const ev = await runEval(
           s,
-          valPool,
-          c.shots,
+          "val",
           c.evalTasks,
-          evalRng(c, epoch),
+          evalSeed(c, epoch),
           reporter,
           `validation at meta-epoch ${epoch}`,
         );
@@ -312,15 +256,7 @@ async function finalTest(
   file?: string,
 ): Promise<Summary> {
   const c = s.config;
-  const r = await runEval(
-    s,
-    s.dataset.splits.test,
-    c.shots,
-    tasks ?? c.testTasks,
-    evalRng(c, -1),
-    reporter,
-    "meta-test",
-  );
+  const r = await runEval(s, "test", tasks ?? c.testTasks, evalSeed(c, -1), reporter, "meta-test");
   const summary = summarise(s, r, epoch, (performance.now() - started) / 1000);
   appendMetrics(dir, {
     kind: "eval",
@@ -337,22 +273,15 @@ async function finalTest(
 }
 
 /** Meta-tests a run's latest checkpoint again (e.g. with more tasks); writes evaluation.json. */
-export async function runEvaluation(dir: string, o: RunOptions & { tasks?: number } = {}): Promise<Summary> {
+export async function runEvaluation(dir: string, o: RunOptions & { tasks?: number; workers?: number } = {}): Promise<Summary> {
   const reporter = o.reporter ?? silentReporter;
-  const c = readRunConfig(dir);
-  const s = await openSession(c, reporter);
+  const saved = readRunConfig(dir);
+  const c = { ...saved, workers: o.workers ?? saved.workers };
+  const s = await openSession(c, (line) => reporter.log(line));
   try {
     const state = loadCheckpoint(dir, c, s.model, s.opt, s.learner);
     const started = performance.now();
-    const r = await runEval(
-      s,
-      s.dataset.splits.test,
-      c.shots,
-      o.tasks ?? c.testTasks,
-      evalRng(c, -1),
-      reporter,
-      "meta-test",
-    );
+    const r = await runEval(s, "test", o.tasks ?? c.testTasks, evalSeed(c, -1), reporter, "meta-test");
     const summary = summarise(s, r, state.epoch, (performance.now() - started) / 1000);
     writeSummary(dir, summary, "evaluation.json");
     await o.afterRun?.(dir);
@@ -370,6 +299,7 @@ const ADJUSTABLE = new Set<string>([
   "testTasks",
   "checkpointEvery",
   "threads",
+  "workers",
   "device",
 ]);
 

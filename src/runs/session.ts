@@ -1,0 +1,67 @@
+// Everything a run works with, built from its configuration: data, model, task optimisers and
+// meta-learner. Shared by the runner and the evaluation workers.
+import { loadDataset } from "../data/load.js";
+import type { ClassPool, FewShotDataset } from "../data/types.js";
+import { manualSeed, setDefaultDevice, setNumThreads } from "../engine/index.js";
+import { FirstOrderMaml } from "../metalearner/fomaml.js";
+import type { MetaLearner } from "../metalearner/metaLearner.js";
+import { Reptile } from "../metalearner/reptile.js";
+import { buildModel } from "../models/build.js";
+import type { MetaModel } from "../models/model.js";
+import { TaskOptimizers } from "../tasklearner/optimizers.js";
+import type { InnerLoopSettings } from "../tasklearner/taskLearner.js";
+import type { RunConfig } from "./config.js";
+
+export interface Session {
+  config: RunConfig;
+  dataset: FewShotDataset;
+  model: MetaModel;
+  opt: TaskOptimizers;
+  learner: MetaLearner;
+}
+
+export async function openSession(c: RunConfig, log: (line: string) => void): Promise<Session> {
+  setNumThreads(c.threads);
+  setDefaultDevice(c.device);
+  manualSeed(c.seed);
+  const dataset = await loadDataset({ name: c.dataset, dir: c.dataDir, seed: c.seed, log } as Parameters<
+    typeof loadDataset
+  >[0]);
+  const model = buildModel(c, dataset.imageShape);
+  const opt = new TaskOptimizers(model, {
+    lrWeights: c.lrWeights,
+    lrArch: c.lrArch,
+    weightDecay: c.weightDecay,
+    archWeightDecay: c.archWeightDecay,
+  });
+  const learner: MetaLearner =
+    c.metaLearner === "reptile"
+      ? new Reptile(c.metaLrWeights, c.metaLrArch)
+      : new FirstOrderMaml(model, c.fomamlLrWeights, c.fomamlLrArch);
+  return { config: c, dataset, model, opt, learner };
+}
+
+export function closeSession(s: Session): void {
+  s.learner.dispose();
+  s.opt.dispose();
+  s.model.dispose();
+}
+
+export type EvalSplit = "val" | "test";
+
+/** The pool an evaluation draws from; validation falls back to the test classes when there is no val split. */
+export function evalPool(s: Session, split: EvalSplit): ClassPool {
+  return split === "val" ? (s.dataset.splits.val ?? s.dataset.splits.test) : s.dataset.splits.test;
+}
+
+export function testInner(c: RunConfig): InnerLoopSettings {
+  return {
+    steps: c.testSteps,
+    archSteps: c.testArchSteps,
+    batchSize: c.testBatchSize,
+    tMax: c.tMax,
+    tMin: c.testTMin,
+    threshold: c.testThreshold,
+    dropPath: 0,
+  };
+}
