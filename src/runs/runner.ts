@@ -273,7 +273,10 @@ async function finalTest(
 }
 
 /** Meta-tests a run's latest checkpoint again (e.g. with more tasks); writes evaluation.json. */
-export async function runEvaluation(dir: string, o: RunOptions & { tasks?: number; workers?: number } = {}): Promise<Summary> {
+export async function runEvaluation(
+  dir: string,
+  o: RunOptions & { tasks?: number; workers?: number } = {},
+): Promise<Summary> {
   const reporter = o.reporter ?? silentReporter;
   const saved = readRunConfig(dir);
   const c = { ...saved, workers: o.workers ?? saved.workers };
