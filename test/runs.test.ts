@@ -248,6 +248,8 @@ describe("cli", () => {
     const r = run(["search", "--ways", "abc"]);
     assert.equal(r.status, 1);
     assert.match(r.stderr.trim(), /^metanas: --ways must be a number, got "abc"$/);
+    const missing = run(["train", "--genotype", "no-such-genotype.txt"]);
+    assert.match(missing.stderr.trim(), /^metanas: genotype file no-such-genotype.txt does not exist/);
     const t = run(["train"]);
     assert.match(t.stderr, /train needs an architecture: --genotype FILE/);
     const e = run(["eval", "--run", "no-such-run"]);

@@ -9,7 +9,12 @@ import { SearchModel } from "./searchModel.js";
 
 /** The genotype text of a config: a file's contents when it names a file, else the value itself. */
 export function resolveGenotypeText(value: string): string {
-  return existsSync(value) ? readFileSync(value, "utf8") : value;
+  if (existsSync(value)) return readFileSync(value, "utf8");
+  const text = value.trim();
+  if (!text.startsWith("Genotype(") && !text.startsWith("{")) {
+    throw new Error(`genotype file ${value} does not exist: pass a genotype.txt / genotype.json of a run, or the genotype itself`);
+  }
+  return value;
 }
 
 export function buildModel(c: RunConfig, imageShape: [number, number, number]): MetaModel {

@@ -6,6 +6,7 @@ import { sampleTask } from "../data/sampler.js";
 import { type EvaluationResult, evaluate } from "../evaluation/evaluate.js";
 import { distribution, mostFrequent } from "../evaluation/statistics.js";
 import { metaEpoch } from "../metalearner/metaTrainer.js";
+import { selfContained } from "../models/build.js";
 import { toDarts, toJson } from "../searchspace/genotype.js";
 import type { InnerLoopSettings } from "../tasklearner/taskLearner.js";
 import { Rng } from "../util/rng.js";
@@ -122,7 +123,8 @@ export async function runTraining(
   if ("resume" in start) {
     c = resumedConfig(readRunConfig(dir), start.overrides ?? {});
   } else {
-    c = start.config;
+    // A genotype given as a file is stored by value, so the run directory stands on its own.
+    c = selfContained(start.config);
     assertNewRunDir(dir);
   }
   const s = await openSession(c, (line) => reporter.log(line));
