@@ -1,6 +1,7 @@
 // metanas search | train | eval: meta-architecture search, fixed-architecture meta-training
 // (a genotype's network or the Conv4 baseline), and meta-testing a finished run.
 import { type Command, Option } from "commander";
+import { selfContained } from "../models/build.js";
 import { writeReport } from "../reports/index.js";
 import { buildConfig, type RunConfig, readConfigFile } from "../runs/config.js";
 import type { Summary } from "../runs/format.js";
@@ -130,7 +131,8 @@ function trainingCommand(
         throw new Error("train meta-trains a fixed architecture; for architecture search use `metanas search`");
       modelDefaults.model = model as RunConfig["model"];
     }
-    const config = buildConfig(String(o.preset), { ...modelDefaults, ...fileValues }, flags);
+    // Reads a genotype file now, so that a bad one fails before anything is printed or written.
+    const config = selfContained(buildConfig(String(o.preset), { ...modelDefaults, ...fileValues }, flags));
     const dir = o.out ? String(o.out) : defaultRunDir(String(o.preset));
     reporter.log(`metanas ${name}: ${JSON.stringify(config)}`);
     reporter.log(`run directory: ${dir}`);

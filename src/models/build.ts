@@ -12,7 +12,9 @@ export function resolveGenotypeText(value: string): string {
   if (existsSync(value)) return readFileSync(value, "utf8");
   const text = value.trim();
   if (!text.startsWith("Genotype(") && !text.startsWith("{")) {
-    throw new Error(`genotype file ${value} does not exist: pass a genotype.txt / genotype.json of a run, or the genotype itself`);
+    throw new Error(
+      `genotype file ${value} does not exist: pass a genotype.txt / genotype.json of a run, or the genotype itself`,
+    );
   }
   return value;
 }
