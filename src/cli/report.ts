@@ -1,10 +1,10 @@
 // CLI: `metanas report RUN_DIR` and `metanas genotype RUN_DIR --format darts|json|svg|png`.
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { writeFileAtomic } from "../reports/atomicWrite.js";
 import { type CellKind, loadRunGenotype, PNG_SCALE, renderCell, svgToPng, writeReport } from "../reports/index.js";
 import { RUN_FILES } from "../reports/records.js";
 import { toDarts, toJson } from "../searchspace/genotype.js";
+import { writeFileAtomic } from "../util/atomicWrite.js";
 
 const FORMATS = ["darts", "json", "svg", "png"] as const;
 type Format = (typeof FORMATS)[number];
@@ -35,7 +35,7 @@ export async function genotypeCommand(runDir: string, opts: GenotypeOptions): Pr
   if (format === "darts" || format === "json") {
     const text = format === "darts" ? toDarts(genotype) : toJson(genotype);
     if (opts.out) {
-      writeFileAtomic(opts.out, `${text}\n`);
+      writeFileAtomic(opts.out, `${text}\n`, { makeDir: true });
       return resolve(opts.out);
     }
     return text;
@@ -47,7 +47,7 @@ export async function genotypeCommand(runDir: string, opts: GenotypeOptions): Pr
   for (const kind of cells) {
     const svg = await renderCell(genotype, kind);
     const path = opts.out ?? resolve(runDir, RUN_FILES.figures, `${kind}.${format}`);
-    writeFileAtomic(path, format === "svg" ? svg : await svgToPng(svg, PNG_SCALE));
+    writeFileAtomic(path, format === "svg" ? svg : await svgToPng(svg, PNG_SCALE), { makeDir: true });
     written.push(resolve(path));
   }
   return written.join("\n");

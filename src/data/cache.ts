@@ -8,7 +8,7 @@ import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { writeFileAtomic } from "./atomic.js";
+import { writeFileAtomicAsync as writeFileAtomic } from "../util/atomicWrite.js";
 import type { ImageShape } from "./types.js";
 
 const MAGIC = Buffer.from("MNASDATA");

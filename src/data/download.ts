@@ -7,7 +7,7 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
-import { tempPathFor } from "./atomic.js";
+import { tempPathFor } from "../util/atomicWrite.js";
 import { DataError } from "./errors.js";
 import { type Log, startProgress, stderrLog } from "./progress.js";
 

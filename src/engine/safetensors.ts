@@ -1,11 +1,14 @@
 // Named tensors in the safetensors format (readable by Python's safetensors and PyTorch).
 // Written atomically; read with a validated header so that a truncated or hostile file gets a
 // clear error rather than a crash or an out-of-bounds read.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { writeFileAtomic } from "../util/atomicWrite.js";
 import type { DTypeName } from "./dtype.js";
 import { dtypeCode } from "./dtype.js";
 import { native } from "./native.js";
 import { Tensor } from "./tensor.js";
+
+export { writeFileAtomic };
 
 const FORMAT: Record<string, { dtype: DTypeName; bytes: number }> = {
   F32: { dtype: "float32", bytes: 4 },
@@ -61,24 +64,6 @@ export function encodeSafetensors(
     at += c.byteLength;
   }
   return out;
-}
-
-/** Writes `data` to `file` atomically: a temporary file beside it, flushed, then renamed. */
-export function writeFileAtomic(file: string, data: Uint8Array | string): void {
-  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
-  try {
-    const fd = openSync(tmp, "w");
-    try {
-      writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
 }
 
 export function saveSafetensors(

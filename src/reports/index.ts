@@ -1,6 +1,6 @@
 // Pictures of a run: cell diagrams, learning curves, and the HTML report page.
 import { join } from "node:path";
-import { writeFileAtomic } from "./atomicWrite.js";
+import { writeFileAtomic } from "../util/atomicWrite.js";
 import { renderCell } from "./cellDiagram.js";
 import { renderCurves } from "./curves.js";
 import { buildReportHtml } from "./htmlReport.js";
@@ -24,8 +24,8 @@ export const PNG_SCALE = 2;
 export async function writeFigure(dir: string, name: string, svg: string, scale = PNG_SCALE): Promise<string[]> {
   const svgPath = join(dir, `${name}.svg`);
   const pngPath = join(dir, `${name}.png`);
-  writeFileAtomic(svgPath, svg);
-  writeFileAtomic(pngPath, await svgToPng(svg, scale));
+  writeFileAtomic(svgPath, svg, { makeDir: true });
+  writeFileAtomic(pngPath, await svgToPng(svg, scale), { makeDir: true });
   return [svgPath, pngPath];
 }
 
@@ -55,6 +55,6 @@ export async function writeReport(runDir: string): Promise<{ html: string; figur
   }
 
   const html = join(runDir, RUN_FILES.report);
-  writeFileAtomic(html, buildReportHtml({ run, cells, curves, histogram, generatedAt: new Date() }));
+  writeFileAtomic(html, buildReportHtml({ run, cells, curves, histogram, generatedAt: new Date() }), { makeDir: true });
   return { html, figures };
 }

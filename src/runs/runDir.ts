@@ -1,8 +1,8 @@
 // Reading and writing a run directory (layout in format.ts). Every file is written atomically.
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
-import { writeFileAtomic } from "../engine/index.js";
 import { type Genotype, toDarts, toJson } from "../searchspace/genotype.js";
+import { writeFileAtomic } from "../util/atomicWrite.js";
 import { type RunConfig, validateConfig } from "./config.js";
 import type { MetricsRecord, Summary } from "./format.js";
 
