@@ -3,7 +3,8 @@
 import { maxPool2d, type Tensor } from "../engine/index.js";
 import { BatchNorm2d, Conv2d, Linear } from "../nn/layers.js";
 import { Module } from "../nn/module.js";
-import type { ForwardPhase, MetaModel } from "./model.js";
+import type { ForwardPhase } from "./model.js";
+import { WeightsOnlyModel } from "./weightsOnlyModel.js";
 
 export interface Conv4Config {
   inputShape: [number, number, number];
@@ -36,32 +37,15 @@ class Conv4Network extends Module {
   }
 }
 
-export class Conv4Model implements MetaModel {
+export class Conv4Model extends WeightsOnlyModel<Conv4Network> {
   readonly kind = "conv4" as const;
-  readonly net: Conv4Network;
-  readonly weights: Tensor[];
-  readonly weightNames: string[];
-  readonly arch: Tensor[] = [];
-  readonly archNames: string[] = [];
   constructor(config: Conv4Config) {
-    this.net = new Conv4Network(config);
-    const w = this.net.namedParameters();
-    this.weights = w.map(([, t]) => t);
-    this.weightNames = w.map(([n]) => n);
+    super(new Conv4Network(config));
   }
   forward(x: Tensor, _phase: ForwardPhase): Tensor {
     return this.net.forward(x);
   }
   genotype(): null {
     return null;
-  }
-  activeParams(): number {
-    return this.net.numParameters();
-  }
-  totalParams(): number {
-    return this.net.numParameters();
-  }
-  dispose(): void {
-    this.net.dispose();
   }
 }
