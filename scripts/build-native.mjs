@@ -9,7 +9,10 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const buildDir = path.join(root, "native", "build");
+// METANAS_BUILD_DIR and METANAS_CMAKE_ARGS (space-separated) adjust the CMake run, e.g. for a CUDA
+// libtorch's extra flags; the tests use them to build in a scratch folder.
+const buildDir = process.env.METANAS_BUILD_DIR ?? path.join(root, "native", "build");
+const extraArgs = (process.env.METANAS_CMAKE_ARGS ?? "").split(" ").filter(Boolean);
 const require = createRequire(import.meta.url);
 
 function fail(message) {
@@ -46,6 +49,7 @@ const configure = spawnSync(
     `-DNODE_INCLUDE_DIR=${nodeInclude}`,
     `-DNODE_ADDON_API_DIR=${resolvedAddonApi}`,
     ...(prefixPaths ? [`-DCMAKE_PREFIX_PATH=${prefixPaths}`] : []),
+    ...extraArgs,
   ],
   { encoding: "utf8" },
 );
