@@ -115,6 +115,16 @@ function toyPool(numClasses: number, perClass: number, size = 8): ClassPool {
   return { numClasses, imageShape: [1, size, size], classSize: () => perClass, image: (c, i) => images[c]![i]! };
 }
 
+/** A one-shot network small enough to adapt in milliseconds, with its task optimisers. */
+function tinySearchModel() {
+  const model = new SearchModel(
+    { inputChannels: 1, classes: 3, channels: 2, cells: 2, reductions: [1], nodes: 3, stemMultiplier: 3 },
+    "metanas",
+  );
+  const opt = new TaskOptimizers(model, { lrWeights: 0.01, lrArch: 0.01, weightDecay: 0, archWeightDecay: 1e-3 });
+  return { model, opt };
+}
+
 const inner = (o: Partial<InnerLoopSettings> = {}): InnerLoopSettings => ({
   steps: 3,
   archSteps: 3,
@@ -138,11 +148,7 @@ describe("task learner", () => {
 
   it("adapts the architecture only in architecture steps, and the weights always", async () => {
     E.manualSeed(2);
-    const model = new SearchModel(
-      { inputChannels: 1, classes: 3, channels: 2, cells: 2, reductions: [1], nodes: 3, stemMultiplier: 3 },
-      "metanas",
-    );
-    const opt = new TaskOptimizers(model, { lrWeights: 0.01, lrArch: 0.01, weightDecay: 0, archWeightDecay: 1e-3 });
+    const { model, opt } = tinySearchModel();
     const task = sampleTask(toyPool(5, 6), { ways: 3, shots: 2, queries: 1 }, new Rng(1));
     const a0 = values(model.arch);
     const w0 = values(model.weights);
@@ -199,11 +205,7 @@ describe("task learner", () => {
 
   it("does not leak tensors over meta-epochs", async () => {
     E.manualSeed(4);
-    const model = new SearchModel(
-      { inputChannels: 1, classes: 3, channels: 2, cells: 2, reductions: [1], nodes: 3, stemMultiplier: 3 },
-      "metanas",
-    );
-    const opt = new TaskOptimizers(model, { lrWeights: 0.01, lrArch: 0.01, weightDecay: 0, archWeightDecay: 1e-3 });
+    const { model, opt } = tinySearchModel();
     const reptile = new Reptile(1.0, 0.6);
     const pool = toyPool(5, 6);
     const settings = {
