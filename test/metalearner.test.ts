@@ -167,8 +167,7 @@ describe("task learner", () => {
 
   it("a meta-epoch of REPTILE at rate 1 with one task lands on that task's adapted weights", async () => {
     E.manualSeed(3);
-    const net = { inputChannels: 1, classes: 3, channels: 2, cells: 2, reductions: [1], nodes: 3, stemMultiplier: 3 };
-    const model = new SearchModel(net, "metanas");
+    const { model, opt: optA } = tinySearchModel();
     const pool = toyPool(5, 6);
     const settings = {
       metaBatch: 1,
@@ -181,7 +180,6 @@ describe("task learner", () => {
     const startW = cloneAll(model.weights);
     const startA = cloneAll(model.arch);
     // By hand: sample the task and adapt it with the same random streams.
-    const optA = new TaskOptimizers(model, { lrWeights: 0.01, lrArch: 0.01, weightDecay: 0, archWeightDecay: 1e-3 });
     const rng = new Rng(9);
     const torchState = E.getRngState();
     await adapt(model, optA, sampleTask(pool, settings.task, rng), settings.inner, rng);

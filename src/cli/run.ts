@@ -9,8 +9,8 @@ import { PRESETS } from "../runs/presets.js";
 import { defaultRunDir } from "../runs/runDir.js";
 import { runEvaluation, runTraining } from "../runs/runner.js";
 import { parseGenotype } from "../searchspace/genotype.js";
+import { reporterFor } from "../util/progress.js";
 import { intOption, listOption, numberOption } from "./options.js";
-import { reporterFor } from "./progress.js";
 
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const SAMPLE = PRESETS.quick as Record<string, unknown>;

@@ -47,7 +47,11 @@ export async function inspectDataset(opts: LoadDatasetOptions): Promise<DatasetS
   if (!opts.dir) throw new DataError(`dataset ${opts.name} needs a folder; pass --dir DIR`);
   const dir = opts.dir;
   if (opts.name === "omniglot") {
-    const [bg, ev] = await Promise.all(OMNIGLOT_SETS.map(async (s) => countOmniglotSet(await locateOmniglot(dir, s))));
+    // One set after the other, so that a missing folder always reports the background set first.
+    const [bg, ev] = [
+      await countOmniglotSet(await locateOmniglot(dir, OMNIGLOT_SETS[0])),
+      await countOmniglotSet(await locateOmniglot(dir, OMNIGLOT_SETS[1])),
+    ];
     const parts = partitionOmniglot(bg, ev, opts.split, opts.valCharacters);
     const f = opts.rotations === false ? 1 : 4;
     return {

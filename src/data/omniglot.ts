@@ -234,7 +234,9 @@ export function partitionOmniglot<T>(
 }
 
 export async function loadOmniglot(opts: OmniglotOptions): Promise<FewShotDataset> {
-  const sources = await Promise.all(OMNIGLOT_SETS.map((s) => locateOmniglot(opts.dir, s)));
+  // One set after the other, so that a folder missing both reports the background set, always.
+  const sources: OmniglotSource[] = [];
+  for (const set of OMNIGLOT_SETS) sources.push(await locateOmniglot(opts.dir, set));
   const pools: ByteClassPool[] = [];
   for (const s of sources) {
     const d = await loadOmniglotSet(s, opts);

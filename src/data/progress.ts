@@ -1,6 +1,6 @@
-// Progress for slow steps (cold decodes, downloads): a bar on a terminal, a few plain lines otherwise,
-// nothing when quiet.
-import cliProgress from "cli-progress";
+// Progress for slow steps (cold decodes, downloads), on the shared reporters of util/progress:
+// a bar on a terminal, periodic lines otherwise, nothing when quiet.
+import { BarReporter, LineReporter } from "../util/progress.js";
 
 export interface Progress {
   tick(n?: number): void;
@@ -13,26 +13,15 @@ export const stderrLog: Log = (line) => process.stderr.write(`${line}\n`);
 
 export function startProgress(label: string, total: number, quiet: boolean, log: Log = stderrLog): Progress {
   if (quiet || total <= 0) return { tick() {}, stop() {} };
-  if (process.stderr.isTTY) {
-    const bar = new cliProgress.SingleBar(
-      { format: `${label} [{bar}] {percentage}% {value}/{total} eta {eta}s`, stream: process.stderr },
-      cliProgress.Presets.shades_classic,
-    );
-    bar.start(total, 0);
-    return { tick: (n = 1) => bar.increment(n), stop: () => bar.stop() };
-  }
+  const reporter = process.stderr.isTTY ? new BarReporter() : new LineReporter(log);
+  reporter.start(label, total);
   let done = 0;
-  let nextReport = 0.25;
-  log(`${label}: 0/${total}`);
   return {
     tick(n = 1) {
       done += n;
-      if (done / total >= nextReport) {
-        log(`${label}: ${done}/${total}`);
-        while (done / total >= nextReport) nextReport += 0.25;
-      }
+      reporter.update(done, {});
     },
-    stop() {},
+    stop: () => reporter.stop(),
   };
 }
 

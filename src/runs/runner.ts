@@ -8,13 +8,12 @@ import { distribution, mostFrequent } from "../evaluation/statistics.js";
 import { metaEpoch } from "../metalearner/metaTrainer.js";
 import { selfContained } from "../models/build.js";
 import { toDarts, toJson } from "../searchspace/genotype.js";
-import type { InnerLoopSettings } from "../tasklearner/taskLearner.js";
+import { type ProgressReporter, silentReporter } from "../util/progress.js";
 import { Rng } from "../util/rng.js";
 import { CHECKPOINT_FILE, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import { type RunConfig, validateConfig } from "./config.js";
 import type { Summary } from "./format.js";
 import { evaluateInWorkers } from "./parallelEval.js";
-import { type ProgressReporter, silentReporter } from "./progress.js";
 import {
   appendMetrics,
   assertNewRunDir,
@@ -25,7 +24,7 @@ import {
   writeGenotype,
   writeSummary,
 } from "./runDir.js";
-import { closeSession, type EvalSplit, evalPool, openSession, type Session, testInner } from "./session.js";
+import { closeSession, type EvalSplit, evalPool, openSession, type Session, testInner, trainInner } from "./session.js";
 
 export interface RunOptions {
   reporter?: ProgressReporter;
@@ -39,17 +38,6 @@ export interface RunOptions {
   skipFinalTest?: boolean;
 }
 
-export function trainInner(c: RunConfig): InnerLoopSettings {
-  return {
-    steps: c.innerSteps,
-    archSteps: c.innerSteps,
-    batchSize: c.batchSize,
-    tMax: c.tMax,
-    tMin: c.tMin,
-    threshold: c.trainThreshold,
-    dropPath: c.dropPath,
-  };
-}
 /** Independent streams for evaluations, so that evaluating never shifts the training stream. */
 const evalSeed = (c: RunConfig, epoch: number) => (c.seed * 7919 + (epoch + 1) * 104729 + 17) % 0x7fffffff;
 

@@ -54,6 +54,20 @@ export function evalPool(s: Session, split: EvalSplit): ClassPool {
   return split === "val" ? (s.dataset.splits.val ?? s.dataset.splits.test) : s.dataset.splits.test;
 }
 
+/** Inner-loop settings of meta-training tasks (SPEC section 3): the architecture adapts in every step. */
+export function trainInner(c: RunConfig): InnerLoopSettings {
+  return {
+    steps: c.innerSteps,
+    archSteps: c.innerSteps,
+    batchSize: c.batchSize,
+    tMax: c.tMax,
+    tMin: c.tMin,
+    threshold: c.trainThreshold,
+    dropPath: c.dropPath,
+  };
+}
+
+/** Inner-loop settings of meta-test tasks: 50 + 50 in the paper. */
 export function testInner(c: RunConfig): InnerLoopSettings {
   return {
     steps: c.testSteps,

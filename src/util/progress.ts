@@ -1,6 +1,22 @@
-// Progress on a terminal (a bar with ETA) or, when output is not a terminal, plain periodic lines.
+// Progress of long work: a bar with ETA on a terminal, plain periodic lines otherwise. One
+// implementation for every layer (data decoding, downloads, meta-training, meta-testing).
 import cliProgress from "cli-progress";
-import type { ProgressReporter } from "../runs/progress.js";
+
+export interface ProgressReporter {
+  /** A phase of `total` units begins (meta-epochs, test tasks). */
+  start(label: string, total: number, done?: number): void;
+  update(done: number, info: Record<string, string | number>): void;
+  stop(): void;
+  /** A line for the log (printed above a progress bar). */
+  log(line: string): void;
+}
+
+export const silentReporter: ProgressReporter = {
+  start() {},
+  update() {},
+  stop() {},
+  log() {},
+};
 
 function formatSeconds(s: number): string {
   if (!Number.isFinite(s)) return "?";
