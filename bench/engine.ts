@@ -126,7 +126,7 @@ async function ask<T>(cmd: object | null): Promise<T> {
   if (next.done) throw new Error(`the PyTorch helper (${python} ${script}) exited early`);
   return JSON.parse(next.value) as T;
 }
-const hello = await ask<{ torch: string; threads: number }>(null);
+const hello = await ask<{ torch: string; threads: number; allocator: string }>(null);
 
 // ---------------------------------------------------------------- run, alternating sides
 const warmup = 5;
@@ -175,6 +175,7 @@ const maxLossDiff = Math.max(...lossPairs.map(([a, b]) => Math.abs(a - b)));
 const f = (v: number, d = 2) => v.toFixed(d).padStart(9);
 console.log(`metanas engine benchmark: libtorch ${E.libtorchVersion()} via addon vs Python torch ${hello.torch}`);
 console.log(`threads ${threads} (PyTorch reports ${hello.threads}), OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY}`);
+console.log(`allocator policy: metanas ${E.allocatorInfo().policy}, PyTorch ${hello.allocator}`);
 console.log(`training step: ${reps} repetitions x ${steps} steps after ${warmup} warm-up steps; per-step medians`);
 console.log("");
 console.log("                                     metanas   pytorch     ratio");
@@ -198,6 +199,8 @@ console.log(
     overhead_us_pytorch: +ovP.toFixed(3),
     overhead_ratio: +(ovT / ovP).toFixed(3),
     threads,
+    allocator: E.allocatorInfo().policy,
+    allocator_pytorch: hello.allocator,
     steps,
     reps,
     max_loss_diff: +maxLossDiff.toExponential(3),

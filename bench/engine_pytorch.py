@@ -12,8 +12,12 @@ import struct
 import sys
 import time
 
-import torch
-import torch.nn.functional as F
+from alloc_policy import apply_allocator_policy
+
+ALLOCATOR = apply_allocator_policy()  # before torch allocates anything
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 DTYPES = {"F32": torch.float32, "F64": torch.float64, "I64": torch.int64}
 
@@ -65,7 +69,7 @@ def main():
         opt.step()
         return loss.item()
 
-    print(json.dumps({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads()}), flush=True)
+    print(json.dumps({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads(), "allocator": ALLOCATOR}), flush=True)
     for line in sys.stdin:
         cmd = json.loads(line)
         if cmd["cmd"] == "quit":

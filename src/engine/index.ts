@@ -32,6 +32,7 @@ export {
 } from "./ops.js";
 export { Adam, type AdamOptions, SGD } from "./optim.js";
 export {
+  allocatorInfo,
   cudaAvailable,
   getNumThreads,
   getRngState,

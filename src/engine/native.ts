@@ -102,6 +102,18 @@ export interface NativeAddon {
   cudaAvailable(): boolean;
   setDefaultDevice(device: string): void;
   version(): string;
+  allocatorInfo(): AllocatorInfo;
+}
+
+/** The allocator policy the addon set when it loaded, and glibc's malloc counters (mallinfo2). */
+export interface AllocatorInfo {
+  /** "heap" (the addon's policy), "system" (METANAS_MALLOC=system) or why it could not be set. */
+  policy: string;
+  applied: boolean;
+  /** Blocks glibc mapped on their own (outside the heap), and their bytes. */
+  mmappedBlocks: number;
+  mmappedBytes: number;
+  heapBytes: number;
 }
 
 function load(): NativeAddon {

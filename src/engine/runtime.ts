@@ -1,5 +1,5 @@
 // Process-wide engine settings: threads, seed, generator state, device, live-tensor count.
-import { native } from "./native.js";
+import { type AllocatorInfo, native } from "./native.js";
 import { Tensor } from "./tensor.js";
 
 export function setNumThreads(n: number): void {
@@ -37,4 +37,8 @@ export function liveTensors(): number {
 }
 export function libtorchVersion(): string {
   return native.version();
+}
+/** The allocator policy in force (set when the addon loads; METANAS_MALLOC=system opts out). */
+export function allocatorInfo(): AllocatorInfo {
+  return native.allocatorInfo();
 }
