@@ -8,17 +8,12 @@
 // object with metanas_ms, pytorch_ms and ratio (= metanas_ms / pytorch_ms).
 // Options: --threads N (default 1), --steps N (30), --reps N (5), --calls N (200000),
 //          --python PATH (/usr/bin/python3).
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { median, option, startPython } from "./pythonSide.js";
 
-function option(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
 const threads = Number(option("threads", "1"));
 const steps = Number(option("steps", "30"));
 const reps = Number(option("reps", "5"));
@@ -31,12 +26,6 @@ process.env.OMP_WAIT_POLICY ??= "PASSIVE";
 const E = await import("../src/engine/index.js");
 const { native } = await import("../src/engine/native.js");
 type Tensor = InstanceType<typeof E.Tensor>;
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 // ---------------------------------------------------------------- data and weights (shared)
 E.setNumThreads(threads);
@@ -118,14 +107,8 @@ function metanasOverhead(n: number): { tensor: number; native: number } {
 
 // ---------------------------------------------------------------- the PyTorch side
 const script = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../bench/engine_pytorch.py");
-const child = spawn(python, [script, dataFile, String(threads)], { stdio: ["pipe", "pipe", "inherit"] });
-const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-async function ask<T>(cmd: object | null): Promise<T> {
-  if (cmd) child.stdin.write(`${JSON.stringify(cmd)}\n`);
-  const next = await lines.next();
-  if (next.done) throw new Error(`the PyTorch helper (${python} ${script}) exited early`);
-  return JSON.parse(next.value) as T;
-}
+const py = startPython(python, script, [dataFile, String(threads)]);
+const ask = <T>(cmd: object | null) => py.ask<T>(cmd);
 const hello = await ask<{ torch: string; threads: number; allocator: string }>(null);
 
 // ---------------------------------------------------------------- run, alternating sides
@@ -160,8 +143,7 @@ for (let r = 0; r < reps; r++) {
   mOver.push(metanasOverhead(calls));
   pOver.push((await ask<{ us: number }>({ cmd: "overhead", calls })).us);
 }
-child.stdin.write(`${JSON.stringify({ cmd: "quit" })}\n`);
-child.stdin.end();
+await py.close();
 rmSync(dir, { recursive: true, force: true });
 
 const metanasMs = median(mRep);

@@ -1,59 +1,386 @@
-// Times one forward+backward pass (gradients for weights and architecture) of the one-shot
-// network, and one task-learner step, at a given size. Prints medians of several runs; last line JSON.
-//   npm run bench:network -- --channels 28 --batch 20 --threads 1
-import * as E from "../src/engine/index.js";
-import { Architecture } from "../src/searchspace/architecture.js";
-import { PAPER_NETWORK, SearchNetwork } from "../src/searchspace/network.js";
+// `npm run bench:network`: the one-shot network against an independent PyTorch implementation
+// of it (test/pytorch/search_network.py, through bench/network_pytorch.py) with the same weights,
+// architecture, input, temperature, threshold, drop-path, threads and allocator policy.
+// Three passes are timed, each side in alternation within one process pair:
+//   full     forward, then gradients of all weights and the architecture (no update);
+//   arch     the task learner's architecture step (gradients of alpha and beta only, Adam);
+//   weights  the task learner's weight step (gradients of the weights only, Adam).
+// The run is repeated in --processes fresh process pairs (the allocator's behaviour is decided
+// per process), and the last line is JSON with every process's medians and the median ratios.
+// --profile instead runs one process pair with a per-op breakdown (self time per pass) of each
+// side, libtorch's operator hooks on both: where the two implementations spend their time.
+// Defaults: the omniglot-20way-1shot preset (C = 28, 4 cells, batch 20 of 1x28x28, 20 ways,
+// T = 1, threshold 0.01, drop-path 0.2), 1 thread. MiniImagenet's pass: --size 84 --input-channels 3.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { median, option, startPython } from "./pythonSide.js";
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+const here = path.dirname(fileURLToPath(import.meta.url));
+const preset = "omniglot-20way-1shot";
+const o = {
+  channels: Number(option("channels", "28")),
+  batch: Number(option("batch", "20")),
+  size: Number(option("size", "28")),
+  inputChannels: Number(option("input-channels", "1")),
+  ways: Number(option("ways", "20")),
+  threads: Number(option("threads", "1")),
+  temperature: Number(option("temperature", "1")),
+  threshold: Number(option("threshold", "0.01")),
+  dropPath: Number(option("drop-path", "0.2")),
+  reps: Number(option("reps", "3")),
+  passes: Number(option("passes", "3")),
+  processes: Number(option("processes", "3")),
+  kinds: option("kinds", "full,arch,weights").split(",") as Kind[],
+  python: option("python", "/usr/bin/python3"),
+  seed: Number(option("seed", "0")),
+};
+type Kind = "full" | "arch" | "weights";
+const profile = process.argv.includes("--profile");
+const isChild = process.argv.includes("--child");
+
+interface KindResult {
+  metanas_ms: number;
+  pytorch_ms: number;
+  ratio: number;
+  /** The same from each process's CPU time, which a busy machine disturbs less than wall time. */
+  metanas_cpu_ms: number;
+  pytorch_cpu_ms: number;
+  cpu_ratio: number;
+  /** Per-repetition medians of each side. */
+  metanas_reps: number[];
+  pytorch_reps: number[];
+  metanas_forward_ms?: number;
+  pytorch_forward_ms?: number;
 }
-const channels = arg("channels", 28);
-const batch = arg("batch", 20);
-const threads = arg("threads", 1);
-const size = arg("size", 28);
-const inputChannels = arg("input-channels", 1);
-const reps = arg("reps", 7);
+interface ProcessResult {
+  kinds: Partial<Record<Kind, KindResult>>;
+  loss_metanas: number;
+  loss_pytorch: number;
+  max_rss_mb_metanas: number;
+  max_rss_mb_pytorch: number;
+  allocator: string;
+  allocator_pytorch: string;
+}
 
-E.setNumThreads(threads);
-E.manualSeed(0);
-const net = new SearchNetwork({ ...PAPER_NETWORK, channels, inputChannels, classes: 20 });
-const arch = new Architecture(3);
-const x = E.rand([batch, inputChannels, size, size]);
-const y = E.labels(Array.from({ length: batch }, (_, i) => i % 20));
-const params = [...net.parameters(), ...arch.parameters()];
-const settings = { temperature: 1, threshold: 0.01, strategy: "metanas" as const, dropPath: 0.2 };
+// ---------------------------------------------------------------- one process pair
+async function child(): Promise<void> {
+  // OpenMP reads its settings when libtorch loads (LIBTORCH-NOTES): both sides get PASSIVE.
+  process.env.OMP_WAIT_POLICY ??= "PASSIVE";
+  const E = await import("../src/engine/index.js");
+  const { SearchModel } = await import("../src/models/searchModel.js");
+  const { PRESETS } = await import("../src/runs/presets.js");
+  const { TaskOptimizers } = await import("../src/tasklearner/optimizers.js");
+  const { architectureStep, weightStep } = await import("../src/tasklearner/taskLearner.js");
+  const p = PRESETS[preset];
 
-const times: number[] = [];
-const forwardTimes: number[] = [];
-for (let r = 0; r < reps + 1; r++) {
-  const t0 = performance.now();
-  E.tidy(() => {
-    const loss = E.crossEntropy(net.forward(x, arch, settings), y);
-    loss.item();
-    const t1 = performance.now();
-    E.grad(loss, params);
-    if (r > 0) forwardTimes.push(t1 - t0);
+  E.setNumThreads(o.threads);
+  E.manualSeed(o.seed);
+  const model = new SearchModel(
+    {
+      inputChannels: o.inputChannels,
+      classes: o.ways,
+      channels: o.channels,
+      cells: p.cells,
+      reductions: [...p.reductions],
+      nodes: p.nodes,
+      stemMultiplier: 3,
+    },
+    "metanas",
+  );
+  const opt = new TaskOptimizers(model, {
+    lrWeights: p.lrWeights,
+    lrArch: p.lrArch,
+    weightDecay: p.weightDecay,
+    archWeightDecay: p.archWeightDecay,
   });
-  if (r > 0) times.push(performance.now() - t0); // the first pass warms up
-  await new Promise((resolve) => setImmediate(resolve));
+  const batch = {
+    x: E.rand([o.batch, o.inputChannels, o.size, o.size]),
+    y: E.labels(Array.from({ length: o.batch }, (_, i) => i % o.ways)),
+  };
+  const phase = { temperature: o.temperature, threshold: o.threshold, dropPath: o.dropPath };
+  const dir = mkdtempSync(path.join(tmpdir(), "metanas-bench-network-"));
+  const file = path.join(dir, "network.safetensors");
+  E.saveSafetensors(
+    file,
+    new Map([
+      ...model.net.namedParameters(),
+      ...model.architecture.namedParameters(),
+      ["input", batch.x],
+      ["labels", batch.y],
+    ]),
+    {
+      config: JSON.stringify({
+        cells: p.cells,
+        reductions: p.reductions,
+        nodes: p.nodes,
+        temperature: o.temperature,
+        threshold: o.threshold,
+        dropPath: o.dropPath,
+        lrArch: p.lrArch,
+        lrWeights: p.lrWeights,
+        archWeightDecay: p.archWeightDecay,
+      }),
+    },
+  );
+  const py = startPython(o.python, path.resolve(here, "../../bench/network_pytorch.py"), [file, String(o.threads)]);
+  const hello = await py.ask<{ allocator: string }>(null);
+  rmSync(dir, { recursive: true, force: true });
+
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+  const all = [...model.weights, ...model.arch];
+  const cpuNow = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  /** One metanas pass; returns [wall ms, CPU ms, forward wall ms (full pass only)]. */
+  const onePass = (kind: Kind): [number, number, number] => {
+    const t0 = performance.now();
+    const c0 = cpuNow();
+    let t1 = Number.NaN;
+    if (kind === "full") {
+      E.tidy(() => {
+        const loss = E.crossEntropy(model.forward(batch.x, phase), batch.y);
+        loss.item();
+        t1 = performance.now() - t0;
+        E.grad(loss, all);
+      });
+    } else if (kind === "arch") architectureStep(model, opt.arch!, batch, phase);
+    else weightStep(model, opt.weights, batch, phase);
+    return [performance.now() - t0, cpuNow() - c0, t1];
+  };
+  const metanasPasses = async (kind: Kind, n: number) => {
+    const ms: number[] = [];
+    const cpu: number[] = [];
+    const fwd: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const [t, c, f] = onePass(kind);
+      ms.push(t);
+      cpu.push(c);
+      fwd.push(f);
+      await turn();
+    }
+    return { ms, cpu_ms: cpu, forward_ms: fwd };
+  };
+  const pytorchPasses = (kind: Kind, n: number) =>
+    py.ask<{ ms: number[]; cpu_ms: number[]; forward_ms: number[] }>({ cmd: "time", kind, passes: n });
+
+  const lossMetanas = E.tidy(() =>
+    E.noGrad(() => E.crossEntropy(model.forward(batch.x, { ...phase, dropPath: 0 }), batch.y).item()),
+  );
+  const lossPytorch = (await py.ask<{ loss: number }>({ cmd: "check" })).loss;
+
+  if (profile) {
+    const tables: Record<string, unknown> = {};
+    for (const kind of o.kinds) {
+      await metanasPasses(kind, 1);
+      await pytorchPasses(kind, 1);
+      const ms: number[] = [];
+      const { ops } = E.profileOps(() => {
+        for (let i = 0; i < o.passes; i++) ms.push(onePass(kind)[0]);
+      });
+      const theirs = await py.ask<{ ops: typeof ops; ms: number[] }>({ cmd: "profile", kind, passes: o.passes });
+      tables[kind] = { metanas: { ops, ms }, pytorch: theirs };
+    }
+    console.log(
+      JSON.stringify({ profile: tables, passes: o.passes, loss_metanas: lossMetanas, loss_pytorch: lossPytorch }),
+    );
+    await py.close();
+    return;
+  }
+
+  // Warm-up: one pass of each kind on each side.
+  for (const kind of o.kinds) {
+    await metanasPasses(kind, 1);
+    await pytorchPasses(kind, 1);
+  }
+  const kinds: ProcessResult["kinds"] = {};
+  for (const kind of o.kinds) {
+    const mReps: number[] = [];
+    const pReps: number[] = [];
+    const mCpu: number[] = [];
+    const pCpu: number[] = [];
+    const mFwd: number[] = [];
+    const pFwd: number[] = [];
+    for (let r = 0; r < o.reps; r++) {
+      // Alternate which side goes first, to spread slow phases of a noisy machine over both.
+      const runM = async () => {
+        const m = await metanasPasses(kind, o.passes);
+        mReps.push(median(m.ms));
+        mCpu.push(median(m.cpu_ms));
+        if (kind === "full") mFwd.push(median(m.forward_ms));
+      };
+      const runP = async () => {
+        const q = await pytorchPasses(kind, o.passes);
+        pReps.push(median(q.ms));
+        pCpu.push(median(q.cpu_ms));
+        if (kind === "full") pFwd.push(median(q.forward_ms));
+      };
+      if (r % 2 === 0) {
+        await runM();
+        await runP();
+      } else {
+        await runP();
+        await runM();
+      }
+    }
+    const m = median(mReps);
+    const q = median(pReps);
+    kinds[kind] = {
+      metanas_ms: m,
+      pytorch_ms: q,
+      ratio: m / q,
+      metanas_cpu_ms: median(mCpu),
+      pytorch_cpu_ms: median(pCpu),
+      cpu_ratio: median(mCpu) / median(pCpu),
+      metanas_reps: mReps,
+      pytorch_reps: pReps,
+      ...(kind === "full" ? { metanas_forward_ms: median(mFwd), pytorch_forward_ms: median(pFwd) } : {}),
+    };
+  }
+  const pyMem = await py.ask<{ max_rss_kb: number }>({ cmd: "memory" });
+  await py.close();
+  const result: ProcessResult = {
+    kinds,
+    loss_metanas: lossMetanas,
+    loss_pytorch: lossPytorch,
+    max_rss_mb_metanas: process.resourceUsage().maxRSS / 1024,
+    max_rss_mb_pytorch: pyMem.max_rss_kb / 1024,
+    allocator: E.allocatorInfo().policy,
+    allocator_pytorch: hello.allocator,
+  };
+  console.log(JSON.stringify(result));
 }
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
-console.log(
-  `one-shot network, C = ${channels}, batch ${batch} of ${inputChannels}x${size}x${size}, ${threads} thread(s), ${net.numParameters().toLocaleString("en-US")} weights`,
-);
-console.log(`  forward           median ${median(forwardTimes).toFixed(1)} ms`);
-console.log(
-  `  forward+backward  median ${median(times).toFixed(1)} ms  (runs: ${times.map((t) => t.toFixed(0)).join(" ")})`,
-);
-console.log(
-  JSON.stringify({
-    channels,
-    batch,
-    threads,
-    forward_ms: median(forwardTimes),
-    forward_backward_ms: median(times),
-    reps,
-  }),
-);
+
+// ---------------------------------------------------------------- the driver
+function runChild(extra: string[]): string {
+  const args = [fileURLToPath(import.meta.url), "--child", ...process.argv.slice(2), ...extra];
+  const r = spawnSync(process.execPath, args, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  if (r.status !== 0) throw new Error(`bench:network: a benchmark process failed (exit ${r.status})`);
+  const lines = r.stdout.trim().split("\n");
+  return lines[lines.length - 1]!;
+}
+
+const f = (v: number, d = 1) => v.toFixed(d);
+
+interface ProfileRow {
+  name: string;
+  selfUs: number;
+  calls: number;
+}
+function printProfile(kind: string, mine: ProfileRow[], theirs: ProfileRow[], ms: [number[], number[]]): object {
+  const perPass = (rows: ProfileRow[]) =>
+    new Map(rows.map((r) => [r.name, { ms: r.selfUs / 1000 / o.passes, calls: r.calls / o.passes }]));
+  const a = perPass(mine);
+  const b = perPass(theirs);
+  const names = [...new Set([...a.keys(), ...b.keys()])];
+  const rows = names
+    .map((name) => ({ name, metanas: a.get(name) ?? { ms: 0, calls: 0 }, pytorch: b.get(name) ?? { ms: 0, calls: 0 } }))
+    .sort((x, y) => Math.max(y.metanas.ms, y.pytorch.ms) - Math.max(x.metanas.ms, x.pytorch.ms));
+  const sumA = [...a.values()].reduce((s, v) => s + v.ms, 0);
+  const sumB = [...b.values()].reduce((s, v) => s + v.ms, 0);
+  const passA = median(ms[0]);
+  const passB = median(ms[1]);
+  console.log(`\n${kind} pass, self time per pass (ms) and calls per pass, ${o.passes} profiled passes`);
+  console.log(
+    `${"op".padEnd(44)} ${"metanas".padStart(9)} ${"calls".padStart(6)} ${"pytorch".padStart(9)} ${"calls".padStart(6)}`,
+  );
+  for (const r of rows.filter((r) => Math.max(r.metanas.ms, r.pytorch.ms) >= 1)) {
+    console.log(
+      `${r.name.slice(0, 44).padEnd(44)} ${f(r.metanas.ms).padStart(9)} ${f(r.metanas.calls, 0).padStart(6)} ${f(r.pytorch.ms).padStart(9)} ${f(r.pytorch.calls, 0).padStart(6)}`,
+    );
+  }
+  console.log(`${"sum of op self times".padEnd(44)} ${f(sumA).padStart(9)} ${"".padStart(6)} ${f(sumB).padStart(9)}`);
+  console.log(
+    `${"pass (profiled, median)".padEnd(44)} ${f(passA).padStart(9)} ${"".padStart(6)} ${f(passB).padStart(9)}`,
+  );
+  console.log(
+    `${"outside ops (JS or Python, binding)".padEnd(44)} ${f(passA - sumA).padStart(9)} ${"".padStart(6)} ${f(passB - sumB).padStart(9)}`,
+  );
+  return {
+    pass_ms: { metanas: passA, pytorch: passB },
+    ops: rows.map((r) => ({
+      name: r.name,
+      metanas_ms: r.metanas.ms,
+      pytorch_ms: r.pytorch.ms,
+      metanas_calls: r.metanas.calls,
+      pytorch_calls: r.pytorch.calls,
+    })),
+  };
+}
+
+async function driver(): Promise<void> {
+  const setting = `C = ${o.channels}, batch ${o.batch} of ${o.inputChannels}x${o.size}x${o.size}, ${o.ways} ways, T = ${o.temperature}, threshold ${o.threshold}, drop-path ${o.dropPath}, ${o.threads} thread(s)`;
+  console.log(`one-shot network (${preset} preset's cells): ${setting}`);
+  if (profile) {
+    const r = JSON.parse(runChild([])) as {
+      profile: Record<
+        string,
+        { metanas: { ops: ProfileRow[]; ms: number[] }; pytorch: { ops: ProfileRow[]; ms: number[] } }
+      >;
+      loss_metanas: number;
+      loss_pytorch: number;
+    };
+    const out: Record<string, object> = {};
+    for (const [kind, t] of Object.entries(r.profile))
+      out[kind] = printProfile(kind, t.metanas.ops, t.pytorch.ops, [t.metanas.ms, t.pytorch.ms]);
+    console.log(`\nloss without drop-path: metanas ${r.loss_metanas}, pytorch ${r.loss_pytorch}`);
+    console.log(JSON.stringify({ profile: out, passes: o.passes, setting }));
+    return;
+  }
+  const results: ProcessResult[] = [];
+  for (let k = 0; k < o.processes; k++) {
+    const r = JSON.parse(runChild([])) as ProcessResult;
+    results.push(r);
+    const parts = o.kinds.map((kind) => {
+      const x = r.kinds[kind]!;
+      return `${kind} ${f(x.metanas_ms)} vs ${f(x.pytorch_ms)} ms (${f(x.ratio, 3)}; CPU ${f(x.cpu_ratio, 3)})`;
+    });
+    console.log(
+      `process pair ${k + 1}: ${parts.join(", ")}; peak RSS ${f(r.max_rss_mb_metanas, 0)} vs ${f(r.max_rss_mb_pytorch, 0)} MB`,
+    );
+  }
+  const summary: Record<string, object> = {};
+  for (const kind of o.kinds) {
+    const rs = results.map((r) => r.kinds[kind]!);
+    summary[kind] = {
+      ratio: median(rs.map((x) => x.ratio)),
+      ratios: rs.map((x) => +x.ratio.toFixed(4)),
+      cpu_ratio: median(rs.map((x) => x.cpu_ratio)),
+      cpu_ratios: rs.map((x) => +x.cpu_ratio.toFixed(4)),
+      metanas_cpu_ms: median(rs.map((x) => x.metanas_cpu_ms)),
+      pytorch_cpu_ms: median(rs.map((x) => x.pytorch_cpu_ms)),
+      metanas_ms: median(rs.map((x) => x.metanas_ms)),
+      pytorch_ms: median(rs.map((x) => x.pytorch_ms)),
+      metanas_ms_per_process: rs.map((x) => +x.metanas_ms.toFixed(1)),
+      pytorch_ms_per_process: rs.map((x) => +x.pytorch_ms.toFixed(1)),
+      ...(kind === "full"
+        ? {
+            metanas_forward_ms: median(rs.map((x) => x.metanas_forward_ms!)),
+            pytorch_forward_ms: median(rs.map((x) => x.pytorch_forward_ms!)),
+          }
+        : {}),
+    };
+    const s = summary[kind] as { ratio: number; metanas_ms: number; pytorch_ms: number };
+    console.log(
+      `${kind.padEnd(8)} median over ${o.processes} process pairs: metanas ${f(s.metanas_ms)} ms, PyTorch ${f(s.pytorch_ms)} ms, ratio ${f(s.ratio, 3)}`,
+    );
+  }
+  const losses = results.map((r) => Math.abs(r.loss_metanas - r.loss_pytorch));
+  console.log(`loss without drop-path, metanas vs PyTorch: ${results[0]!.loss_metanas} vs ${results[0]!.loss_pytorch}`);
+  console.log(
+    JSON.stringify({
+      ...summary,
+      setting: { ...o, python: undefined },
+      max_loss_diff: Math.max(...losses),
+      max_rss_mb_metanas: Math.max(...results.map((r) => r.max_rss_mb_metanas)),
+      max_rss_mb_pytorch: Math.max(...results.map((r) => r.max_rss_mb_pytorch)),
+      allocator: results[0]!.allocator,
+      allocator_pytorch: results[0]!.allocator_pytorch,
+    }),
+  );
+}
+
+await (isChild ? child() : driver());

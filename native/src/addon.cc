@@ -12,6 +12,8 @@
 #include <torch/version.h>
 #include <napi.h>
 
+#include "binding.h"
+
 #include <malloc.h>
 
 #include <cmath>
@@ -616,6 +618,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // Every entry point (CLI, library import, worker threads, tests) loads the addon before its first
   // tensor, so this is the one place that covers them all.
   applyAllocatorPolicy();
+  metanas::registerProfiler(env, exports);
+  metanas::registerKernels(env, exports);
   EXPORT("fromTypedArray", FromTypedArray);
   EXPORT("toTypedArray", ToTypedArray);
   EXPORT("toBytes", ToBytes);
@@ -693,5 +697,17 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 }
 
 }  // namespace
+
+// The tensor table as binding.h offers it to the other native files.
+namespace metanas {
+const at::Tensor& tensorAt(int32_t id) {
+  try {
+    return get(id);
+  } catch (const ArgError& e) {
+    throw BindingArgError(e.what());
+  }
+}
+int32_t adoptTensor(at::Tensor t) { return put(std::move(t)); }
+}  // namespace metanas
 
 NODE_API_MODULE(metanas_native, Init)

@@ -31,11 +31,13 @@ export {
   where,
 } from "./ops.js";
 export { Adam, type AdamOptions, SGD } from "./optim.js";
+export { type OpTime, profileOps } from "./profiler.js";
 export {
   allocatorInfo,
   cudaAvailable,
   getNumThreads,
   getRngState,
+  kernelInfo,
   libtorchVersion,
   liveTensors,
   manualSeed,

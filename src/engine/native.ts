@@ -103,6 +103,28 @@ export interface NativeAddon {
   setDefaultDevice(device: string): void;
   version(): string;
   allocatorInfo(): AllocatorInfo;
+  /** conv2d through the addon's own kernels where they apply, else libtorch's (native/src/kernels.cc). */
+  kernelConv2d(
+    x: number,
+    w: number,
+    b: number,
+    stride: number[],
+    padding: number[],
+    dilation: number[],
+    groups: number,
+  ): number;
+  kernelMaxPool2d(x: number, kernel: number[], stride: number[], padding: number[]): number;
+  kernelAvgPool2d(x: number, kernel: number[], stride: number[], padding: number[], countIncludePad: boolean): number;
+  kernelInfo(): KernelInfo;
+  profilerStart(): void;
+  profilerStop(): { name: string; selfUs: number; totalUs: number; calls: number }[];
+}
+
+/** Which kernels run: the addon's own ("metanas") or libtorch's ("aten", METANAS_KERNELS=aten). */
+export interface KernelInfo {
+  kernels: "metanas" | "aten";
+  /** Where float matrix products go: oneDNN's sgemm, or libtorch's matmul when oneDNN is not loadable. */
+  sgemm: "onednn" | "aten";
 }
 
 /** The allocator policy the addon set when it loaded, and glibc's malloc counters (mallinfo2). */

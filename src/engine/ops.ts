@@ -15,7 +15,7 @@ export interface Conv2dOptions {
 /** x [N, Cin, H, W], weight [Cout, Cin / groups, kh, kw]. */
 export function conv2d(x: Tensor, weight: Tensor, o: Conv2dOptions = {}): Tensor {
   return new Tensor(
-    native.conv2d(
+    native.kernelConv2d(
       x.id,
       weight.id,
       o.bias ? o.bias.id : -1,
@@ -28,7 +28,7 @@ export function conv2d(x: Tensor, weight: Tensor, o: Conv2dOptions = {}): Tensor
 }
 
 export function maxPool2d(x: Tensor, kernel: Pair, stride: Pair = kernel, padding: Pair = 0): Tensor {
-  return new Tensor(native.maxPool2d(x.id, pair(kernel), pair(stride), pair(padding)));
+  return new Tensor(native.kernelMaxPool2d(x.id, pair(kernel), pair(stride), pair(padding)));
 }
 
 /** Average pooling; countIncludePad = false divides by the number of real (unpadded) pixels in each window. */
@@ -39,7 +39,7 @@ export function avgPool2d(
   padding: Pair = 0,
   countIncludePad = false,
 ): Tensor {
-  return new Tensor(native.avgPool2d(x.id, pair(kernel), pair(stride), pair(padding), countIncludePad));
+  return new Tensor(native.kernelAvgPool2d(x.id, pair(kernel), pair(stride), pair(padding), countIncludePad));
 }
 
 /** Mean over the spatial dims: [N, C, H, W] -> [N, C]. */

@@ -1,5 +1,5 @@
 // Process-wide engine settings: threads, seed, generator state, device, live-tensor count.
-import { type AllocatorInfo, native } from "./native.js";
+import { type AllocatorInfo, type KernelInfo, native } from "./native.js";
 import { Tensor } from "./tensor.js";
 
 export function setNumThreads(n: number): void {
@@ -41,4 +41,8 @@ export function libtorchVersion(): string {
 /** The allocator policy in force (set when the addon loads; METANAS_MALLOC=system opts out). */
 export function allocatorInfo(): AllocatorInfo {
   return native.allocatorInfo();
+}
+/** Which kernels the hot operations use (METANAS_KERNELS=aten: libtorch's own, for comparisons). */
+export function kernelInfo(): KernelInfo {
+  return native.kernelInfo();
 }

@@ -3,7 +3,7 @@
 // with respect to alpha and beta only, at the current weights), then a weight step on the first.
 import { sampleBatch } from "../data/sampler.js";
 import type { Task, TaskSet } from "../data/types.js";
-import { crossEntropy, grad, noGrad, tidy } from "../engine/index.js";
+import { type Adam, crossEntropy, grad, noGrad, type Tensor, tidy } from "../engine/index.js";
 import type { ForwardPhase, MetaModel } from "../models/model.js";
 import { temperatureAt } from "../sparsification/temperature.js";
 import type { Rng } from "../util/rng.js";
@@ -38,9 +38,19 @@ export function predictionPhase(o: InnerLoopSettings): ForwardPhase {
 /** Yields to the event loop so that finalizers and signals get their turn (LIBTORCH-NOTES). */
 export const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-function lossOn(model: MetaModel, set: TaskSet, phase: ForwardPhase) {
-  const { x, y } = toTensors(set);
-  return crossEntropy(model.forward(x, phase), y);
+export interface Batch {
+  x: Tensor;
+  y: Tensor;
+}
+
+/** One architecture step: gradients of the batch's loss with respect to alpha and beta only. */
+export function architectureStep(model: MetaModel, archOpt: Adam, batch: Batch, phase: ForwardPhase): void {
+  tidy(() => archOpt.apply(grad(crossEntropy(model.forward(batch.x, phase), batch.y), model.arch)));
+}
+
+/** One weight step: gradients of the batch's loss with respect to the weights only. */
+export function weightStep(model: MetaModel, weightsOpt: Adam, batch: Batch, phase: ForwardPhase): void {
+  tidy(() => weightsOpt.apply(grad(crossEntropy(model.forward(batch.x, phase), batch.y), model.weights)));
 }
 
 /** Adapts the model's weights (and architecture) to the task in place. */
@@ -58,9 +68,9 @@ export async function adapt(
     const archBatch = adaptArch ? sampleBatch(task.support, o.batchSize, rng) : null;
     if (archBatch && opt.arch) {
       const archOpt = opt.arch;
-      tidy(() => archOpt.apply(grad(lossOn(model, archBatch, phase), model.arch)));
+      tidy(() => architectureStep(model, archOpt, toTensors(archBatch), phase));
     }
-    tidy(() => opt.weights.apply(grad(lossOn(model, weightBatch, phase), model.weights)));
+    tidy(() => weightStep(model, opt.weights, toTensors(weightBatch), phase));
     await turn();
   }
 }

@@ -1,6 +1,7 @@
 """An independent PyTorch implementation of the MetaNAS one-shot network (SPEC sections 1-2),
 written from the SPEC, fed with metanas's weights: prints logits, loss and gradients as JSON.
-Run by test/searchspace-pytorch.test.ts with Debian's python3-torch."""
+Run by test/searchspace-pytorch.test.ts with Debian's python3-torch; bench/network_pytorch.py
+imports `network` to time the same network against metanas."""
 import json
 import struct
 import sys
@@ -47,6 +48,14 @@ def factorized_reduce(x, p, pre):
     return bn(torch.cat([a, b], 1))
 
 
+def drop_path(x, p):
+    """Zeroes whole samples with probability p and scales the rest by 1 / (1 - p)."""
+    if p <= 0:
+        return x
+    mask = torch.bernoulli(torch.full((x.shape[0], 1, 1, 1), 1 - p, dtype=x.dtype))
+    return x * (mask / (1 - p))
+
+
 def op(name, x, p, pre, stride):
     if name == "max_pool_3x3":
         return bn(F.max_pool2d(x, 3, stride, 1))
@@ -66,7 +75,7 @@ def op(name, x, p, pre, stride):
     raise ValueError(name)
 
 
-def cell(s0, s1, p, k, reduction, reduction_prev, alpha, betas, T, threshold):
+def cell(s0, s1, p, k, reduction, reduction_prev, alpha, betas, T, threshold, drop=0.0):
     pre = f"cells.{k}"
     if reduction_prev:
         s0 = factorized_reduce(s0, p, pre + ".preprocess0")
@@ -81,8 +90,13 @@ def cell(s0, s1, p, k, reduction, reduction_prev, alpha, betas, T, threshold):
         edges = {}
         for i in range(n):
             stride = 2 if reduction and i < 2 else 1
-            terms = [w[e + i, o] * op(OPS[o], states[i], p, f"{pre}.edges.{e + i}.{OPS[o]}", stride)
-                     for o in range(7) if w[e + i, o].item() > threshold]
+            terms = []
+            for o in range(7):
+                if w[e + i, o].item() > threshold:
+                    y = op(OPS[o], states[i], p, f"{pre}.edges.{e + i}.{OPS[o]}", stride)
+                    if not (OPS[o] == "skip_connect" and stride == 1):
+                        y = drop_path(y, drop)
+                    terms.append(w[e + i, o] * y)
             edges[i] = sum(terms[1:], terms[0])
         pairs = [(a, b) for a in range(n) for b in range(a + 1, n)]
         v = F.softmax(beta / T, dim=0)
@@ -96,6 +110,21 @@ def cell(s0, s1, p, k, reduction, reduction_prev, alpha, betas, T, threshold):
     return torch.cat(states[2:], 1)
 
 
+def network(x, p, arch, cfg, T, threshold, drop=0.0):
+    """Logits of the one-shot network; p: weights by metanas's names, arch: alpha.*/beta.* tensors."""
+    s = bn(F.conv2d(x, p["stem.conv.weight"], padding=1), p, "stem.bn")
+    s0 = s1 = s
+    reduction_prev = False
+    for k in range(cfg["cells"]):
+        reduction = k in cfg["reductions"]
+        kind = "reduce" if reduction else "normal"
+        betas = [arch[f"beta.{kind}.{j}"] for j in range(cfg["nodes"])]
+        out = cell(s0, s1, p, k, reduction, reduction_prev, arch[f"alpha.{kind}"], betas, T, threshold, drop)
+        s0, s1 = s1, out
+        reduction_prev = reduction
+    return F.linear(s1.mean(dim=(2, 3)), p["classifier.weight"], p["classifier.bias"])
+
+
 def main():
     p, meta = read_safetensors(sys.argv[1])
     cfg = json.loads(meta["config"])
@@ -103,17 +132,7 @@ def main():
     x, y = p.pop("input"), p.pop("labels")
     arch = {k: p.pop(k).requires_grad_() for k in list(p) if k.startswith("alpha.") or k.startswith("beta.")}
     stem_w = p["stem.conv.weight"].requires_grad_()
-    s = bn(F.conv2d(x, stem_w, padding=1), p, "stem.bn")
-    s0 = s1 = s
-    reduction_prev = False
-    for k in range(cfg["cells"]):
-        reduction = k in cfg["reductions"]
-        kind = "reduce" if reduction else "normal"
-        betas = [arch[f"beta.{kind}.{j}"] for j in range(cfg["nodes"])]
-        out = cell(s0, s1, p, k, reduction, reduction_prev, arch[f"alpha.{kind}"], betas, T, threshold)
-        s0, s1 = s1, out
-        reduction_prev = reduction
-    logits = F.linear(s1.mean(dim=(2, 3)), p["classifier.weight"], p["classifier.bias"])
+    logits = network(x, p, arch, cfg, T, threshold)
     loss = F.cross_entropy(logits, y)
     names = sorted(arch) + ["stem.conv.weight"]
     grads = torch.autograd.grad(loss, [arch[n] for n in sorted(arch)] + [stem_w])
@@ -124,4 +143,5 @@ def main():
     }))
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+// What a native source file other than addon.cc needs to add entry points: the tensor table
+// (addon.cc owns it), argument helpers and the error guard. A file registers its functions from a
+// `registerX(env, exports)` that addon.cc's Init calls, so addon.cc itself stays small.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <napi.h>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace metanas {
+
+// Defined in addon.cc: the tensor behind an id (throws when disposed), and a new id for a tensor.
+const at::Tensor& tensorAt(int32_t id);
+int32_t adoptTensor(at::Tensor t);
+
+/** Bad arguments from JavaScript: rethrown as a TypeError. */
+struct BindingArgError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+inline int32_t idArgAt(const Napi::CallbackInfo& info, size_t i) {
+  if (i >= info.Length() || !info[i].IsNumber())
+    throw BindingArgError("argument " + std::to_string(i) + ": expected a tensor id");
+  return info[i].As<Napi::Number>().Int32Value();
+}
+inline const at::Tensor& tensorArgAt(const Napi::CallbackInfo& info, size_t i) { return tensorAt(idArgAt(info, i)); }
+inline int64_t intArgAt(const Napi::CallbackInfo& info, size_t i) {
+  if (i >= info.Length() || !info[i].IsNumber())
+    throw BindingArgError("argument " + std::to_string(i) + ": expected an integer");
+  return info[i].As<Napi::Number>().Int64Value();
+}
+inline double numArgAt(const Napi::CallbackInfo& info, size_t i) {
+  if (i >= info.Length() || !info[i].IsNumber())
+    throw BindingArgError("argument " + std::to_string(i) + ": expected a number");
+  return info[i].As<Napi::Number>().DoubleValue();
+}
+inline std::vector<at::Tensor> tensorsArgAt(const Napi::CallbackInfo& info, size_t i) {
+  if (i >= info.Length() || !info[i].IsArray())
+    throw BindingArgError("argument " + std::to_string(i) + ": expected an array of tensor ids");
+  auto arr = info[i].As<Napi::Array>();
+  std::vector<at::Tensor> out;
+  out.reserve(arr.Length());
+  for (uint32_t k = 0; k < arr.Length(); ++k) {
+    Napi::Value v = arr.Get(k);
+    if (!v.IsNumber()) throw BindingArgError("argument " + std::to_string(i) + ": expected an array of tensor ids");
+    out.push_back(tensorAt(v.As<Napi::Number>().Int32Value()));
+  }
+  return out;
+}
+inline Napi::Value tensorValue(Napi::Env env, at::Tensor t) { return Napi::Number::New(env, adoptTensor(std::move(t))); }
+
+/** Wraps an entry point: libtorch and argument errors become JavaScript errors, never an abort. */
+template <Napi::Value (*F)(const Napi::CallbackInfo&)>
+Napi::Value guardedEntry(const Napi::CallbackInfo& info) {
+  try {
+    return F(info);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const c10::Error& e) {
+    throw Napi::Error::New(info.Env(), std::string("libtorch: ") + e.what_without_backtrace());
+  } catch (const BindingArgError& e) {
+    throw Napi::TypeError::New(info.Env(), e.what());
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), std::string("libtorch: ") + e.what());
+  } catch (...) {
+    throw Napi::Error::New(info.Env(), "libtorch: unknown native error");
+  }
+}
+
+// Registration functions of the other native files, called from addon.cc's Init.
+void registerProfiler(Napi::Env env, Napi::Object exports);
+void registerKernels(Napi::Env env, Napi::Object exports);
+
+}  // namespace metanas

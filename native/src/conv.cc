@@ -1,0 +1,314 @@
+// Convolutions of the search space on CPU, NCHW, with their backward passes:
+//  - dense (groups 1): per sample, im2col (skipped for 1x1 stride-1 convolutions) and one matrix
+//    product (gemm.h); the backward pass is two products per sample, col2im for the input's
+//    gradient, and the columns recomputed from the saved input for the weight's gradient;
+//  - depthwise (groups = channels, one filter per channel): direct loops over each image plane,
+//    one pass per filter tap, which vectorise along the rows; this includes the dilated case that
+//    libtorch 1.13 sends to a slow gemm fallback in the backward pass.
+// The input's and the weight's gradients are computed only when autograd asks for them, so the
+// task learner's architecture step does not pay for weight gradients.
+#include <ATen/Parallel.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "gemm.h"
+#include "kernels.h"
+#include "planes.h"
+
+namespace metanas {
+namespace {
+
+struct Geometry : Window {
+  int64_t n, cin, cout, groups;
+  Geometry(const at::Tensor& x, const at::Tensor& weight, const Conv2dSpec& s) {
+    n = x.size(0), cin = x.size(1), h = x.size(2), w = x.size(3);
+    cout = weight.size(0), kh = weight.size(2), kw = weight.size(3);
+    strideH = s.strideH, strideW = s.strideW, padH = s.padH, padW = s.padW;
+    dilationH = s.dilationH, dilationW = s.dilationW, groups = s.groups;
+    setOutput();
+  }
+  bool pointwise() const { return kh == 1 && kw == 1 && strideH == 1 && strideW == 1 && padH == 0 && padW == 0; }
+};
+
+// ---------------------------------------------------------------- dense
+// im2col of one sample: row (c, a, b) of col holds, for every output pixel, the input pixel that
+// filter tap (a, b) of channel c sees (zero in the padding). Rows are filled with block copies.
+template <typename T>
+METANAS_CLONES void im2colSample(const T* __restrict x, T* __restrict col, const Geometry& g) {
+  const int64_t H = g.h, W = g.w, Ho = g.ho, Wo = g.wo, sh = g.strideH, sw = g.strideW;
+  const int64_t P = Ho * Wo;
+  for (int64_t c = 0; c < g.cin; ++c) {
+    for (int64_t a = 0; a < g.kh; ++a) {
+      for (int64_t b = 0; b < g.kw; ++b) {
+        T* __restrict row = col + ((c * g.kh + a) * g.kw + b) * P;
+        const int64_t off = b * g.dilationW - g.padW;
+        int64_t lo, hi;
+        validColumns(off, sw, W, Wo, lo, hi);
+        for (int64_t oh = 0; oh < Ho; ++oh) {
+          T* __restrict dst = row + oh * Wo;
+          const int64_t ih = oh * sh - g.padH + a * g.dilationH;
+          if (ih < 0 || ih >= H) {
+            std::fill(dst, dst + Wo, T(0));
+            continue;
+          }
+          const T* __restrict src = x + (c * H + ih) * W + off;
+          std::fill(dst, dst + lo, T(0));
+          if (sw == 1) {
+            std::copy(src + lo, src + hi, dst + lo);
+          } else {
+            for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * sw];
+          }
+          std::fill(dst + hi, dst + Wo, T(0));
+        }
+      }
+    }
+  }
+}
+
+// The adjoint of im2colSample: adds every column entry back onto its input pixel (gx zeroed first).
+template <typename T>
+METANAS_CLONES void col2imSample(const T* __restrict col, T* __restrict gx, const Geometry& g) {
+  const int64_t H = g.h, W = g.w, Ho = g.ho, Wo = g.wo, sh = g.strideH, sw = g.strideW;
+  const int64_t P = Ho * Wo;
+  std::fill(gx, gx + g.cin * H * W, T(0));
+  for (int64_t c = 0; c < g.cin; ++c) {
+    for (int64_t a = 0; a < g.kh; ++a) {
+      for (int64_t b = 0; b < g.kw; ++b) {
+        const T* __restrict row = col + ((c * g.kh + a) * g.kw + b) * P;
+        const int64_t off = b * g.dilationW - g.padW;
+        int64_t lo, hi;
+        validColumns(off, sw, W, Wo, lo, hi);
+        for (int64_t oh = 0; oh < Ho; ++oh) {
+          const int64_t ih = oh * sh - g.padH + a * g.dilationH;
+          if (ih < 0 || ih >= H) continue;
+          const T* __restrict src = row + oh * Wo;
+          T* __restrict dst = gx + (c * H + ih) * W + off;
+          if (sw == 1) {
+            for (int64_t ow = lo; ow < hi; ++ow) dst[ow] += src[ow];
+          } else {
+            for (int64_t ow = lo; ow < hi; ++ow) dst[ow * sw] += src[ow];
+          }
+        }
+      }
+    }
+  }
+}
+
+template <typename T>
+void denseForward(const T* x, const T* w, T* y, const Geometry& g) {
+  const int64_t k = g.cin * g.kh * g.kw, p = g.ho * g.wo;
+  at::parallel_for(0, g.n, 1, [&](int64_t begin, int64_t end) {
+    std::vector<T> col(g.pointwise() ? 0 : k * p);
+    for (int64_t i = begin; i < end; ++i) {
+      const T* xi = x + i * g.cin * g.h * g.w;
+      const T* src = xi;
+      if (!g.pointwise()) {
+        im2colSample<T>(xi, col.data(), g);
+        src = col.data();
+      }
+      gemm<T>(false, false, g.cout, p, k, T(1), w, k, src, p, T(0), y + i * g.cout * p, p);
+    }
+  });
+}
+
+template <typename T>
+void denseBackwardInput(const T* gy, const T* w, T* gx, const Geometry& g) {
+  const int64_t k = g.cin * g.kh * g.kw, p = g.ho * g.wo;
+  at::parallel_for(0, g.n, 1, [&](int64_t begin, int64_t end) {
+    std::vector<T> col(g.pointwise() ? 0 : k * p);
+    for (int64_t i = begin; i < end; ++i) {
+      T* gxi = gx + i * g.cin * g.h * g.w;
+      T* dst = g.pointwise() ? gxi : col.data();
+      gemm<T>(true, false, k, p, g.cout, T(1), w, k, gy + i * g.cout * p, p, T(0), dst, p);
+      if (!g.pointwise()) col2imSample<T>(col.data(), gxi, g);
+    }
+  });
+}
+
+template <typename T>
+void denseBackwardWeight(const T* gy, const T* x, T* gw, const Geometry& g) {
+  const int64_t k = g.cin * g.kh * g.kw, p = g.ho * g.wo;
+  std::vector<T> col(g.pointwise() ? 0 : k * p);
+  for (int64_t i = 0; i < g.n; ++i) {
+    const T* xi = x + i * g.cin * g.h * g.w;
+    const T* src = xi;
+    if (!g.pointwise()) {
+      im2colSample<T>(xi, col.data(), g);
+      src = col.data();
+    }
+    gemm<T>(false, true, g.cout, k, p, T(1), gy + i * g.cout * p, p, src, p, i == 0 ? T(0) : T(1), gw, k);
+  }
+}
+
+// ---------------------------------------------------------------- depthwise
+// Direct loops over each image plane in the phase-plane layout of planes.h.
+
+// y (ho x wo) from the phase buffer; yq: scratch of ho x wq.
+template <typename T>
+METANAS_CLONES void depthwisePlaneForward(const T* __restrict buf, const T* __restrict f, T* __restrict y,
+                                          T* __restrict yq, const Geometry& g, const Phases& ph) {
+  const int64_t n = ph.out(g);
+  std::fill(yq, yq + n, T(0));
+  for (int64_t a = 0; a < g.kh; ++a) {
+    for (int64_t b = 0; b < g.kw; ++b) {
+      const T v = f[a * g.kw + b];
+      const T* __restrict src = buf + ph.tap(g, a, b);
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j) yq[j] += v * src[j];
+    }
+  }
+  compactRows<T>(yq, y, g, ph);
+}
+
+template <typename T>
+METANAS_CLONES void depthwisePlaneBackwardInput(const T* __restrict gyq, const T* __restrict f, T* __restrict gx,
+                                                T* __restrict gbuf, const Geometry& g, const Phases& ph) {
+  const int64_t n = ph.out(g);
+  std::fill(gbuf, gbuf + ph.size, T(0));
+  for (int64_t a = 0; a < g.kh; ++a) {
+    for (int64_t b = 0; b < g.kw; ++b) {
+      const T v = f[a * g.kw + b];
+      T* __restrict dst = gbuf + ph.tap(g, a, b);
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j) dst[j] += v * gyq[j];
+    }
+  }
+  fromPhases<T>(gbuf, gx, g, ph);
+}
+
+template <typename T>
+METANAS_CLONES void depthwisePlaneBackwardWeight(const T* __restrict gyq, const T* __restrict buf, T* __restrict gf,
+                                                 const Geometry& g, const Phases& ph) {
+  const int64_t n = ph.out(g);
+  for (int64_t a = 0; a < g.kh; ++a) {
+    for (int64_t b = 0; b < g.kw; ++b) {
+      const T* __restrict src = buf + ph.tap(g, a, b);
+      T acc = 0;
+#pragma omp simd reduction(+ : acc)
+      for (int64_t j = 0; j < n; ++j) acc += gyq[j] * src[j];
+      gf[a * g.kw + b] += acc;
+    }
+  }
+}
+
+template <typename T>
+void depthwiseForward(const T* x, const T* w, T* y, const Geometry& g) {
+  const int64_t taps = g.kh * g.kw, planeIn = g.h * g.w, planeOut = g.ho * g.wo;
+  at::parallel_for(0, g.n * g.cin, 1, [&](int64_t begin, int64_t end) {
+    Phases ph(g);
+    std::vector<T> buf(ph.size), yq(g.ho * ph.wq);
+    for (int64_t i = begin; i < end; ++i) {
+      toPhases<T>(x + i * planeIn, buf.data(), g, ph, T(0));
+      depthwisePlaneForward<T>(buf.data(), w + (i % g.cin) * taps, y + i * planeOut, yq.data(), g, ph);
+    }
+  });
+}
+
+// gx and gw may be null (not asked for). Parallel over channels: each sums its samples in order.
+template <typename T>
+void depthwiseBackward(const T* gy, const T* x, const T* w, T* gx, T* gw, const Geometry& g) {
+  const int64_t taps = g.kh * g.kw, planeIn = g.h * g.w, planeOut = g.ho * g.wo;
+  if (gw) std::fill(gw, gw + g.cin * taps, T(0));
+  at::parallel_for(0, g.cin, 1, [&](int64_t begin, int64_t end) {
+    Phases ph(g);
+    std::vector<T> gyq(g.ho * ph.wq), buf(gw ? ph.size : 0), gbuf(gx ? ph.size : 0);
+    for (int64_t c = begin; c < end; ++c) {
+      const T* f = w + c * taps;
+      for (int64_t i = 0; i < g.n; ++i) {
+        const int64_t plane = i * g.cin + c;
+        spreadRows<T>(gy + plane * planeOut, gyq.data(), g, ph);
+        if (gx) depthwisePlaneBackwardInput<T>(gyq.data(), f, gx + plane * planeIn, gbuf.data(), g, ph);
+        if (gw) {
+          toPhases<T>(x + plane * planeIn, buf.data(), g, ph, T(0));
+          depthwisePlaneBackwardWeight<T>(gyq.data(), buf.data(), gw + c * taps, g, ph);
+        }
+      }
+    }
+  });
+}
+
+// ---------------------------------------------------------------- dispatch and autograd
+bool isDepthwise(const at::Tensor& x, const at::Tensor& w, const Conv2dSpec& s) {
+  return s.groups > 1 && s.groups == x.size(1) && w.size(0) == x.size(1) && w.size(1) == 1;
+}
+
+at::Tensor forwardImpl(const at::Tensor& xIn, const at::Tensor& wIn, const Conv2dSpec& s) {
+  at::Tensor x = xIn.contiguous(), w = wIn.contiguous();
+  Geometry g(x, w, s);
+  at::Tensor y = at::empty({g.n, g.cout, g.ho, g.wo}, x.options());
+  bool depthwise = isDepthwise(x, w, s);
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "metanas conv2d", [&] {
+    if (depthwise)
+      depthwiseForward<scalar_t>(x.data_ptr<scalar_t>(), w.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), g);
+    else
+      denseForward<scalar_t>(x.data_ptr<scalar_t>(), w.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), g);
+  });
+  return y;
+}
+
+std::vector<int64_t> packSpec(const Conv2dSpec& s) {
+  return {s.strideH, s.strideW, s.padH, s.padW, s.dilationH, s.dilationW, s.groups};
+}
+Conv2dSpec unpackSpec(const std::vector<int64_t>& v) {
+  return {v[0], v[1], v[2], v[3], v[4], v[5], v[6]};
+}
+
+struct Conv2dFunction : public torch::autograd::Function<Conv2dFunction> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
+                            std::vector<int64_t> spec) {
+    ctx->save_for_backward({x, w});
+    ctx->saved_data["spec"] = spec;
+    RECORD_FUNCTION("metanas::conv2d", std::vector<c10::IValue>());
+    return forwardImpl(x, w, unpackSpec(spec));
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    RECORD_FUNCTION("metanas::conv2d_backward", std::vector<c10::IValue>());
+    auto saved = ctx->get_saved_variables();
+    at::Tensor x = saved[0].contiguous(), w = saved[1].contiguous();
+    Conv2dSpec s = unpackSpec(ctx->saved_data["spec"].toIntVector());
+    at::Tensor gy = grads[0].contiguous();
+    Geometry g(x, w, s);
+    bool depthwise = isDepthwise(x, w, s);
+    at::Tensor gx, gw;
+    if (ctx->needs_input_grad(0)) gx = at::empty_like(x);
+    if (ctx->needs_input_grad(1)) gw = at::empty_like(w);
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "metanas conv2d backward", [&] {
+      const scalar_t* gyp = gy.data_ptr<scalar_t>();
+      if (depthwise) {
+        depthwiseBackward<scalar_t>(gyp, x.data_ptr<scalar_t>(), w.data_ptr<scalar_t>(),
+                                    gx.defined() ? gx.data_ptr<scalar_t>() : nullptr,
+                                    gw.defined() ? gw.data_ptr<scalar_t>() : nullptr, g);
+        return;
+      }
+      if (gx.defined()) denseBackwardInput<scalar_t>(gyp, w.data_ptr<scalar_t>(), gx.data_ptr<scalar_t>(), g);
+      if (gw.defined()) denseBackwardWeight<scalar_t>(gyp, x.data_ptr<scalar_t>(), gw.data_ptr<scalar_t>(), g);
+    });
+    return {gx, gw, at::Tensor()};
+  }
+};
+
+}  // namespace
+
+bool conv2dHandles(const at::Tensor& x, const at::Tensor& w, const Conv2dSpec& s) {
+  if (!x.device().is_cpu() || !w.device().is_cpu() || x.dim() != 4 || w.dim() != 4) return false;
+  if (x.scalar_type() != w.scalar_type()) return false;
+  if (x.scalar_type() != at::kFloat && x.scalar_type() != at::kDouble) return false;
+  if (s.strideH < 1 || s.strideW < 1 || s.dilationH < 1 || s.dilationW < 1 || s.padH < 0 || s.padW < 0) return false;
+  if (s.groups == 1) {
+    if (w.size(1) != x.size(1)) return false;
+  } else if (!isDepthwise(x, w, s)) {
+    return false;
+  }
+  return outSize(x.size(2), w.size(2), s.strideH, s.padH, s.dilationH) > 0 &&
+         outSize(x.size(3), w.size(3), s.strideW, s.padW, s.dilationW) > 0;
+}
+
+at::Tensor conv2d(const at::Tensor& x, const at::Tensor& w, const Conv2dSpec& s) {
+  return Conv2dFunction::apply(x, w, packSpec(s));
+}
+
+}  // namespace metanas

@@ -1,0 +1,84 @@
+// Entry points of the addon's own kernels (kernels.h). Each falls back to libtorch's op for the
+// cases a kernel does not cover (other devices, dtypes or shapes). METANAS_KERNELS=aten sends every
+// call to libtorch's op, to compare the two in one build.
+#include "kernels.h"
+
+#include <cstdlib>
+#include <string>
+
+#include "binding.h"
+#include "gemm.h"
+
+namespace metanas {
+namespace {
+
+bool ownKernels() {
+  static const bool on = [] {
+    const char* choice = std::getenv("METANAS_KERNELS");
+    return !(choice && std::string(choice) == "aten");
+  }();
+  return on;
+}
+
+std::vector<int64_t> pairArg(const Napi::CallbackInfo& info, size_t i) {
+  auto arr = info[i].As<Napi::Array>();
+  if (!info[i].IsArray() || arr.Length() != 2) throw BindingArgError("argument " + std::to_string(i) + ": expected [h, w]");
+  return {arr.Get(0u).As<Napi::Number>().Int64Value(), arr.Get(1u).As<Napi::Number>().Int64Value()};
+}
+
+// conv2d(x, w, bias or -1, stride, padding, dilation, groups)
+Napi::Value Conv2d(const Napi::CallbackInfo& info) {
+  const at::Tensor& x = tensorArgAt(info, 0);
+  const at::Tensor& w = tensorArgAt(info, 1);
+  int32_t biasId = idArgAt(info, 2);
+  auto stride = pairArg(info, 3), padding = pairArg(info, 4), dilation = pairArg(info, 5);
+  int64_t groups = intArgAt(info, 6);
+  Conv2dSpec s{stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1], groups};
+  if (ownKernels() && biasId < 0 && conv2dHandles(x, w, s)) return tensorValue(info.Env(), conv2d(x, w, s));
+  c10::optional<at::Tensor> bias;
+  if (biasId >= 0) bias = tensorAt(biasId);
+  return tensorValue(info.Env(), at::conv2d(x, w, bias, stride, padding, dilation, groups));
+}
+
+PoolSpec poolArgs(const Napi::CallbackInfo& info) {
+  auto kernel = pairArg(info, 1), stride = pairArg(info, 2), padding = pairArg(info, 3);
+  return {kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1], false};
+}
+
+// maxPool2d(x, kernel, stride, padding)
+Napi::Value MaxPool2d(const Napi::CallbackInfo& info) {
+  const at::Tensor& x = tensorArgAt(info, 0);
+  PoolSpec s = poolArgs(info);
+  if (ownKernels() && poolHandles(x, s)) return tensorValue(info.Env(), maxPool2d(x, s));
+  return tensorValue(info.Env(), at::max_pool2d(x, {s.kernelH, s.kernelW}, {s.strideH, s.strideW}, {s.padH, s.padW}));
+}
+
+// avgPool2d(x, kernel, stride, padding, countIncludePad)
+Napi::Value AvgPool2d(const Napi::CallbackInfo& info) {
+  const at::Tensor& x = tensorArgAt(info, 0);
+  PoolSpec s = poolArgs(info);
+  if (info.Length() < 5 || !info[4].IsBoolean()) throw BindingArgError("argument 4: expected a boolean");
+  s.countIncludePad = info[4].As<Napi::Boolean>().Value();
+  if (ownKernels() && poolHandles(x, s)) return tensorValue(info.Env(), avgPool2d(x, s));
+  return tensorValue(info.Env(), at::avg_pool2d(x, {s.kernelH, s.kernelW}, {s.strideH, s.strideW}, {s.padH, s.padW},
+                                                false, s.countIncludePad));
+}
+
+Napi::Value KernelInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto out = Napi::Object::New(env);
+  out.Set("kernels", Napi::String::New(env, ownKernels() ? "metanas" : "aten"));
+  out.Set("sgemm", Napi::String::New(env, fastSgemmAvailable() ? "onednn" : "aten"));
+  return out;
+}
+
+}  // namespace
+
+void registerKernels(Napi::Env env, Napi::Object exports) {
+  exports.Set("kernelConv2d", Napi::Function::New(env, guardedEntry<Conv2d>, "kernelConv2d"));
+  exports.Set("kernelMaxPool2d", Napi::Function::New(env, guardedEntry<MaxPool2d>, "kernelMaxPool2d"));
+  exports.Set("kernelAvgPool2d", Napi::Function::New(env, guardedEntry<AvgPool2d>, "kernelAvgPool2d"));
+  exports.Set("kernelInfo", Napi::Function::New(env, guardedEntry<KernelInfo>, "kernelInfo"));
+}
+
+}  // namespace metanas

@@ -1,0 +1,36 @@
+// The addon's own CPU kernels for the search space's hot operations, each a differentiable
+// libtorch op (a custom autograd function) so that they mix freely with libtorch's own ops.
+// Why they exist: measured on the one-shot network (C = 28, batch 20, one thread), libtorch 1.13's
+// convolutions spend most of their time outside oneDNN's convolution itself (layout reorders
+// around every call; a gemm fallback for dilated depthwise backward), and its 3x3 pooling is far
+// slower than its memory traffic. Each kernel is checked against libtorch's op in the tests
+// (forward and gradients, float32 and float64) and by finite differences.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+
+namespace metanas {
+
+struct Conv2dSpec {
+  int64_t strideH = 1, strideW = 1, padH = 0, padW = 0, dilationH = 1, dilationW = 1, groups = 1;
+};
+
+/** True when conv2d below handles the case (CPU, float or double, no bias, dense or depthwise). */
+bool conv2dHandles(const at::Tensor& x, const at::Tensor& w, const Conv2dSpec& s);
+/** x [N, Cin, H, W], w [Cout, Cin / groups, kh, kw]; groups 1 (im2col + gemm) or Cin (direct depthwise). */
+at::Tensor conv2d(const at::Tensor& x, const at::Tensor& w, const Conv2dSpec& s);
+
+struct PoolSpec {
+  int64_t kernelH = 1, kernelW = 1, strideH = 1, strideW = 1, padH = 0, padW = 0;
+  /** Average pooling: divide by the window's size including padding (else: by its image pixels). */
+  bool countIncludePad = false;
+};
+
+/** True when the pooling kernels handle the case (CPU, float or double, 4-D, padding <= kernel / 2). */
+bool poolHandles(const at::Tensor& x, const PoolSpec& s);
+at::Tensor maxPool2d(const at::Tensor& x, const PoolSpec& s);
+at::Tensor avgPool2d(const at::Tensor& x, const PoolSpec& s);
+
+}  // namespace metanas

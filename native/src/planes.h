@@ -1,0 +1,116 @@
+// Shared pieces of the addon's image kernels (conv.cc, pool.cc): the geometry of a sliding window
+// over one image plane, and the phase-plane layout that turns every window tap into one long
+// contiguous loop.
+//
+// An image plane is padded and split into stride x stride phase planes (the pixels whose padded
+// row and column are congruent to (r, q) modulo the stride; one plane when the stride is 1). Then
+// every tap of the window reads one phase plane at a fixed offset; computing the output at the
+// phase planes' row pitch wq (the columns past wo are scratch) makes each tap one multiply-add,
+// max or sum over the whole plane instead of one short, strided loop per output row.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+// Inner loops are compiled for the baseline, AVX2+FMA and AVX-512 and picked when the addon loads.
+#define METANAS_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+
+namespace metanas {
+
+inline int64_t outSize(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dilation) {
+  return (in + 2 * pad - dilation * (k - 1) - 1) / stride + 1;
+}
+
+/** A kh x kw window sliding over an h x w plane, giving ho x wo outputs. */
+struct Window {
+  int64_t h = 0, w = 0, ho = 0, wo = 0, kh = 1, kw = 1;
+  int64_t strideH = 1, strideW = 1, padH = 0, padW = 0, dilationH = 1, dilationW = 1;
+  void setOutput() {
+    ho = outSize(h, kh, strideH, padH, dilationH);
+    wo = outSize(w, kw, strideW, padW, dilationW);
+  }
+};
+
+// The output columns ow of an input row that tap offset `off` (= kw * dilation - pad) reaches
+// inside the image: 0 <= ow * stride + off < w.
+inline void validColumns(int64_t off, int64_t stride, int64_t w, int64_t wo, int64_t& lo, int64_t& hi) {
+  lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
+  hi = off >= w ? 0 : std::min(wo, (w - 1 - off) / stride + 1);
+  if (hi < lo) hi = lo;
+}
+
+struct Phases {
+  int64_t sh, sw, hq, wq, phase, size;
+  explicit Phases(const Window& g) : sh(g.strideH), sw(g.strideW) {
+    const int64_t hp = g.h + 2 * g.padH, wp = g.w + 2 * g.padW;
+    hq = (hp + sh - 1) / sh;
+    wq = (wp + sw - 1) / sw;
+    // A tap's reads overrun its phase plane by at most its column offset (scratch columns only).
+    phase = hq * wq + ((g.kw - 1) * g.dilationW) / sw + 1;
+    size = sh * sw * phase;
+  }
+  /** Length of an output plane at pitch wq. */
+  int64_t out(const Window& g) const { return g.ho * wq; }
+  /** Offset in the phase buffer of tap (a, b) for output pixel (0, 0). */
+  int64_t tap(const Window& g, int64_t a, int64_t b) const {
+    const int64_t dy = a * g.dilationH, dx = b * g.dilationW;
+    return ((dy % sh) * sw + dx % sw) * phase + (dy / sh) * wq + dx / sw;
+  }
+  /** Offset of input pixel (i, j). */
+  int64_t pixel(const Window& g, int64_t i, int64_t j) const {
+    const int64_t y = i + g.padH, x = j + g.padW;
+    return ((y % sh) * sw + x % sw) * phase + (y / sh) * wq + x / sw;
+  }
+};
+
+/** The plane x (h x w) into the phase buffer, the padding and scratch set to `fill`. */
+template <typename T>
+METANAS_CLONES void toPhases(const T* __restrict x, T* __restrict buf, const Window& g, const Phases& ph, T fill) {
+  std::fill(buf, buf + ph.size, fill);
+  for (int64_t i = 0; i < g.h; ++i) {
+    const T* __restrict row = x + i * g.w;
+    if (ph.sw == 1) {
+      std::copy(row, row + g.w, buf + ph.pixel(g, i, 0));
+      continue;
+    }
+    for (int64_t q = 0; q < ph.sw && q < g.w; ++q) {
+      // columns j = q, q + sw, ... land consecutively in one phase plane
+      T* __restrict dst = buf + ph.pixel(g, i, q);
+      int64_t k = 0;
+      for (int64_t j = q; j < g.w; j += ph.sw) dst[k++] = row[j];
+    }
+  }
+}
+
+/** The inverse of toPhases on the image pixels (padding and scratch are dropped). */
+template <typename T>
+METANAS_CLONES void fromPhases(const T* __restrict buf, T* __restrict x, const Window& g, const Phases& ph) {
+  for (int64_t i = 0; i < g.h; ++i) {
+    T* __restrict row = x + i * g.w;
+    if (ph.sw == 1) {
+      const T* src = buf + ph.pixel(g, i, 0);
+      std::copy(src, src + g.w, row);
+      continue;
+    }
+    for (int64_t q = 0; q < ph.sw && q < g.w; ++q) {
+      const T* __restrict src = buf + ph.pixel(g, i, q);
+      int64_t k = 0;
+      for (int64_t j = q; j < g.w; j += ph.sw) row[j] = src[k++];
+    }
+  }
+}
+
+/** An output plane (ho x wo) at pitch wq, scratch columns zero (so that they add nothing). */
+template <typename T>
+METANAS_CLONES void spreadRows(const T* __restrict y, T* __restrict yq, const Window& g, const Phases& ph) {
+  std::fill(yq, yq + ph.out(g), T(0));
+  for (int64_t i = 0; i < g.ho; ++i) std::copy(y + i * g.wo, y + (i + 1) * g.wo, yq + i * ph.wq);
+}
+
+/** The inverse of spreadRows. */
+template <typename T>
+METANAS_CLONES void compactRows(const T* __restrict yq, T* __restrict y, const Window& g, const Phases& ph) {
+  for (int64_t i = 0; i < g.ho; ++i) std::copy(yq + i * ph.wq, yq + i * ph.wq + g.wo, y + i * g.wo);
+}
+
+}  // namespace metanas
