@@ -64,6 +64,16 @@ Napi::Value AvgPool2d(const Napi::CallbackInfo& info) {
                                                 false, s.countIncludePad));
 }
 
+// batchNorm(x, weight or -1, bias or -1, eps): the batch's statistics, no running statistics.
+Napi::Value BatchNorm(const Napi::CallbackInfo& info) {
+  const at::Tensor& x = tensorArgAt(info, 0);
+  int32_t wid = idArgAt(info, 1), bid = idArgAt(info, 2);
+  at::Tensor w = wid >= 0 ? tensorAt(wid) : at::Tensor(), b = bid >= 0 ? tensorAt(bid) : at::Tensor();
+  double eps = numArgAt(info, 3);
+  if (ownKernels() && batchNormHandles(x, w, b)) return tensorValue(info.Env(), batchNorm(x, w, b, eps));
+  return tensorValue(info.Env(), at::batch_norm(x, w, b, {}, {}, true, 0.1, eps, true));
+}
+
 Napi::Value KernelInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto out = Napi::Object::New(env);
@@ -78,6 +88,7 @@ void registerKernels(Napi::Env env, Napi::Object exports) {
   exports.Set("kernelConv2d", Napi::Function::New(env, guardedEntry<Conv2d>, "kernelConv2d"));
   exports.Set("kernelMaxPool2d", Napi::Function::New(env, guardedEntry<MaxPool2d>, "kernelMaxPool2d"));
   exports.Set("kernelAvgPool2d", Napi::Function::New(env, guardedEntry<AvgPool2d>, "kernelAvgPool2d"));
+  exports.Set("kernelBatchNorm", Napi::Function::New(env, guardedEntry<BatchNorm>, "kernelBatchNorm"));
   exports.Set("kernelInfo", Napi::Function::New(env, guardedEntry<KernelInfo>, "kernelInfo"));
 }
 

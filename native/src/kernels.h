@@ -33,4 +33,9 @@ bool poolHandles(const at::Tensor& x, const PoolSpec& s);
 at::Tensor maxPool2d(const at::Tensor& x, const PoolSpec& s);
 at::Tensor avgPool2d(const at::Tensor& x, const PoolSpec& s);
 
+/** True when batchNorm handles the case (CPU, float or double, [N, C, ...], weight and bias both [C] or both undefined). */
+bool batchNormHandles(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
+/** Batch norm with the batch's statistics; affine when weight or bias is defined. */
+at::Tensor batchNorm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps);
+
 }  // namespace metanas

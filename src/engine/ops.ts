@@ -54,7 +54,7 @@ export interface BatchNormOptions {
 }
 /** Batch norm over [N, C, ...] with the current batch's statistics; affine when weight and bias are given. */
 export function batchNorm(x: Tensor, o: BatchNormOptions = {}): Tensor {
-  return new Tensor(native.batchNorm(x.id, o.weight ? o.weight.id : -1, o.bias ? o.bias.id : -1, o.eps ?? 1e-5));
+  return new Tensor(native.kernelBatchNorm(x.id, o.weight ? o.weight.id : -1, o.bias ? o.bias.id : -1, o.eps ?? 1e-5));
 }
 
 /** x [N, in] @ weight[out, in]^T + bias */

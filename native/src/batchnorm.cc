@@ -1,0 +1,214 @@
+// Batch normalisation with the current batch's statistics (the only mode metanas uses), on CPU,
+// for [N, C, ...] tensors, with its backward pass. libtorch 1.13 spends about 0.8 ms on the
+// forward pass of [20, 28, 28, 28] on one core, some 20 times an elementwise op over the same
+// data; this kernel makes the three passes the forward needs (mean, centred sum of squares,
+// normalisation) and the two the backward needs, each a plain loop over contiguous planes.
+// Statistics as libtorch's: per-plane float sums accumulated in double, biased variance.
+// Without an affine transform the output itself is kept for the backward pass (it is the
+// normalised input), so that the input can be freed as soon as the next op has used it.
+#include <ATen/Parallel.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <cmath>
+#include <vector>
+
+#include "kernels.h"
+#include "planes.h"
+
+namespace metanas {
+namespace {
+
+struct Layout {
+  int64_t n, c, inner;
+  explicit Layout(at::IntArrayRef s) : n(s[0]), c(s[1]), inner(1) {
+    for (size_t k = 2; k < s.size(); ++k) inner *= s[k];
+  }
+  int64_t count() const { return n * inner; }
+};
+
+template <typename T>
+METANAS_CLONES T planeSum(const T* __restrict x, int64_t m) {
+  T s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int64_t j = 0; j < m; ++j) s += x[j];
+  return s;
+}
+
+template <typename T>
+METANAS_CLONES T planeCentredSquares(const T* __restrict x, T mean, int64_t m) {
+  T s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int64_t j = 0; j < m; ++j) s += (x[j] - mean) * (x[j] - mean);
+  return s;
+}
+
+template <typename T>
+METANAS_CLONES void planeAffine(const T* __restrict x, T* __restrict y, T scale, T shift, int64_t m) {
+#pragma omp simd
+  for (int64_t j = 0; j < m; ++j) y[j] = x[j] * scale + shift;
+}
+
+// Sums of gy and of gy * xhat over one plane, xhat = (x - mean) * invstd.
+template <typename T>
+METANAS_CLONES void planeGradSums(const T* __restrict gy, const T* __restrict x, T mean, T invstd, int64_t m, T& sg,
+                                  T& sgx) {
+  T a = 0, b = 0;
+#pragma omp simd reduction(+ : a, b)
+  for (int64_t j = 0; j < m; ++j) {
+    a += gy[j];
+    b += gy[j] * ((x[j] - mean) * invstd);
+  }
+  sg = a, sgx = b;
+}
+
+// gx = k * (gy - meanG - xhat * meanGX), xhat = (x - mean) * invstd.
+template <typename T>
+METANAS_CLONES void planeGradInput(const T* __restrict gy, const T* __restrict x, T* __restrict gx, T mean, T invstd,
+                                   T k, T meanG, T meanGX, int64_t m) {
+#pragma omp simd
+  for (int64_t j = 0; j < m; ++j) gx[j] = k * (gy[j] - meanG - (x[j] - mean) * invstd * meanGX);
+}
+
+// y = normalise(x) per channel; mean and invstd [C] are returned for the backward pass.
+template <typename T>
+void forwardKernel(const T* x, const T* weight, const T* bias, T* y, T* meanOut, T* invstdOut, const Layout& l,
+                   double eps) {
+  at::parallel_for(0, l.c, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) {
+      double sum = 0;
+      for (int64_t i = 0; i < l.n; ++i) sum += planeSum<T>(x + (i * l.c + c) * l.inner, l.inner);
+      const T mean = static_cast<T>(sum / l.count());
+      double sq = 0;
+      for (int64_t i = 0; i < l.n; ++i) sq += planeCentredSquares<T>(x + (i * l.c + c) * l.inner, mean, l.inner);
+      const T invstd = static_cast<T>(1.0 / std::sqrt(sq / l.count() + eps));
+      const T scale = invstd * (weight ? weight[c] : T(1));
+      const T shift = (bias ? bias[c] : T(0)) - mean * scale;
+      for (int64_t i = 0; i < l.n; ++i) {
+        const int64_t o = (i * l.c + c) * l.inner;
+        planeAffine<T>(x + o, y + o, scale, shift, l.inner);
+      }
+      meanOut[c] = mean, invstdOut[c] = invstd;
+    }
+  });
+}
+
+// xhat = (saved - xm[c]) * xs[c]: the input with its mean and invstd, or (without affine) the
+// output with 0 and 1. k[c] = weight * invstd scales the input's gradient.
+template <typename T>
+void backwardKernel(const T* gy, const T* saved, const T* xm, const T* xs, const T* k, T* gx, T* gw, T* gb,
+                    const Layout& l) {
+  at::parallel_for(0, l.c, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) {
+      double sg = 0, sgx = 0;
+      for (int64_t i = 0; i < l.n; ++i) {
+        T a, b;
+        planeGradSums<T>(gy + (i * l.c + c) * l.inner, saved + (i * l.c + c) * l.inner, xm[c], xs[c], l.inner, a, b);
+        sg += a, sgx += b;
+      }
+      if (gw) gw[c] = static_cast<T>(sgx);
+      if (gb) gb[c] = static_cast<T>(sg);
+      if (!gx) continue;
+      const T meanG = static_cast<T>(sg / l.count()), meanGX = static_cast<T>(sgx / l.count());
+      for (int64_t i = 0; i < l.n; ++i) {
+        const int64_t o = (i * l.c + c) * l.inner;
+        planeGradInput<T>(gy + o, saved + o, gx + o, xm[c], xs[c], k[c], meanG, meanGX, l.inner);
+      }
+    }
+  });
+}
+
+template <typename T>
+const T* ptrOrNull(const at::Tensor& t) {
+  return t.defined() ? t.data_ptr<T>() : nullptr;
+}
+
+// The forward pass; returns y and fills mean and invstd.
+at::Tensor forwardImpl(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, double eps, at::Tensor& mean,
+                       at::Tensor& invstd) {
+  Layout l(x.sizes());
+  at::Tensor y = at::empty_like(x);
+  mean = at::empty({l.c}, x.options()), invstd = at::empty({l.c}, x.options());
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "metanas batch_norm", [&] {
+    forwardKernel<scalar_t>(x.data_ptr<scalar_t>(), ptrOrNull<scalar_t>(w), ptrOrNull<scalar_t>(b),
+                            y.data_ptr<scalar_t>(), mean.data_ptr<scalar_t>(), invstd.data_ptr<scalar_t>(), l, eps);
+  });
+  return y;
+}
+
+// The backward pass; gx, gw, gb are computed when asked for (defined on entry).
+void backwardImpl(const at::Tensor& gyIn, const at::Tensor& kept, const at::Tensor& xm, const at::Tensor& xs,
+                  const at::Tensor& k, at::Tensor& gx, at::Tensor& gw, at::Tensor& gb) {
+  at::Tensor gy = gyIn.contiguous();
+  Layout l(kept.sizes());
+  AT_DISPATCH_FLOATING_TYPES(kept.scalar_type(), "metanas batch_norm backward", [&] {
+    backwardKernel<scalar_t>(gy.data_ptr<scalar_t>(), kept.data_ptr<scalar_t>(), xm.data_ptr<scalar_t>(),
+                             xs.data_ptr<scalar_t>(), k.data_ptr<scalar_t>(),
+                             gx.defined() ? gx.data_ptr<scalar_t>() : nullptr,
+                             gw.defined() ? gw.data_ptr<scalar_t>() : nullptr,
+                             gb.defined() ? gb.data_ptr<scalar_t>() : nullptr, l);
+  });
+}
+
+// Without an affine transform the output is the normalised input: it is kept rather than the input.
+struct PlainBatchNorm : public torch::autograd::Function<PlainBatchNorm> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, double eps) {
+    RECORD_FUNCTION("metanas::batch_norm", std::vector<c10::IValue>());
+    at::Tensor mean, invstd;
+    at::Tensor y = forwardImpl(x.contiguous(), at::Tensor(), at::Tensor(), eps, mean, invstd);
+    ctx->save_for_backward({y, invstd});
+    return y;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    RECORD_FUNCTION("metanas::batch_norm_backward", std::vector<c10::IValue>());
+    auto saved = ctx->get_saved_variables();
+    at::Tensor y = saved[0], invstd = saved[1], gx, none;
+    if (ctx->needs_input_grad(0)) gx = at::empty_like(y);
+    backwardImpl(grads[0], y, at::zeros_like(invstd), at::ones_like(invstd), invstd, gx, none, none);
+    return {gx, at::Tensor()};
+  }
+};
+
+struct AffineBatchNorm : public torch::autograd::Function<AffineBatchNorm> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& xIn, const at::Tensor& wIn,
+                            const at::Tensor& bIn, double eps) {
+    RECORD_FUNCTION("metanas::batch_norm", std::vector<c10::IValue>());
+    at::Tensor x = xIn.contiguous(), w = wIn.contiguous(), mean, invstd;
+    at::Tensor y = forwardImpl(x, w, bIn.contiguous(), eps, mean, invstd);
+    ctx->save_for_backward({x, mean, invstd, w});
+    return y;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    RECORD_FUNCTION("metanas::batch_norm_backward", std::vector<c10::IValue>());
+    auto saved = ctx->get_saved_variables();
+    at::Tensor x = saved[0], mean = saved[1], invstd = saved[2], w = saved[3], gx, gw, gb;
+    if (ctx->needs_input_grad(0)) gx = at::empty_like(x);
+    if (ctx->needs_input_grad(1)) gw = at::empty_like(mean);
+    if (ctx->needs_input_grad(2)) gb = at::empty_like(mean);
+    backwardImpl(grads[0], x, mean, invstd, w * invstd, gx, gw, gb);
+    return {gx, gw, gb, at::Tensor()};
+  }
+};
+
+}  // namespace
+
+bool batchNormHandles(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  if (!x.device().is_cpu() || x.dim() < 2 || x.numel() == 0) return false;
+  if (x.scalar_type() != at::kFloat && x.scalar_type() != at::kDouble) return false;
+  if (weight.defined() != bias.defined()) return false;
+  for (const at::Tensor* p : {&weight, &bias}) {
+    if (!p->defined()) continue;
+    if (p->scalar_type() != x.scalar_type() || !p->device().is_cpu() || p->dim() != 1 || p->size(0) != x.size(1))
+      return false;
+  }
+  // libtorch refuses a batch of one value per channel; leave that error to it.
+  return x.numel() / x.size(1) > 1;
+}
+
+at::Tensor batchNorm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps) {
+  if (!weight.defined() && !bias.defined()) return PlainBatchNorm::apply(x, eps);
+  return AffineBatchNorm::apply(x, weight, bias, eps);
+}
+
+}  // namespace metanas
