@@ -12,6 +12,7 @@ import {
   OPERATIONS,
   PoolBN,
   ReLUConvBN,
+  ReluOperation,
   SepConv,
 } from "../src/searchspace/operations.js";
 import { NUM_OPS, OP_NAMES } from "../src/searchspace/primitives.js";
@@ -227,11 +228,13 @@ describe("search network", () => {
       arch.beta.normal[1]!.slice(0, 1, 2).fill_(1);
     });
     let calls = 0;
-    const pruned = net.cells[0]!.edges[0]!.ops[3]!;
-    const original = pruned.forward.bind(pruned);
-    pruned.forward = (x) => {
+    // conv_1x5_5x1 starts with a ReLU: the cell hands it the shared ReLU through forwardRelu.
+    const pruned = net.cells[0]!.edges[0]!.ops[3]! as ReluOperation;
+    assert.ok(pruned instanceof ReluOperation);
+    const original = pruned.forwardRelu.bind(pruned);
+    pruned.forwardRelu = (r) => {
       calls++;
-      return original(x);
+      return original(r);
     };
     const x = E.rand([4, 1, 12, 12]);
     E.tidy(() => {

@@ -74,6 +74,11 @@ Napi::Value BatchNorm(const Napi::CallbackInfo& info) {
   return tensorValue(info.Env(), at::batch_norm(x, w, b, {}, {}, true, 0.1, eps, true));
 }
 
+// addcmul(a, b, c) = a + b * c (broadcasting) in one pass: a mixed edge's weighted sum.
+Napi::Value Addcmul(const Napi::CallbackInfo& info) {
+  return tensorValue(info.Env(), at::addcmul(tensorArgAt(info, 0), tensorArgAt(info, 1), tensorArgAt(info, 2)));
+}
+
 Napi::Value KernelInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto out = Napi::Object::New(env);
@@ -89,6 +94,7 @@ void registerKernels(Napi::Env env, Napi::Object exports) {
   exports.Set("kernelMaxPool2d", Napi::Function::New(env, guardedEntry<MaxPool2d>, "kernelMaxPool2d"));
   exports.Set("kernelAvgPool2d", Napi::Function::New(env, guardedEntry<AvgPool2d>, "kernelAvgPool2d"));
   exports.Set("kernelBatchNorm", Napi::Function::New(env, guardedEntry<BatchNorm>, "kernelBatchNorm"));
+  exports.Set("addcmul", Napi::Function::New(env, guardedEntry<Addcmul>, "addcmul"));
   exports.Set("kernelInfo", Napi::Function::New(env, guardedEntry<KernelInfo>, "kernelInfo"));
 }
 

@@ -149,6 +149,10 @@ export class Tensor implements Disposable {
   le(other: Tensor | number): Tensor {
     return this.#binary(other, "le");
   }
+  /** this + a * b in one pass (broadcasting). */
+  addProduct(a: Tensor, b: Tensor): Tensor {
+    return new Tensor(native.addcmul(this.id, a.id, b.id));
+  }
   neg(): Tensor {
     return this.#unary("neg");
   }

@@ -4,8 +4,8 @@ import { cat, type Tensor } from "../engine/index.js";
 import { Module } from "../nn/module.js";
 import type { CellWeights } from "../sparsification/cellWeights.js";
 import { edgeIndex } from "../sparsification/cellWeights.js";
-import { dropPath } from "./dropPath.js";
-import { FactorizedReduce, OPERATIONS, type Operation, ReLUConvBN } from "./operations.js";
+import { dropPathMask } from "./dropPath.js";
+import { FactorizedReduce, OPERATIONS, type Operation, ReLUConvBN, ReluOperation } from "./operations.js";
 import { OP_NAMES } from "./primitives.js";
 
 /** All seven candidate ops on one edge. */
@@ -56,22 +56,29 @@ export class SearchCell extends Module {
       if (i === 1) states[1] ??= this.preprocess1.forward(s1);
       return states[i]!;
     };
+    // ReLU(state), shared by every op that starts with it on every edge reading that state.
+    const relus: Tensor[] = [];
+    const relu = (i: number): Tensor => {
+      relus[i] ??= state(i).relu();
+      return relus[i]!;
+    };
     for (let j = 0; j < this.shape.nodes; j++) {
       let node: Tensor | null = null;
       for (const { input, coef } of w.inputs[j]!) {
         const e = edgeIndex(j, input);
-        const x = state(input);
         let edge: Tensor | null = null;
         for (const { op, weight } of w.ops[e]!) {
           const operation = this.edges[e]!.ops[op]!;
-          let y = operation.forward(x);
-          if (!operation.isIdentity) y = dropPath(y, dropPathProb);
-          const term = y.mul(weight);
-          edge = edge ? edge.add(term) : term;
+          const y =
+            operation instanceof ReluOperation ? operation.forwardRelu(relu(input)) : operation.forward(state(input));
+          // Drop-path folded into the op's weight: one per-sample factor, one pass over y.
+          const scale =
+            operation.isIdentity || dropPathProb <= 0 ? weight : dropPathMask(y.shape[0]!, dropPathProb).mul(weight);
+          edge = edge ? edge.addProduct(y, scale) : y.mul(scale);
         }
         if (!edge) throw new Error(`cell node ${j}: every op on the edge from input ${input} was pruned`);
-        const contribution = coef ? edge.mul(coef) : edge;
-        node = node ? node.add(contribution) : contribution;
+        if (!node) node = coef ? edge.mul(coef) : edge;
+        else node = coef ? node.addProduct(edge, coef) : node.add(edge);
       }
       if (!node) throw new Error(`cell node ${j}: every input pair was pruned`);
       states.push(node);

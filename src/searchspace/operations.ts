@@ -11,6 +11,19 @@ export abstract class Operation extends Module {
   abstract forward(x: Tensor): Tensor;
 }
 
+/**
+ * An operation whose first step is a ReLU of its input. A cell computes that ReLU once per input
+ * state and hands it to every such op reading the state (forwardRelu): several ops on an edge,
+ * and the edges of several nodes, read the same state, so this saves the copies' time and memory.
+ */
+export abstract class ReluOperation extends Operation {
+  forward(x: Tensor): Tensor {
+    return this.forwardRelu(x.relu());
+  }
+  /** The op applied to r = relu(x). */
+  abstract forwardRelu(r: Tensor): Tensor;
+}
+
 export class Identity extends Operation {
   override readonly isIdentity = true;
   forward(x: Tensor): Tensor {
@@ -37,7 +50,7 @@ export class PoolBN extends Operation {
 }
 
 /** ReLU, 1x1 conv, BN: maps a cell input to C channels. */
-export class ReLUConvBN extends Operation {
+export class ReLUConvBN extends ReluOperation {
   readonly conv: Conv2d;
   readonly bn: BatchNorm2d;
   constructor(cin: number, cout: number, affine: boolean) {
@@ -45,8 +58,8 @@ export class ReLUConvBN extends Operation {
     this.conv = this.child("conv", new Conv2d(cin, cout, 1));
     this.bn = this.child("bn", new BatchNorm2d(cout, affine));
   }
-  forward(x: Tensor): Tensor {
-    return this.bn.forward(this.conv.forward(x.relu()));
+  forwardRelu(r: Tensor): Tensor {
+    return this.bn.forward(this.conv.forward(r));
   }
 }
 
@@ -55,7 +68,7 @@ export class ReLUConvBN extends Operation {
  * second on the input shifted by one pixel right and down, concatenated, BN. The shifted input is
  * zero-padded at the far edge so that both halves agree in size also for odd resolutions.
  */
-export class FactorizedReduce extends Operation {
+export class FactorizedReduce extends ReluOperation {
   readonly conv1: Conv2d;
   readonly conv2: Conv2d;
   readonly bn: BatchNorm2d;
@@ -66,8 +79,7 @@ export class FactorizedReduce extends Operation {
     this.conv2 = this.child("conv2", new Conv2d(cin, cout / 2, 1, { stride: 2 }));
     this.bn = this.child("bn", new BatchNorm2d(cout, affine));
   }
-  forward(x: Tensor): Tensor {
-    const r = x.relu();
+  forwardRelu(r: Tensor): Tensor {
     const [, , h, w] = r.shape;
     const shifted = r
       .pad([0, 1, 0, 1])
@@ -78,7 +90,7 @@ export class FactorizedReduce extends Operation {
 }
 
 /** ReLU, depthwise 3x3 (stride, dilation), pointwise 1x1, BN: one depthwise-separable conv. */
-export class DilConv extends Operation {
+export class DilConv extends ReluOperation {
   readonly depthwise: Conv2d;
   readonly pointwise: Conv2d;
   readonly bn: BatchNorm2d;
@@ -91,13 +103,13 @@ export class DilConv extends Operation {
     this.pointwise = this.child("pointwise", new Conv2d(channels, channels, 1));
     this.bn = this.child("bn", new BatchNorm2d(channels, affine));
   }
-  forward(x: Tensor): Tensor {
-    return this.bn.forward(this.pointwise.forward(this.depthwise.forward(x.relu())));
+  forwardRelu(r: Tensor): Tensor {
+    return this.bn.forward(this.pointwise.forward(this.depthwise.forward(r)));
   }
 }
 
 /** The depthwise-separable block twice; only the first carries the stride. */
-export class SepConv extends Operation {
+export class SepConv extends ReluOperation {
   readonly first: DilConv;
   readonly second: DilConv;
   constructor(channels: number, stride: number, affine: boolean) {
@@ -105,13 +117,13 @@ export class SepConv extends Operation {
     this.first = this.child("first", new DilConv(channels, stride, 1, affine));
     this.second = this.child("second", new DilConv(channels, 1, 1, affine));
   }
-  forward(x: Tensor): Tensor {
-    return this.second.forward(this.first.forward(x));
+  forwardRelu(r: Tensor): Tensor {
+    return this.second.forward(this.first.forwardRelu(r));
   }
 }
 
 /** ReLU, full 1x5 conv (stride s), full 5x1 conv, BN. */
-export class FacConv extends Operation {
+export class FacConv extends ReluOperation {
   readonly conv1x5: Conv2d;
   readonly conv5x1: Conv2d;
   readonly bn: BatchNorm2d;
@@ -121,8 +133,8 @@ export class FacConv extends Operation {
     this.conv5x1 = this.child("conv5x1", new Conv2d(channels, channels, [5, 1], { padding: [2, 0] }));
     this.bn = this.child("bn", new BatchNorm2d(channels, affine));
   }
-  forward(x: Tensor): Tensor {
-    return this.bn.forward(this.conv5x1.forward(this.conv1x5.forward(x.relu())));
+  forwardRelu(r: Tensor): Tensor {
+    return this.bn.forward(this.conv5x1.forward(this.conv1x5.forward(r)));
   }
 }
 
