@@ -63,14 +63,42 @@ struct Phases {
   }
 };
 
+// Short rows (28 values) are copied inline: a call to memcpy per row costs more than the copy.
+template <typename T>
+inline void copyRow(const T* __restrict src, T* __restrict dst, int64_t n) {
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) dst[j] = src[j];
+}
+template <typename T>
+inline void fillRow(T* __restrict dst, int64_t n, T v) {
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) dst[j] = v;
+}
+
+/** The phase-buffer offsets of the taps (row-major); returns the largest. */
+inline int64_t tapOffsets(const Window& g, const Phases& ph, int64_t* off) {
+  int64_t most = 0;
+  for (int64_t a = 0; a < g.kh; ++a)
+    for (int64_t b = 0; b < g.kw; ++b) most = std::max(most, off[a * g.kw + b] = ph.tap(g, a, b));
+  return most;
+}
+
+/**
+ * 3x3 windows at stride 1 run fused kernels: all nine taps in one pass over the plane, and the
+ * backward passes as gathers (each input pixel sums what its nine outputs send it) from an output
+ * plane with a zero margin in front, instead of nine scatter passes.
+ */
+inline bool fusedNine(const Window& g) { return g.kh == 3 && g.kw == 3; }
+inline bool fusedNineGather(const Window& g) { return fusedNine(g) && g.strideH == 1 && g.strideW == 1; }
+
 /** The plane x (h x w) into the phase buffer, the padding and scratch set to `fill`. */
 template <typename T>
 METANAS_CLONES void toPhases(const T* __restrict x, T* __restrict buf, const Window& g, const Phases& ph, T fill) {
-  std::fill(buf, buf + ph.size, fill);
+  fillRow(buf, ph.size, fill);
   for (int64_t i = 0; i < g.h; ++i) {
     const T* __restrict row = x + i * g.w;
     if (ph.sw == 1) {
-      std::copy(row, row + g.w, buf + ph.pixel(g, i, 0));
+      copyRow(row, buf + ph.pixel(g, i, 0), g.w);
       continue;
     }
     for (int64_t q = 0; q < ph.sw && q < g.w; ++q) {
@@ -88,8 +116,7 @@ METANAS_CLONES void fromPhases(const T* __restrict buf, T* __restrict x, const W
   for (int64_t i = 0; i < g.h; ++i) {
     T* __restrict row = x + i * g.w;
     if (ph.sw == 1) {
-      const T* src = buf + ph.pixel(g, i, 0);
-      std::copy(src, src + g.w, row);
+      copyRow(buf + ph.pixel(g, i, 0), row, g.w);
       continue;
     }
     for (int64_t q = 0; q < ph.sw && q < g.w; ++q) {
@@ -103,14 +130,16 @@ METANAS_CLONES void fromPhases(const T* __restrict buf, T* __restrict x, const W
 /** An output plane (ho x wo) at pitch wq, scratch columns zero (so that they add nothing). */
 template <typename T>
 METANAS_CLONES void spreadRows(const T* __restrict y, T* __restrict yq, const Window& g, const Phases& ph) {
-  std::fill(yq, yq + ph.out(g), T(0));
-  for (int64_t i = 0; i < g.ho; ++i) std::copy(y + i * g.wo, y + (i + 1) * g.wo, yq + i * ph.wq);
+  for (int64_t i = 0; i < g.ho; ++i) {
+    copyRow(y + i * g.wo, yq + i * ph.wq, g.wo);
+    fillRow(yq + i * ph.wq + g.wo, ph.wq - g.wo, T(0));
+  }
 }
 
 /** The inverse of spreadRows. */
 template <typename T>
 METANAS_CLONES void compactRows(const T* __restrict yq, T* __restrict y, const Window& g, const Phases& ph) {
-  for (int64_t i = 0; i < g.ho; ++i) std::copy(yq + i * ph.wq, yq + i * ph.wq + g.wo, y + i * g.wo);
+  for (int64_t i = 0; i < g.ho; ++i) copyRow(yq + i * ph.wq, y + i * g.wo, g.wo);
 }
 
 }  // namespace metanas

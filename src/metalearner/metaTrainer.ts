@@ -9,6 +9,7 @@ import { meanEntropy, pruneOpLogits } from "../sparsification/metaPruning.js";
 import { toTensors } from "../tasklearner/batch.js";
 import type { TaskOptimizers } from "../tasklearner/optimizers.js";
 import { adapt, type InnerLoopSettings, predict, predictionPhase } from "../tasklearner/taskLearner.js";
+import { timed } from "../util/phaseTimes.js";
 import type { Rng } from "../util/rng.js";
 import type { MetaLearner } from "./metaLearner.js";
 
@@ -71,7 +72,7 @@ export async function metaEpoch(
   let accuracy = 0;
   learner.begin(model);
   for (let i = 0; i < s.metaBatch; i++) {
-    const task = sampleTask(pool, s.task, rng);
+    const task = timed("tasks", () => sampleTask(pool, s.task, rng));
     await adapt(model, opt, task, inner, rng);
     const q = predict(model, task.query, phase);
     loss += q.loss / s.metaBatch;

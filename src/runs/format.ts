@@ -22,6 +22,11 @@ export interface TrainRecord {
   /** Seconds this epoch took, and since the run started. */
   seconds: number;
   elapsed: number;
+  /**
+   * Seconds of this epoch by phase: tasks (sampling), archSteps and weightSteps (the task learner's
+   * steps), predictions (query sets); the rest is the meta-update. Absent in older runs.
+   */
+  phases?: Record<string, number>;
 }
 
 /** One evaluation on held-out tasks. */

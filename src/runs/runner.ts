@@ -8,6 +8,7 @@ import { distribution, mostFrequent } from "../evaluation/statistics.js";
 import { metaEpoch } from "../metalearner/metaTrainer.js";
 import { selfContained } from "../models/build.js";
 import { toDarts, toJson } from "../searchspace/genotype.js";
+import { takePhaseTimes } from "../util/phaseTimes.js";
 import { type ProgressReporter, silentReporter } from "../util/progress.js";
 import { Rng } from "../util/rng.js";
 import { CHECKPOINT_FILE, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
@@ -164,6 +165,7 @@ export async function runTraining(
     reporter.start("meta-train", c.epochs, epoch);
     while (epoch < c.epochs) {
       const t0 = performance.now();
+      takePhaseTimes(); // start the epoch's phase times afresh (evaluations time phases too)
       const r = await metaEpoch(epoch, s.model, s.opt, s.learner, s.dataset.splits.train, train, rng);
       epoch += 1;
       ranThisTime += 1;
@@ -178,6 +180,7 @@ export async function runTraining(
         warmup: r.warmup,
         seconds,
         elapsed: (performance.now() - started) / 1000,
+        phases: takePhaseTimes(),
       });
       if (r.prunedLogits > 0) reporter.log(`meta-epoch ${epoch}: meta-model pruning removed ${r.prunedLogits} op(s)`);
       reporter.update(epoch, {

@@ -6,6 +6,7 @@ import type { Task, TaskSet } from "../data/types.js";
 import { type Adam, crossEntropy, grad, noGrad, type Tensor, tidy } from "../engine/index.js";
 import type { ForwardPhase, MetaModel } from "../models/model.js";
 import { temperatureAt } from "../sparsification/temperature.js";
+import { timed } from "../util/phaseTimes.js";
 import type { Rng } from "../util/rng.js";
 import { toTensors } from "./batch.js";
 import type { TaskOptimizers } from "./optimizers.js";
@@ -68,9 +69,9 @@ export async function adapt(
     const archBatch = adaptArch ? sampleBatch(task.support, o.batchSize, rng) : null;
     if (archBatch && opt.arch) {
       const archOpt = opt.arch;
-      tidy(() => architectureStep(model, archOpt, toTensors(archBatch), phase));
+      timed("archSteps", () => tidy(() => architectureStep(model, archOpt, toTensors(archBatch), phase)));
     }
-    tidy(() => weightStep(model, opt.weights, toTensors(weightBatch), phase));
+    timed("weightSteps", () => tidy(() => weightStep(model, opt.weights, toTensors(weightBatch), phase)));
     await turn();
   }
 }
@@ -82,6 +83,10 @@ export interface QueryResult {
 
 /** Loss and accuracy on a set, predicted as one batch (batch-norm statistics of that batch). */
 export function predict(model: MetaModel, set: TaskSet, phase: ForwardPhase): QueryResult {
+  return timed("predictions", () => predictOnce(model, set, phase));
+}
+
+function predictOnce(model: MetaModel, set: TaskSet, phase: ForwardPhase): QueryResult {
   return tidy(() =>
     noGrad(() => {
       const { x, y } = toTensors(set);
