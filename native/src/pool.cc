@@ -70,15 +70,56 @@ METANAS_CLONES void maxPlaneBackward(const T* __restrict gq, const T* __restrict
   }
 }
 
+// 3x3 windows (planes.h, fusedNine): the nine taps in one pass; backward passes as gathers from
+// output planes behind a margin of `margin` (the largest tap offset).
+template <typename T>
+METANAS_CLONES void max9Forward(const T* __restrict buf, const int64_t* off, T* __restrict m, T* __restrict idx,
+                                int64_t n) {
+  const T* __restrict p[9];
+  for (int t = 0; t < 9; ++t) p[t] = buf + off[t];
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) {
+    T best = -std::numeric_limits<T>::infinity(), at = 0;
+#pragma GCC unroll 9
+    for (int t = 0; t < 9; ++t) {
+      const T v = p[t][j];
+      const bool take = v > best || v != v;  // libtorch's rule: larger, or NaN
+      best = take ? v : best;
+      at = take ? static_cast<T>(t) : at;
+    }
+    m[j] = best, idx[j] = at;
+  }
+}
+
+template <typename T>
+METANAS_CLONES void max9GatherBackward(const T* __restrict gpad, const T* __restrict ipad, T* __restrict gbuf,
+                                       const int64_t* off, int64_t margin, int64_t size) {
+  const T* __restrict g[9];
+  const T* __restrict w[9];
+  for (int t = 0; t < 9; ++t) g[t] = gpad + margin - off[t], w[t] = ipad + margin - off[t];
+#pragma omp simd
+  for (int64_t k = 0; k < size; ++k) {
+    T acc = 0;
+#pragma GCC unroll 9
+    for (int t = 0; t < 9; ++t) acc += w[t][k] == static_cast<T>(t) ? g[t][k] : T(0);
+    gbuf[k] = acc;
+  }
+}
+
 template <typename T>
 void maxForward(const T* x, T* y, uint8_t* winner, const PoolGeometry& g) {
   const int64_t planeIn = g.h * g.w, planeOut = g.ho * g.wo;
   at::parallel_for(0, g.planes, 1, [&](int64_t begin, int64_t end) {
     Phases ph(g);
     std::vector<T> buf(ph.size), m(ph.out(g)), idx(ph.out(g));
+    int64_t off[9];
+    if (fusedNine(g)) tapOffsets(g, ph, off);
     for (int64_t i = begin; i < end; ++i) {
       toPhases<T>(x + i * planeIn, buf.data(), g, ph, -std::numeric_limits<T>::infinity());
-      maxPlaneForward<T>(buf.data(), m.data(), idx.data(), g, ph);
+      if (fusedNine(g))
+        max9Forward<T>(buf.data(), off, m.data(), idx.data(), ph.out(g));
+      else
+        maxPlaneForward<T>(buf.data(), m.data(), idx.data(), g, ph);
       compactRows<T>(m.data(), y + i * planeOut, g, ph);
       uint8_t* wi = winner + i * planeOut;
       for (int64_t r = 0; r < g.ho; ++r)
@@ -92,13 +133,22 @@ void maxBackward(const T* gy, const uint8_t* winner, T* gx, const PoolGeometry& 
   const int64_t planeIn = g.h * g.w, planeOut = g.ho * g.wo;
   at::parallel_for(0, g.planes, 1, [&](int64_t begin, int64_t end) {
     Phases ph(g);
-    std::vector<T> gq(ph.out(g)), idx(ph.out(g), T(-1)), gbuf(ph.size);
+    int64_t off[9], margin = 0;
+    if (fusedNine(g)) margin = tapOffsets(g, ph, off);
+    const bool gather = fusedNineGather(g);
+    // The output's gradient and winning taps at pitch wq behind a margin (winner -1: none).
+    std::vector<T> gpad(margin + ph.size, T(0)), ipad(margin + ph.size, T(-1)), gbuf(ph.size);
+    T* gq = gpad.data() + margin;
+    T* idx = ipad.data() + margin;
     for (int64_t i = begin; i < end; ++i) {
-      spreadRows<T>(gy + i * planeOut, gq.data(), g, ph);
+      spreadRows<T>(gy + i * planeOut, gq, g, ph);
       const uint8_t* wi = winner + i * planeOut;
       for (int64_t r = 0; r < g.ho; ++r)
         for (int64_t c = 0; c < g.wo; ++c) idx[r * ph.wq + c] = static_cast<T>(wi[r * g.wo + c]);
-      maxPlaneBackward<T>(gq.data(), idx.data(), gbuf.data(), g, ph);
+      if (gather)
+        max9GatherBackward<T>(gpad.data(), ipad.data(), gbuf.data(), off, margin, ph.size);
+      else
+        maxPlaneBackward<T>(gq, idx, gbuf.data(), g, ph);
       fromPhases<T>(gbuf.data(), gx + i * planeIn, g, ph);
     }
   });
@@ -157,14 +207,48 @@ METANAS_CLONES void avgPlaneBackward(T* __restrict gq, const T* __restrict div, 
 }
 
 template <typename T>
+METANAS_CLONES void avg9Forward(const T* __restrict buf, const int64_t* off, const T* __restrict div, T* __restrict s,
+                                int64_t n) {
+  const T* __restrict p[9];
+  for (int t = 0; t < 9; ++t) p[t] = buf + off[t];
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) {
+    T acc = p[0][j];
+#pragma GCC unroll 8
+    for (int t = 1; t < 9; ++t) acc += p[t][j];
+    s[j] = acc / div[j];
+  }
+}
+
+// gpad: the output's gradient already divided by the divisors.
+template <typename T>
+METANAS_CLONES void avg9GatherBackward(const T* __restrict gpad, T* __restrict gbuf, const int64_t* off, int64_t margin,
+                                       int64_t size) {
+  const T* __restrict g[9];
+  for (int t = 0; t < 9; ++t) g[t] = gpad + margin - off[t];
+#pragma omp simd
+  for (int64_t k = 0; k < size; ++k) {
+    T acc = g[0][k];
+#pragma GCC unroll 8
+    for (int t = 1; t < 9; ++t) acc += g[t][k];
+    gbuf[k] = acc;
+  }
+}
+
+template <typename T>
 void avgForward(const T* x, T* y, const PoolGeometry& g) {
   const int64_t planeIn = g.h * g.w, planeOut = g.ho * g.wo;
   at::parallel_for(0, g.planes, 1, [&](int64_t begin, int64_t end) {
     Phases ph(g);
     std::vector<T> buf(ph.size), s(ph.out(g)), div = divisors<T>(g, ph);
+    int64_t off[9];
+    if (fusedNine(g)) tapOffsets(g, ph, off);
     for (int64_t i = begin; i < end; ++i) {
       toPhases<T>(x + i * planeIn, buf.data(), g, ph, T(0));
-      avgPlaneForward<T>(buf.data(), div.data(), s.data(), g, ph);
+      if (fusedNine(g))
+        avg9Forward<T>(buf.data(), off, div.data(), s.data(), ph.out(g));
+      else
+        avgPlaneForward<T>(buf.data(), div.data(), s.data(), g, ph);
       compactRows<T>(s.data(), y + i * planeOut, g, ph);
     }
   });
@@ -175,10 +259,21 @@ void avgBackward(const T* gy, T* gx, const PoolGeometry& g) {
   const int64_t planeIn = g.h * g.w, planeOut = g.ho * g.wo;
   at::parallel_for(0, g.planes, 1, [&](int64_t begin, int64_t end) {
     Phases ph(g);
-    std::vector<T> gq(ph.out(g)), gbuf(ph.size), div = divisors<T>(g, ph);
+    int64_t off[9], margin = 0;
+    if (fusedNine(g)) margin = tapOffsets(g, ph, off);
+    const bool gather = fusedNineGather(g);
+    std::vector<T> gpad(margin + ph.size, T(0)), gbuf(ph.size), div = divisors<T>(g, ph);
+    T* gq = gpad.data() + margin;
+    const int64_t n = ph.out(g);
     for (int64_t i = begin; i < end; ++i) {
-      spreadRows<T>(gy + i * planeOut, gq.data(), g, ph);
-      avgPlaneBackward<T>(gq.data(), div.data(), gbuf.data(), g, ph);
+      spreadRows<T>(gy + i * planeOut, gq, g, ph);
+      if (gather) {
+#pragma omp simd
+        for (int64_t j = 0; j < n; ++j) gq[j] /= div[j];
+        avg9GatherBackward<T>(gpad.data(), gbuf.data(), off, margin, ph.size);
+      } else {
+        avgPlaneBackward<T>(gq, div.data(), gbuf.data(), g, ph);
+      }
       fromPhases<T>(gbuf.data(), gx + i * planeIn, g, ph);
     }
   });
