@@ -51,12 +51,42 @@ describe("gradients against finite differences (float64)", () => {
       ([x, a, b]) => conv2d(conv2d(x!, a!, { padding: [0, 2] }), b!, { padding: [2, 0] }),
       [input([1, 2, 5, 5], 8), input([2, 2, 1, 5], 9), input([2, 2, 5, 1], 10)],
     ));
+  test("conv2d: depthwise 3x3 stride 1 (the fused kernel), and dilation 2 with stride 2", () =>
+    checkGradients(
+      ([x, a, b]) =>
+        conv2d(x!, a!, { groups: 2, padding: 1 })
+          .sum()
+          .add(conv2d(x!, b!, { groups: 2, padding: 2, dilation: 2, stride: 2 }).sum().mul(x!.mean())),
+      [input([2, 2, 5, 6], 31), input([2, 1, 3, 3], 32), input([2, 1, 3, 3], 33)],
+    ));
+  test("conv2d: 1x1 stride 2 and 3x3 dense with dilation", () =>
+    checkGradients(
+      ([x, a, b]) =>
+        conv2d(x!, a!, { stride: 2 })
+          .mean()
+          .add(conv2d(x!, b!, { padding: 2, dilation: 2 }).square().mean()),
+      [input([2, 3, 5, 5], 34), input([2, 3, 1, 1], 35), input([2, 3, 3, 3], 36)],
+    ));
+  test("avgPool2d 3x3 stride 1, count_include_pad both ways", () =>
+    checkGradients(
+      ([x]) =>
+        avgPool2d(x!, 3, 1, 1)
+          .square()
+          .add(avgPool2d(x!, 3, 1, 1, true)),
+      [input([2, 2, 4, 5], 37)],
+    ));
   test("maxPool2d 3x3 stride 1 padding 1, and stride 2", () =>
     checkGradients(([x]) => maxPool2d(x!, 3, 1, 1).add(maxPool2d(x!, 2).mean()), [input([2, 2, 4, 4], 11)]));
   test("avgPool2d excluding and including padding", () =>
     checkGradients(([x]) => avgPool2d(x!, 3, 1, 1).add(avgPool2d(x!, 3, 2, 1, true).sum()), [input([2, 2, 5, 5], 12)]));
   test("batchNorm without affine", () =>
     checkGradients(([x]) => batchNorm(x!), [input([3, 2, 2, 2], 13)], { tol: 1e-5 }));
+  test("batchNorm with affine on [N, C]", () =>
+    checkGradients(
+      ([x, w, b]) => batchNorm(x!, { weight: w!, bias: b! }).square(),
+      [input([5, 3], 38), input([3], 39), input([3], 40)],
+      { tol: 1e-5 },
+    ));
   test("batchNorm with affine", () =>
     checkGradients(
       ([x, w, b]) => batchNorm(x!, { weight: w!, bias: b! }),

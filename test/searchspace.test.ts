@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
 import * as E from "../src/engine/index.js";
 import { Architecture } from "../src/searchspace/architecture.js";
+import type { SearchCell } from "../src/searchspace/cell.js";
+import { dropPath } from "../src/searchspace/dropPath.js";
 import { FixedNetwork } from "../src/searchspace/fixedNetwork.js";
 import { fromDarts, fromJson, parseGenotype, toDarts, toJson } from "../src/searchspace/genotype.js";
 import { type ForwardSettings, type NetworkConfig, PAPER_NETWORK, SearchNetwork } from "../src/searchspace/network.js";
@@ -17,9 +19,10 @@ import {
 } from "../src/searchspace/operations.js";
 import { NUM_OPS, OP_NAMES } from "../src/searchspace/primitives.js";
 import { fixedSizes, searchSizes } from "../src/searchspace/sizes.js";
-import { edgeIndex, numEdges } from "../src/sparsification/cellWeights.js";
+import { type CellWeights, edgeIndex, numEdges } from "../src/sparsification/cellWeights.js";
 import { inputPairs } from "../src/sparsification/strategy.js";
 import { TemperatureSchedule, temperatureAt } from "../src/sparsification/temperature.js";
+import { assertClose } from "./engine-helpers.js";
 
 const tiny = (o: Partial<NetworkConfig> = {}): NetworkConfig => ({
   inputChannels: 1,
@@ -136,6 +139,63 @@ describe("search network", () => {
       net.dispose();
       arch.dispose();
     }
+  });
+
+  it("drop-path folded into the op weights and the shared ReLU equal the plain formulation", () => {
+    // The plain formulation: every op applies its own ReLU; drop-path multiplies each op's output
+    // by its per-sample mask, then by the op's weight; edges and nodes are plain sums. Same seed, so
+    // the same masks (one draw per non-identity op, in the same order).
+    E.setDefaultFloatDType("float64");
+    E.manualSeed(9);
+    const net = new SearchNetwork(tiny());
+    const arch = new Architecture(3);
+    E.noGrad(() => {
+      for (const [, t] of arch.namedParameters()) E.tidy(() => t.copy_(E.randn(t.shape)));
+    });
+    const x = E.rand([4, 1, 9, 9]);
+    const s = settings({ temperature: 0.7, threshold: 0.05, dropPath: 0.3 });
+    const plain = (cell: SearchCell, s0: E.Tensor, s1: E.Tensor, w: CellWeights): E.Tensor => {
+      const states = [cell.preprocess0.forward(s0), cell.preprocess1.forward(s1)];
+      for (let j = 0; j < cell.shape.nodes; j++) {
+        let node: E.Tensor | null = null;
+        for (const { input, coef } of w.inputs[j]!) {
+          let edge: E.Tensor | null = null;
+          for (const { op, weight } of w.ops[edgeIndex(j, input)]!) {
+            const operation = cell.edges[edgeIndex(j, input)]!.ops[op]!;
+            let y = operation.forward(states[input]!);
+            if (!operation.isIdentity) y = dropPath(y, s.dropPath);
+            edge = edge ? edge.add(y.mul(weight)) : y.mul(weight);
+          }
+          const c = coef ? edge!.mul(coef) : edge!;
+          node = node ? node.add(c) : c;
+        }
+        states.push(node!);
+      }
+      return E.cat(states.slice(2), 1);
+    };
+    const run = (useNetwork: boolean) =>
+      E.tidy(() => {
+        E.manualSeed(3);
+        let logits: E.Tensor;
+        if (useNetwork) logits = net.forward(x, arch, s);
+        else {
+          const normal = arch.weights("normal", s);
+          const reduce = arch.weights("reduce", s);
+          let s0 = net.stemBn.forward(net.stemConv.forward(x));
+          let s1 = s0;
+          for (const cell of net.cells) [s0, s1] = [s1, plain(cell, s0, s1, cell.shape.reduction ? reduce : normal)];
+          logits = net.classifier.forward(E.globalAvgPool(s1));
+        }
+        const loss = E.crossEntropy(logits, E.labels([0, 1, 2, 3]));
+        return { logits: logits.toArray(), grads: E.grad(loss, arch.parameters()).map((g) => g!.toArray()) };
+      });
+    const a = run(true);
+    const b = run(false);
+    assertClose(a.logits, b.logits, 1e-12, "logits");
+    a.grads.forEach((g, i) => assertClose(g, b.grads[i]!, 1e-10, `architecture gradient ${i}`));
+    x.dispose();
+    net.dispose();
+    arch.dispose();
   });
 
   it("has 9 mixed edges of 7 ops per cell and 2 x (9 x 7 + 10) architecture parameters", () => {
