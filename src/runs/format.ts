@@ -22,6 +22,11 @@ export interface TrainRecord {
   /** Seconds this epoch took, and since the run started. */
   seconds: number;
   elapsed: number;
+  /**
+   * CPU seconds this epoch's process used (all its threads): on a shared machine a fairer measure
+   * of what an epoch costs than wall time, which also counts the other processes' turns.
+   */
+  cpuSeconds?: number;
 }
 
 /** One evaluation on held-out tasks. */

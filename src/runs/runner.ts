@@ -177,10 +177,12 @@ export async function runTraining(
     reporter.start("meta-train", c.epochs, epoch);
     while (epoch < c.epochs) {
       const t0 = performance.now();
+      const cpu0 = process.cpuUsage();
       const r = await metaEpoch(epoch, s.model, s.opt, s.learner, s.dataset.splits.train, train, rng);
       epoch += 1;
       ranThisTime += 1;
       const seconds = (performance.now() - t0) / 1000;
+      const cpu = process.cpuUsage(cpu0);
       appendMetrics(dir, {
         kind: "train",
         epoch,
@@ -191,6 +193,7 @@ export async function runTraining(
         warmup: r.warmup,
         seconds,
         elapsed: (performance.now() - started) / 1000,
+        cpuSeconds: (cpu.user + cpu.system) / 1e6,
       });
       if (r.prunedLogits > 0) reporter.log(`meta-epoch ${epoch}: meta-model pruning removed ${r.prunedLogits} op(s)`);
       reporter.update(epoch, {
