@@ -85,6 +85,11 @@ before(() => {
     [["genotype", report, "--format", "gif"], /unknown --format "gif"/],
     [["genotype", report, "--format", "svg", "--cell", "both"], /unknown --cell "both"/],
     [["genotype", report, "--format", "svg", "--out", at("cell.svg")], /add --cell normal or --cell reduce/],
+    [["compare", report], /compare needs at least two run directories/],
+    [["compare", report, report, "--labels", "one"], /--labels names 1 run\(s\)/],
+    [["compare", report, report, "--labels", "a,a"], /--labels must be different/],
+    [["compare", report, movedData, "--out", report], /is a run directory; .*choose another --out/],
+    [["compare", report, missing], /does not exist/],
   );
 });
 
