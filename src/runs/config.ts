@@ -57,7 +57,10 @@ const choice = <const T extends readonly [string, ...string[]]>(values: T) => ({
   kind: "choice" as const,
   choices: values,
 });
-const optional = <V extends Value>(v: V) => ({ ...v, schema: v.schema.optional() });
+const optional = <S extends z.ZodType, K extends ValueKind>(v: { schema: S; kind: K }) => ({
+  ...v,
+  schema: z.optional(v.schema),
+});
 
 export const DATASETS = ["builtin", "omniglot", "miniimagenet"] as const;
 export const MODELS = ["metanas", "fixed", "conv4"] as const;
