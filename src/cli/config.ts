@@ -4,7 +4,6 @@ import type { Command } from "commander";
 import {
   buildConfig,
   flagOf,
-  PRESET_NAMES,
   type RunConfig,
   readConfigFile,
   SETTING_GROUPS,
@@ -12,7 +11,15 @@ import {
   SETTINGS,
   type SettingGroup,
 } from "../runs/config.js";
-import { addSettingOptions, formatValue, helpWithPresetValues, presetConfig, settingValues } from "./settings.js";
+import {
+  addSettingOptions,
+  configFileOption,
+  formatValue,
+  helpWithPresetValues,
+  presetConfig,
+  presetOption,
+  settingValues,
+} from "./settings.js";
 
 /** One row per setting, in the schema's order. */
 export function describeConfig(config: RunConfig) {
@@ -50,8 +57,8 @@ export function register(program: Command): void {
   const cmd = program
     .command("config")
     .description("print the resolved configuration of search/train: every setting, its flag, value and description")
-    .option("--preset <name>", `settings to start from: ${PRESET_NAMES.join(", ")}`, "quick")
-    .option("--config <file>", "JSON file of settings (applied over the preset, under the flags)")
+    .addOption(presetOption("quick"))
+    .addOption(configFileOption())
     .option("--json", "print one JSON object: preset, config (usable as a --config file) and settings");
   addSettingOptions(cmd);
   helpWithPresetValues(cmd, "quick");

@@ -7,11 +7,11 @@ import type { Conv4Model } from "../models/conv4.js";
 import { FixedModel } from "../models/fixedModel.js";
 import type { MetaModel } from "../models/model.js";
 import { SearchModel } from "../models/searchModel.js";
-import { buildConfig, PRESET_NAMES, type RunConfig, type SettingKey } from "../runs/config.js";
+import { buildConfig, type RunConfig, type SettingKey } from "../runs/config.js";
 import type { CellShape } from "../searchspace/cell.js";
 import { fixedSizes, macsPerImage, searchSizes } from "../searchspace/sizes.js";
 import { numEdges } from "../sparsification/cellWeights.js";
-import { addSettingOptions, helpWithPresetValues, settingValues } from "./settings.js";
+import { addSettingOptions, helpWithPresetValues, presetOption, settingValues } from "./settings.js";
 
 const SHAPES: Record<RunConfig["dataset"], string> = {
   omniglot: "1x28x28",
@@ -141,7 +141,7 @@ export function register(program: Command): void {
   const cmd = program
     .command("inspect")
     .description("build the network a configuration names and print its sizes and cell layout")
-    .option("--preset <name>", `settings to start from: ${PRESET_NAMES.join(", ")}`, DEFAULT_PRESET)
+    .addOption(presetOption(DEFAULT_PRESET))
     .option("--shape <CxHxW>", "input shape, instead of the dataset's (e.g. 3x84x84)")
     .option("--json", "print one JSON object");
   addSettingOptions(cmd, NETWORK_KEYS);

@@ -3,21 +3,13 @@
 import type { Command } from "commander";
 import { selfContained } from "../models/build.js";
 import { writeReport } from "../reports/index.js";
-import {
-  adjustableKeys,
-  buildConfig,
-  flagOf,
-  MODELS,
-  PRESET_NAMES,
-  type RunConfig,
-  readConfigFile,
-} from "../runs/config.js";
+import { adjustableKeys, buildConfig, flagOf, MODELS, type RunConfig, readConfigFile } from "../runs/config.js";
 import type { Summary } from "../runs/format.js";
 import { defaultRunDir } from "../runs/runDir.js";
 import { runEvaluation, runTraining } from "../runs/runner.js";
 import { parseGenotype } from "../searchspace/genotype.js";
 import { reporterFor } from "../util/progress.js";
-import { addSettingOptions, helpWithPresetValues, settingValues } from "./settings.js";
+import { addSettingOptions, configFileOption, helpWithPresetValues, presetOption, settingValues } from "./settings.js";
 
 function printCells(summary: Summary): void {
   if (!summary.genotypeJson) return;
@@ -69,8 +61,8 @@ function trainingCommand(
   const cmd = program
     .command(name)
     .description(description)
-    .option("--preset <name>", `settings to start from: ${PRESET_NAMES.join(", ")}`, "quick")
-    .option("--config <file>", "JSON file of settings (applied over the preset, under the flags)")
+    .addOption(presetOption("quick"))
+    .addOption(configFileOption())
     .option("--out <dir>", "run directory (default runs/<preset>-<time>)")
     .option(
       "--resume <dir>",

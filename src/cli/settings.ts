@@ -5,6 +5,7 @@ import { type Command, InvalidArgumentError, Option } from "commander";
 import {
   flagOf,
   isPresetName,
+  PRESET_NAMES,
   type RunConfig,
   SETTING_GROUPS,
   SETTING_KEYS,
@@ -62,6 +63,16 @@ export function settingOption(key: SettingKey, o: { description?: string; defaul
   if (s.kind === "choice" && s.choices) option.choices([...s.choices]);
   if (o.default !== undefined) option.default(o.default);
   return option.helpGroup(`${SETTING_GROUPS[s.group]}:`);
+}
+
+/** --preset NAME: the settings to start from, the same on every command that takes it. */
+export function presetOption(defaultPreset: string): Option {
+  return new Option("--preset <name>", `settings to start from: ${PRESET_NAMES.join(", ")}`).default(defaultPreset);
+}
+
+/** --config FILE: a JSON object of settings. */
+export function configFileOption(): Option {
+  return new Option("--config <file>", "JSON file of settings (applied over the preset, under the flags)");
 }
 
 /** The older spellings of a setting's flag: hidden options read back by settingValues. */
