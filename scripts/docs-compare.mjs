@@ -12,7 +12,6 @@ import sharp from "sharp";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const cli = path.join(root, "dist/src/cli/main.js");
-const out = path.join(root, "runs/docs");
 const chromium = process.env.METANAS_CHROMIUM ?? "/usr/bin/chromium";
 const png = path.join(root, "docs/compare-quick.png");
 
@@ -21,15 +20,16 @@ function metanas(...args) {
   execFileSync(process.execPath, [cli, ...args], { stdio: "inherit", cwd: root });
 }
 
+// Paths relative to the repository, as the page shows them.
 const runs = {
-  MetaNAS: [path.join(out, "metanas-quick"), ["search", "--preset", "quick"]],
-  Conv4: [path.join(out, "conv4-quick"), ["train", "--model", "conv4", "--preset", "quick"]],
+  MetaNAS: ["runs/docs/metanas-quick", ["search", "--preset", "quick"]],
+  Conv4: ["runs/docs/conv4-quick", ["train", "--model", "conv4", "--preset", "quick"]],
 };
 for (const [dir, args] of Object.values(runs)) {
-  if (existsSync(path.join(dir, "summary.json"))) console.log(`${dir}: finished before, reused`);
+  if (existsSync(path.join(root, dir, "summary.json"))) console.log(`${dir}: finished before, reused`);
   else metanas(...args, "--out", dir);
 }
-const compare = path.join(out, "compare");
+const compare = "runs/docs/compare";
 metanas(
   "compare",
   ...Object.values(runs).map(([dir]) => dir),
@@ -43,18 +43,22 @@ metanas(
 const profile = mkdtempSync(path.join(tmpdir(), "metanas-chromium-"));
 const shot = path.join(profile, "page.png");
 try {
-  execFileSync(chromium, [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--hide-scrollbars",
-    "--no-first-run",
-    "--disable-background-networking",
-    `--user-data-dir=${profile}`,
-    "--window-size=1180,6000",
-    `--screenshot=${shot}`,
-    pathToFileURL(path.join(compare, "compare.html")).href,
-  ]);
+  execFileSync(
+    chromium,
+    [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--hide-scrollbars",
+      "--no-first-run",
+      "--disable-background-networking",
+      `--user-data-dir=${profile}`,
+      "--window-size=1180,6000",
+      `--screenshot=${shot}`,
+      pathToFileURL(path.join(root, compare, "compare.html")).href,
+    ],
+    { stdio: "pipe" },
+  );
   const trimmed = await sharp(shot).trim({ background: "#ffffff" }).toBuffer();
   await sharp(trimmed)
     .extend({ top: 16, bottom: 16, left: 16, right: 16, background: "#ffffff" })

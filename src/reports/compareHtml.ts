@@ -200,7 +200,7 @@ ${missingSection(runs)}
 ${accuracySection(parts)}
 ${configSection(runs)}
 <h2>Learning curves</h2>
-<p>One colour per run; solid lines are meta-training, dashed ones validation and meta-test (with their 95% band).</p>
+<p>One colour per run; solid lines: meta-training, dashed: validation, dotted: meta-test (with their 95% bands).</p>
 <div class="figure" id="curves">${inlineSvg(parts.curves, "curves")}</div>
 ${cellsSection(runs)}
 ${prunedSection(parts)}`,
