@@ -3,8 +3,8 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { sampleTask } from "../data/sampler.js";
-import { type EvaluationResult, evaluate } from "../evaluation/evaluate.js";
-import { distribution, mostFrequent } from "../evaluation/statistics.js";
+import { type EvaluationResult, evaluate, type PruningResult } from "../evaluation/evaluate.js";
+import { distribution, meanAndCi95, mostFrequent } from "../evaluation/statistics.js";
 import { metaEpoch } from "../metalearner/metaTrainer.js";
 import { selfContained } from "../models/build.js";
 import { toDarts, toJson } from "../searchspace/genotype.js";
@@ -94,8 +94,21 @@ function summarise(s: Session, r: EvaluationResult, epochs: number, wallSeconds:
       r.genotypes.filter((x): x is string => x !== null),
       5,
     ),
+    ...(r.pruning ? { pruning: pruningSummary(r.pruning) } : {}),
     epochs,
     wallSeconds,
+  };
+}
+
+function pruningSummary(p: PruningResult[]): NonNullable<Summary["pruning"]> {
+  const side = (values: number[]) => {
+    const { mean, ci95 } = meanAndCi95(values);
+    return { accuracy: mean, ci95, values };
+  };
+  return {
+    oneShot: side(p.map((r) => r.oneShot)),
+    discrete: side(p.map((r) => r.discrete)),
+    discreteParams: distribution(p.map((r) => r.discreteParams)),
   };
 }
 
