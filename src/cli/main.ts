@@ -2,7 +2,7 @@
 // metanas command line (src/cli/program.ts; each command group registers itself from its own module).
 
 // OpenMP's spin-waiting makes libtorch's threads far slower under CPU contention
-// (LIBTORCH-NOTES); it must be set before the addon loads, hence the dynamic import below.
+// (native/README.md); it must be set before the addon loads, hence the dynamic import below.
 process.env.OMP_WAIT_POLICY ??= "PASSIVE";
 
 const { createProgram } = await import("./program.js");

@@ -1,4 +1,4 @@
-// The paper's four settings (SPEC section 7) and the built-in quick run. Their type comes from the
+// The paper's four settings (docs/method.md §7) and the built-in quick run. Their type comes from the
 // configuration schema (config.ts): a preset must give every setting that has no default there.
 import type { PresetValues } from "./config.js";
 
