@@ -70,7 +70,7 @@ describe("runs", () => {
       .filter((r) => r.kind === "train")
       .map((r) => r.epoch);
     assert.deepEqual(epochs, [1, 2, 3, 4]);
-    const strip = (rs: MetricsRecord[]) => rs.map((r) => ({ ...r, seconds: 0, elapsed: 0 }));
+    const strip = (rs: MetricsRecord[]) => rs.map((r) => ({ ...r, seconds: 0, elapsed: 0, cpuSeconds: 0, phases: {} }));
     assert.deepEqual(strip(readMetrics(split)), strip(readMetrics(full)));
   });
 
@@ -103,10 +103,10 @@ describe("runs", () => {
     assert.equal(train[1]!.kind === "train" && train[1]!.temperature, 0.05);
     assert.ok(records.some((r) => r.kind === "eval" && r.split === "test"));
     // eval again from the checkpoint: in this thread and in two workers, task for task the same
-    const serial = await runEvaluation(dir, { tasks: 3, workers: 1 });
+    const serial = await runEvaluation(dir, { overrides: { testTasks: 3, workers: 1 } });
     assert.equal(serial.tasks, 3);
     assert.ok(existsSync(path.join(dir, "evaluation.json")));
-    const parallel = await runEvaluation(dir, { tasks: 3, workers: 2 });
+    const parallel = await runEvaluation(dir, { overrides: { testTasks: 3, workers: 2 } });
     assert.deepEqual(parallel.perTaskParams, serial.perTaskParams);
     assert.deepEqual(parallel.topGenotypes, serial.topGenotypes);
     assert.equal(parallel.accuracy, serial.accuracy);
@@ -139,11 +139,11 @@ describe("runs", () => {
     );
     assert.throws(
       () => config({ tMin: 2 }),
-      (e: Error) => e instanceof ConfigError && /tMin: t_min \(2\) must not exceed t_max/.test(e.message),
+      (e: Error) => e instanceof ConfigError && /tMin \(--t-min\): t-min \(2\) must not exceed t-max/.test(e.message),
     );
-    assert.throws(() => config({ channels: 7 }), /channels: must be even/);
-    assert.throws(() => buildConfig("quick", { wyas: 5 }, {}), /Unrecognized key.*wyas/);
-    assert.throws(() => buildConfig("nope", {}, {}), /unknown preset "nope"/);
+    assert.throws(() => config({ channels: 7 }), /channels \(--channels\): must be even/);
+    assert.throws(() => buildConfig("quick", { wyas: 5 }, {}), /unknown setting "wyas" \(did you mean ways\?\)/);
+    assert.throws(() => buildConfig("nope", {}, {}), /unknown --preset "nope"/);
     await assert.rejects(
       runTraining(path.join(tmp, "ways"), { config: config({ ways: 400 }) }),
       /400-way tasks need 400 classes/,
@@ -247,7 +247,7 @@ describe("cli", () => {
   it("bad input gets one clear error line and exit 1", () => {
     const r = run(["search", "--ways", "abc"]);
     assert.equal(r.status, 1);
-    assert.match(r.stderr.trim(), /^metanas: --ways must be a number, got "abc"$/);
+    assert.match(r.stderr.trim(), /^metanas: option '--ways <n>' argument 'abc' is invalid\. must be an integer\.$/);
     const missing = run(["train", "--genotype", "no-such-genotype.txt"]);
     assert.match(missing.stderr.trim(), /^metanas: genotype file no-such-genotype.txt does not exist/);
     const t = run(["train"]);

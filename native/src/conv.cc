@@ -380,8 +380,7 @@ bool conv2dHandles(const at::Tensor& x, const at::Tensor& w, const Conv2dSpec& s
   } else if (!isDepthwise(x, w, s)) {
     return false;
   }
-  return outSize(x.size(2), w.size(2), s.strideH, s.padH, s.dilationH) > 0 &&
-         outSize(x.size(3), w.size(3), s.strideW, s.padW, s.dilationW) > 0;
+  return windowFits(x.size(2), w.size(2), s.padH, s.dilationH) && windowFits(x.size(3), w.size(3), s.padW, s.dilationW);
 }
 
 at::Tensor conv2d(const at::Tensor& x, const at::Tensor& w, const Conv2dSpec& s) {

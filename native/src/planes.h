@@ -21,6 +21,11 @@ inline int64_t outSize(int64_t in, int64_t k, int64_t stride, int64_t pad, int64
   return (in + 2 * pad - dilation * (k - 1) - 1) / stride + 1;
 }
 
+/** True when the (dilated) window fits in the padded input, so that there is at least one output. */
+inline bool windowFits(int64_t in, int64_t k, int64_t pad, int64_t dilation) {
+  return in + 2 * pad >= dilation * (k - 1) + 1;
+}
+
 /** A kh x kw window sliding over an h x w plane, giving ho x wo outputs. */
 struct Window {
   int64_t h = 0, w = 0, ho = 0, wo = 0, kh = 1, kw = 1;

@@ -348,7 +348,7 @@ bool poolHandles(const at::Tensor& x, const PoolSpec& s) {
   if (s.kernelH < 1 || s.kernelW < 1 || s.kernelH * s.kernelW > 255 || s.strideH < 1 || s.strideW < 1) return false;
   // libtorch refuses padding above half the kernel; leave those errors to it.
   if (s.padH < 0 || s.padW < 0 || 2 * s.padH > s.kernelH || 2 * s.padW > s.kernelW) return false;
-  return outSize(x.size(2), s.kernelH, s.strideH, s.padH, 1) > 0 && outSize(x.size(3), s.kernelW, s.strideW, s.padW, 1) > 0;
+  return windowFits(x.size(2), s.kernelH, s.padH, 1) && windowFits(x.size(3), s.kernelW, s.padW, 1);
 }
 
 at::Tensor maxPool2d(const at::Tensor& x, const PoolSpec& s) { return MaxPool2dFunction::apply(x, packSpec(s)); }

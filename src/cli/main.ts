@@ -1,26 +1,18 @@
 #!/usr/bin/env node
-// metanas command line. Each command group registers itself from its own module.
-import { Command } from "commander";
+// metanas command line (src/cli/program.ts; each command group registers itself from its own module).
 
 // OpenMP's spin-waiting makes libtorch's threads far slower under CPU contention
-// (LIBTORCH-NOTES); it must be set before the addon loads, hence the dynamic import below.
+// (native/README.md); it must be set before the addon loads, hence the dynamic import below.
 process.env.OMP_WAIT_POLICY ??= "PASSIVE";
 
-const { registerCommands } = await import("./commands.js");
+const { createProgram } = await import("./program.js");
 
-const program = new Command();
-program
-  .name("metanas")
-  .description("Meta-learning of neural architectures for few-shot image classification (MetaNAS) over libtorch")
-  .version("0.1.0")
-  .showHelpAfterError();
-
-registerCommands(program);
-
-program.parseAsync(process.argv).catch((err: unknown) => {
-  // One clear line for the user; the stack only when asked for.
-  const message = err instanceof Error ? err.message : String(err);
-  console.error(`metanas: ${message.replace(/^metanas: /, "")}`);
-  if (process.env.METANAS_DEBUG && err instanceof Error) console.error(err.stack);
-  process.exit(1);
-});
+createProgram()
+  .parseAsync(process.argv)
+  .catch((err: unknown) => {
+    // One clear line for the user; the stack only when asked for.
+    const message = err instanceof Error ? err.message : String(err);
+    console.error(`metanas: ${message.replace(/^metanas: /, "")}`);
+    if (process.env.METANAS_DEBUG && err instanceof Error) console.error(err.stack);
+    process.exit(1);
+  });

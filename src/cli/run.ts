@@ -1,57 +1,15 @@
 // metanas search | train | eval: meta-architecture search, fixed-architecture meta-training
 // (a genotype's network or the Conv4 baseline), and meta-testing a finished run.
-import { type Command, Option } from "commander";
+import type { Command } from "commander";
 import { selfContained } from "../models/build.js";
 import { writeReport } from "../reports/index.js";
-import { buildConfig, type RunConfig, readConfigFile } from "../runs/config.js";
+import { adjustableKeys, buildConfig, flagOf, MODELS, type RunConfig, readConfigFile } from "../runs/config.js";
 import type { Summary } from "../runs/format.js";
-import { PRESETS } from "../runs/presets.js";
 import { defaultRunDir } from "../runs/runDir.js";
 import { runEvaluation, runTraining } from "../runs/runner.js";
 import { parseGenotype } from "../searchspace/genotype.js";
 import { reporterFor } from "../util/progress.js";
-import { intOption, listOption, numberOption } from "./options.js";
-
-const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-const SAMPLE = PRESETS.quick as Record<string, unknown>;
-const CONFIG_KEYS = [...Object.keys(SAMPLE), "dataDir", "genotype"].filter(
-  (k, i, a) => a.indexOf(k) === i && k !== "preset",
-);
-
-/** One --flag per configuration key (--ways, --inner-steps, --t-min, ...). */
-function addConfigOptions(cmd: Command): Command {
-  for (const key of CONFIG_KEYS) {
-    const sample = SAMPLE[key];
-    const kind = Array.isArray(sample) ? "list" : typeof sample === "number" ? "number" : "text";
-    cmd.addOption(
-      new Option(
-        `--${kebab(key)} <${kind === "list" ? "a,b" : kind === "number" ? "n" : "value"}>`,
-        `override ${key}`,
-      ).hideHelp(
-        !["ways", "shots", "epochs", "channels", "dataDir", "seed", "threads", "dataset", "genotype", "model"].includes(
-          key,
-        ),
-      ),
-    );
-  }
-  return cmd;
-}
-
-function flagValues(o: Record<string, unknown>): Partial<RunConfig> {
-  const out: Record<string, unknown> = {};
-  for (const key of CONFIG_KEYS) {
-    const v = o[key];
-    if (v === undefined) continue;
-    const sample = SAMPLE[key];
-    const flag = `--${kebab(key)}`;
-    out[key] = Array.isArray(sample)
-      ? listOption(String(v), flag)
-      : typeof sample === "number"
-        ? numberOption(String(v), flag)
-        : v;
-  }
-  return out as Partial<RunConfig>;
-}
+import { addSettingOptions, configFileOption, helpWithPresetValues, presetOption, settingValues } from "./settings.js";
 
 function printCells(summary: Summary): void {
   if (!summary.genotypeJson) return;
@@ -103,15 +61,20 @@ function trainingCommand(
   const cmd = program
     .command(name)
     .description(description)
-    .option("--preset <name>", `settings to start from: ${Object.keys(PRESETS).join(", ")}`, "quick")
-    .option("--config <file>", "JSON file of settings (applied over the preset, under the flags)")
+    .addOption(presetOption("quick"))
+    .addOption(configFileOption())
     .option("--out <dir>", "run directory (default runs/<preset>-<time>)")
-    .option("--resume <dir>", "continue the run in <dir> from its last checkpoint")
+    .option(
+      "--resume <dir>",
+      `continue the run in <dir> from its last checkpoint (may change: ${adjustableKeys("resume").map(flagOf).join(" ")})`,
+    )
     .option("--json", "print the final result as one JSON line");
-  addConfigOptions(cmd);
+  addSettingOptions(cmd);
+  const models = MODELS.filter((m) => m !== "metanas").join(" or ");
+  helpWithPresetValues(cmd, "quick", name === "train" ? { model: `${models}; fixed when --genotype is given` } : {});
   cmd.action(async (o: Record<string, unknown>) => {
     const reporter = reporterFor();
-    const flags = flagValues(o);
+    const flags = settingValues(o);
     const options = { reporter, handleSignals: true, afterRun: report };
     if (o.resume) {
       const r = await runTraining(String(o.resume), { resume: true, overrides: flags }, options);
@@ -151,17 +114,23 @@ export function register(program: Command): void {
     "meta-train a fixed architecture with REPTILE: a genotype's network (--genotype FILE) or the Conv4 baseline (--model conv4)",
     {},
   );
-  program
+  const evalKeys = adjustableKeys("eval");
+  const evalCmd = program
     .command("eval")
-    .description("meta-test the latest checkpoint of a run again")
-    .requiredOption("--run <dir>", "run directory")
-    .option("--tasks <n>", "number of test tasks (default: the run's testTasks)")
-    .option("--workers <n>", "worker threads for the test tasks (default: the run's workers)")
-    .option("--json", "print the final result as one JSON line")
-    .action(async (o: { run: string; tasks?: string; workers?: string; json?: boolean }) => {
-      const tasks = o.tasks === undefined ? undefined : intOption(o.tasks, "--tasks", 1);
-      const workers = o.workers === undefined ? undefined : intOption(o.workers, "--workers", 1);
-      const summary = await runEvaluation(o.run, { reporter: reporterFor(), tasks, workers, afterRun: report });
-      finish(summary, o.run, Boolean(o.json));
-    });
+    .description("meta-test the latest checkpoint of a run again (writes RUN_DIR/evaluation.json)")
+    .argument("[RUN_DIR]", "a run directory written by search or train")
+    .option("--run <dir>", "the run directory (the same as RUN_DIR)")
+    .option("--json", "print the final result as one JSON line");
+  addSettingOptions(evalCmd, evalKeys);
+  evalCmd.configureHelp({
+    optionDescription: (option) =>
+      option.helpGroupHeading ? `${option.description} [default: the run's value]` : option.description,
+  });
+  evalCmd.action(async (runDir: string | undefined, o: Record<string, unknown>) => {
+    const dir = runDir ?? (o.run as string | undefined);
+    if (!dir) throw new Error("eval needs the run directory: metanas eval RUN_DIR");
+    const overrides = settingValues(o, evalKeys);
+    const summary = await runEvaluation(dir, { reporter: reporterFor(), overrides, afterRun: report });
+    finish(summary, dir, Boolean(o.json));
+  });
 }

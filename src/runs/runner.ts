@@ -3,8 +3,8 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { sampleTask } from "../data/sampler.js";
-import { type EvaluationResult, evaluate } from "../evaluation/evaluate.js";
-import { distribution, mostFrequent } from "../evaluation/statistics.js";
+import { type EvaluationResult, evaluate, type PruningResult } from "../evaluation/evaluate.js";
+import { distribution, meanAndCi95, mostFrequent } from "../evaluation/statistics.js";
 import { metaEpoch } from "../metalearner/metaTrainer.js";
 import { selfContained } from "../models/build.js";
 import { toDarts, toJson } from "../searchspace/genotype.js";
@@ -12,7 +12,7 @@ import { takePhaseTimes } from "../util/phaseTimes.js";
 import { type ProgressReporter, silentReporter } from "../util/progress.js";
 import { Rng } from "../util/rng.js";
 import { CHECKPOINT_FILE, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
-import { type RunConfig, validateConfig } from "./config.js";
+import { adjustableKeys, flagOf, type RunConfig, type SettingKey, validateConfig } from "./config.js";
 import type { Summary } from "./format.js";
 import { evaluateInWorkers } from "./parallelEval.js";
 import {
@@ -95,8 +95,21 @@ function summarise(s: Session, r: EvaluationResult, epochs: number, wallSeconds:
       r.genotypes.filter((x): x is string => x !== null),
       5,
     ),
+    ...(r.pruning ? { pruning: pruningSummary(r.pruning) } : {}),
     epochs,
     wallSeconds,
+  };
+}
+
+function pruningSummary(p: PruningResult[]): NonNullable<Summary["pruning"]> {
+  const side = (values: number[]) => {
+    const { mean, ci95 } = meanAndCi95(values);
+    return { accuracy: mean, ci95, values };
+  };
+  return {
+    oneShot: side(p.map((r) => r.oneShot)),
+    discrete: side(p.map((r) => r.discrete)),
+    discreteParams: distribution(p.map((r) => r.discreteParams)),
   };
 }
 
@@ -166,10 +179,12 @@ export async function runTraining(
     while (epoch < c.epochs) {
       const t0 = performance.now();
       takePhaseTimes(); // start the epoch's phase times afresh (evaluations time phases too)
+      const cpu0 = process.cpuUsage();
       const r = await metaEpoch(epoch, s.model, s.opt, s.learner, s.dataset.splits.train, train, rng);
       epoch += 1;
       ranThisTime += 1;
       const seconds = (performance.now() - t0) / 1000;
+      const cpu = process.cpuUsage(cpu0);
       appendMetrics(dir, {
         kind: "train",
         epoch,
@@ -180,6 +195,7 @@ export async function runTraining(
         warmup: r.warmup,
         seconds,
         elapsed: (performance.now() - started) / 1000,
+        cpuSeconds: (cpu.user + cpu.system) / 1e6,
         phases: takePhaseTimes(),
       });
       if (r.prunedLogits > 0) reporter.log(`meta-epoch ${epoch}: meta-model pruning removed ${r.prunedLogits} op(s)`);
@@ -265,19 +281,21 @@ async function finalTest(
   return summary;
 }
 
-/** Meta-tests a run's latest checkpoint again (e.g. with more tasks); writes evaluation.json. */
+/**
+ * Meta-tests a run's latest checkpoint again (e.g. with more tasks); writes evaluation.json.
+ * `overrides` may set what a re-evaluation may change (testTasks, workers, threads, ...).
+ */
 export async function runEvaluation(
   dir: string,
-  o: RunOptions & { tasks?: number; workers?: number } = {},
+  o: RunOptions & { overrides?: Partial<RunConfig> } = {},
 ): Promise<Summary> {
   const reporter = o.reporter ?? silentReporter;
-  const saved = readRunConfig(dir);
-  const c = { ...saved, workers: o.workers ?? saved.workers };
+  const c = adjustedConfig(readRunConfig(dir), o.overrides ?? {}, "eval");
   const s = await openSession(c, (line) => reporter.log(line));
   try {
     const state = loadCheckpoint(dir, c, s.model, s.opt, s.learner);
     const started = performance.now();
-    const r = await runEval(s, "test", o.tasks ?? c.testTasks, evalSeed(c, -1), reporter, "meta-test");
+    const r = await runEval(s, "test", c.testTasks, evalSeed(c, -1), reporter, "meta-test");
     const summary = summarise(s, r, state.epoch, (performance.now() - started) / 1000);
     writeSummary(dir, summary, "evaluation.json");
     await o.afterRun?.(dir);
@@ -287,27 +305,31 @@ export async function runEvaluation(
   }
 }
 
-/** Settings a resumed run may change: how long it runs and how it reports, not what it learns. */
-const ADJUSTABLE = new Set<string>([
-  "epochs",
-  "evalEvery",
-  "evalTasks",
-  "testTasks",
-  "checkpointEvery",
-  "threads",
-  "workers",
-  "device",
-]);
-
-function resumedConfig(saved: RunConfig, overrides: Partial<RunConfig>): RunConfig {
+/**
+ * The saved configuration with the settings that may change on --resume or eval replaced (the
+ * schema marks them: how long a run goes and how it reports, not what it learns).
+ */
+function adjustedConfig(saved: RunConfig, overrides: Partial<RunConfig>, when: "resume" | "eval"): RunConfig {
+  const allowed = new Set<string>(adjustableKeys(when));
   const changed = Object.entries(overrides).filter(
     ([k, v]) => v !== undefined && JSON.stringify(v) !== JSON.stringify((saved as Record<string, unknown>)[k]),
   );
-  const refused = changed.filter(([k]) => !ADJUSTABLE.has(k)).map(([k]) => k);
+  const refused = changed.filter(([k]) => !allowed.has(k)).map(([k]) => flagOf(k as SettingKey));
   if (refused.length > 0) {
+    const may = [...allowed].map((k) => flagOf(k as SettingKey)).join(", ");
     throw new RunDirError(
-      `a resumed run keeps its configuration; ${refused.join(", ")} cannot change (only ${[...ADJUSTABLE].join(", ")} can): start a new run to change them`,
+      when === "resume"
+        ? `a resumed run keeps its configuration; ${refused.join(", ")} cannot change (only ${may} can): start a new run to change them`
+        : `eval meta-tests the run as it was trained; ${refused.join(", ")} cannot change (only ${may} can)`,
     );
   }
-  return validateConfig({ ...saved, ...Object.fromEntries(changed) }, "resumed configuration");
+  return validateConfig(
+    { ...saved, ...Object.fromEntries(changed) },
+    when === "resume" ? "resumed configuration" : "evaluation settings",
+    true,
+  );
+}
+
+function resumedConfig(saved: RunConfig, overrides: Partial<RunConfig>): RunConfig {
+  return adjustedConfig(saved, overrides, "resume");
 }

@@ -72,9 +72,10 @@ export class SearchCell extends Module {
           const y =
             operation instanceof ReluOperation ? operation.forwardRelu(relu(input)) : operation.forward(state(input));
           // Drop-path folded into the op's weight: one per-sample factor, one pass over y.
-          const scale =
-            operation.isIdentity || dropPathProb <= 0 ? weight : dropPathMask(y.shape[0]!, dropPathProb).mul(weight);
-          edge = edge ? edge.addProduct(y, scale) : y.mul(scale);
+          const mask = operation.isIdentity || dropPathProb <= 0 ? null : dropPathMask(y.shape[0]!, dropPathProb);
+          const scale = mask && weight ? mask.mul(weight) : (mask ?? weight);
+          if (!scale) edge = edge ? edge.add(y) : y;
+          else edge = edge ? edge.addProduct(y, scale) : y.mul(scale);
         }
         if (!edge) throw new Error(`cell node ${j}: every op on the edge from input ${input} was pruned`);
         if (!node) node = coef ? edge.mul(coef) : edge;

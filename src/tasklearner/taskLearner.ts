@@ -1,4 +1,4 @@
-// The task learner (SPEC section 3), first-order DARTS: per step two batches drawn with
+// The task learner (docs/method.md §3), first-order DARTS: per step two batches drawn with
 // replacement from the support set; an architecture step on the second batch's loss (gradients
 // with respect to alpha and beta only, at the current weights), then a weight step on the first.
 import { sampleBatch } from "../data/sampler.js";
@@ -36,7 +36,7 @@ export function predictionPhase(o: InnerLoopSettings): ForwardPhase {
   return { temperature: o.archSteps > 0 ? o.tMin : o.tMax, threshold: o.threshold, dropPath: 0 };
 }
 
-/** Yields to the event loop so that finalizers and signals get their turn (LIBTORCH-NOTES). */
+/** Yields to the event loop so that finalizers and signals get their turn (native/README.md). */
 export const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export interface Batch {
@@ -83,14 +83,15 @@ export interface QueryResult {
 
 /** Loss and accuracy on a set, predicted as one batch (batch-norm statistics of that batch). */
 export function predict(model: MetaModel, set: TaskSet, phase: ForwardPhase): QueryResult {
-  return timed("predictions", () => predictOnce(model, set, phase));
+  return timed("predictions", () => predictWith(set, (x) => model.forward(x, phase)));
 }
 
-function predictOnce(model: MetaModel, set: TaskSet, phase: ForwardPhase): QueryResult {
+/** Loss and accuracy of any forward pass on a set, predicted as one batch. */
+export function predictWith(set: TaskSet, forward: (x: Tensor) => Tensor): QueryResult {
   return tidy(() =>
     noGrad(() => {
       const { x, y } = toTensors(set);
-      const logits = model.forward(x, phase);
+      const logits = forward(x);
       const loss = crossEntropy(logits, y).item();
       const correct = logits.argmax(1).eq(y).sum().item();
       return { loss, accuracy: correct / set.count };
