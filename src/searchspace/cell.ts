@@ -1,6 +1,6 @@
 // The search cell: two preprocessed inputs, intermediate nodes fed by mixed edges, and the
 // concatenation of the nodes as output.
-import { cat, type Tensor } from "../engine/index.js";
+import { cat, type Tensor, tidy } from "../engine/index.js";
 import { Module } from "../nn/module.js";
 import type { CellWeights } from "../sparsification/cellWeights.js";
 import { edgeIndex } from "../sparsification/cellWeights.js";
@@ -62,24 +62,32 @@ export class SearchCell extends Module {
       relus[i] ??= state(i).relu();
       return relus[i]!;
     };
+    // node = sum over inputs i of coef_i * sum over ops o of w_o * mask_o * y_o: each op output goes
+    // into the node with the product of its factors (tiny tensors), so no edge sum is built or kept.
+    // Each op runs in its own tidy scope and the previous partial sum is freed at once: only what
+    // autograd saved stays alive, not every intermediate of the pass.
+    const times = (a: Tensor | null, b: Tensor | null) => (a && b ? a.mul(b) : (a ?? b));
     for (let j = 0; j < this.shape.nodes; j++) {
       let node: Tensor | null = null;
       for (const { input, coef } of w.inputs[j]!) {
         const e = edgeIndex(j, input);
-        let edge: Tensor | null = null;
+        if (w.ops[e]!.length === 0)
+          throw new Error(`cell node ${j}: every op on the edge from input ${input} was pruned`);
         for (const { op, weight } of w.ops[e]!) {
           const operation = this.edges[e]!.ops[op]!;
-          const y =
-            operation instanceof ReluOperation ? operation.forwardRelu(relu(input)) : operation.forward(state(input));
-          // Drop-path folded into the op's weight: one per-sample factor, one pass over y.
-          const mask = operation.isIdentity || dropPathProb <= 0 ? null : dropPathMask(y.shape[0]!, dropPathProb);
-          const scale = mask && weight ? mask.mul(weight) : (mask ?? weight);
-          if (!scale) edge = edge ? edge.add(y) : y;
-          else edge = edge ? edge.addProduct(y, scale) : y.mul(scale);
+          // The input (and its ReLU) belong to the cell's scope: later ops read them again.
+          const x = operation instanceof ReluOperation ? relu(input) : state(input);
+          const sum = node as Tensor | null;
+          node = tidy(() => {
+            const y = operation instanceof ReluOperation ? operation.forwardRelu(x) : operation.forward(x);
+            const mask = operation.isIdentity || dropPathProb <= 0 ? null : dropPathMask(y.shape[0]!, dropPathProb);
+            const scale = times(times(mask, weight), coef);
+            if (!scale) return sum ? sum.add(y) : y;
+            return sum ? sum.addProduct(y, scale) : y.mul(scale);
+          });
+          // A partial sum is this loop's own, unless it is a state passed through (identity, weight 1).
+          if (sum && !states.includes(sum)) sum.dispose();
         }
-        if (!edge) throw new Error(`cell node ${j}: every op on the edge from input ${input} was pruned`);
-        if (!node) node = coef ? edge.mul(coef) : edge;
-        else node = coef ? node.addProduct(edge, coef) : node.add(edge);
       }
       if (!node) throw new Error(`cell node ${j}: every input pair was pruned`);
       states.push(node);

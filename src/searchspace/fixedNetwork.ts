@@ -1,6 +1,6 @@
 // A network built from a genotype: each node sums its chosen ops (affine batch norm), as the
 // paper's Section 5.2 meta-trains from scratch. Weights can be carried over from a search network.
-import { cat, noGrad, type Tensor } from "../engine/index.js";
+import { cat, noGrad, type Tensor, tidy } from "../engine/index.js";
 import { Module } from "../nn/module.js";
 import { edgeIndex } from "../sparsification/cellWeights.js";
 import type { CellShape, SearchCell } from "./cell.js";
@@ -84,7 +84,8 @@ export class FixedNetwork extends CellNetwork<FixedCell> {
     let s0 = this.stem(x);
     let s1 = s0;
     for (const cell of this.cells) {
-      const out = cell.forward(s0, s1, dropPathProb);
+      // A scope per cell: its intermediates are freed as soon as it is done (autograd keeps its own).
+      const out = tidy(() => cell.forward(s0, s1, dropPathProb));
       [s0, s1] = [s1, out];
     }
     return this.head(s1);

@@ -1,6 +1,6 @@
 // The one-shot search network: stem, cells [normal, reduction, normal, reduction] by default,
 // constant channel count, global average pooling, linear classifier.
-import { globalAvgPool, type Tensor } from "../engine/index.js";
+import { globalAvgPool, type Tensor, tidy } from "../engine/index.js";
 import { BatchNorm2d, Conv2d, Linear } from "../nn/layers.js";
 import { Module } from "../nn/module.js";
 import type { CellWeights } from "../sparsification/cellWeights.js";
@@ -121,7 +121,8 @@ export class SearchNetwork extends CellNetwork<SearchCell> {
     let s0 = this.stem(x);
     let s1 = s0;
     for (const cell of this.cells) {
-      const out = cell.forward(s0, s1, cell.shape.reduction ? weights.reduce : weights.normal, dropPath);
+      // A scope per cell: its intermediates are freed as soon as it is done (autograd keeps its own).
+      const out = tidy(() => cell.forward(s0, s1, cell.shape.reduction ? weights.reduce : weights.normal, dropPath));
       [s0, s1] = [s1, out];
     }
     return this.head(s1);
