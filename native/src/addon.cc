@@ -608,6 +608,7 @@ Napi::Value AllocatorInfo(const Napi::CallbackInfo& info) {
   out.Set("mmappedBlocks", Napi::Number::New(env, static_cast<double>(mi.hblks)));
   out.Set("mmappedBytes", Napi::Number::New(env, static_cast<double>(mi.hblkhd)));
   out.Set("heapBytes", Napi::Number::New(env, static_cast<double>(mi.arena)));
+  out.Set("inUseBytes", Napi::Number::New(env, static_cast<double>(mi.uordblks + mi.hblkhd)));
   return out;
 }
 Napi::Value Version(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), TORCH_VERSION_MAJOR == 0 ? "0" : std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." + std::to_string(TORCH_VERSION_PATCH)); }

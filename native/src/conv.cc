@@ -332,6 +332,27 @@ Conv2dSpec unpackSpec(const std::vector<int64_t>& v) {
   return {v[0], v[1], v[2], v[3], v[4], v[5], v[6]};
 }
 
+// The gradients of y = conv(x, w) given gy; each computed when asked for.
+void backwardImpl(const at::Tensor& gyIn, const at::Tensor& xIn, const at::Tensor& wIn, const Conv2dSpec& s,
+                  bool needX, bool needW, at::Tensor& gx, at::Tensor& gw) {
+  at::Tensor x = xIn.contiguous(), w = wIn.contiguous(), gy = gyIn.contiguous();
+  Geometry g(x, w, s);
+  const bool depthwise = isDepthwise(x, w, s);
+  if (needX) gx = at::empty_like(x);
+  if (needW) gw = at::empty_like(w);
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "metanas conv2d backward", [&] {
+    const scalar_t* gyp = gy.data_ptr<scalar_t>();
+    if (depthwise) {
+      depthwiseBackward<scalar_t>(gyp, x.data_ptr<scalar_t>(), w.data_ptr<scalar_t>(),
+                                  needX ? gx.data_ptr<scalar_t>() : nullptr, needW ? gw.data_ptr<scalar_t>() : nullptr,
+                                  g);
+      return;
+    }
+    if (needX) denseBackwardInput<scalar_t>(gyp, w.data_ptr<scalar_t>(), gx.data_ptr<scalar_t>(), g);
+    if (needW) denseBackwardWeight<scalar_t>(gyp, x.data_ptr<scalar_t>(), gw.data_ptr<scalar_t>(), g);
+  });
+}
+
 struct Conv2dFunction : public torch::autograd::Function<Conv2dFunction> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
                             std::vector<int64_t> spec) {
@@ -345,26 +366,45 @@ struct Conv2dFunction : public torch::autograd::Function<Conv2dFunction> {
                                                  torch::autograd::variable_list grads) {
     RECORD_FUNCTION("metanas::conv2d_backward", std::vector<c10::IValue>());
     auto saved = ctx->get_saved_variables();
-    at::Tensor x = saved[0].contiguous(), w = saved[1].contiguous();
-    Conv2dSpec s = unpackSpec(ctx->saved_data["spec"].toIntVector());
-    at::Tensor gy = grads[0].contiguous();
-    Geometry g(x, w, s);
-    bool depthwise = isDepthwise(x, w, s);
     at::Tensor gx, gw;
-    if (ctx->needs_input_grad(0)) gx = at::empty_like(x);
-    if (ctx->needs_input_grad(1)) gw = at::empty_like(w);
-    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "metanas conv2d backward", [&] {
-      const scalar_t* gyp = gy.data_ptr<scalar_t>();
-      if (depthwise) {
-        depthwiseBackward<scalar_t>(gyp, x.data_ptr<scalar_t>(), w.data_ptr<scalar_t>(),
-                                    gx.defined() ? gx.data_ptr<scalar_t>() : nullptr,
-                                    gw.defined() ? gw.data_ptr<scalar_t>() : nullptr, g);
-        return;
-      }
-      if (gx.defined()) denseBackwardInput<scalar_t>(gyp, w.data_ptr<scalar_t>(), gx.data_ptr<scalar_t>(), g);
-      if (gw.defined()) denseBackwardWeight<scalar_t>(gyp, x.data_ptr<scalar_t>(), gw.data_ptr<scalar_t>(), g);
-    });
+    backwardImpl(grads[0], saved[0], saved[1], unpackSpec(ctx->saved_data["spec"].toIntVector()),
+                 ctx->needs_input_grad(0), ctx->needs_input_grad(1), gx, gw);
     return {gx, gw, at::Tensor()};
+  }
+};
+
+const Conv2dSpec kPointwise{};
+
+// y = pointwise(depthwise(relu?(x))). Only x and the weights are kept: the ReLU and the depthwise
+// output are recomputed in the backward pass (nine multiply-adds per value), so a pass does not
+// keep one depthwise output per op alive.
+struct SeparableConv2dFunction : public torch::autograd::Function<SeparableConv2dFunction> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& dw,
+                            const at::Tensor& pw, std::vector<int64_t> spec, bool reluFirst) {
+    RECORD_FUNCTION("metanas::separable_conv2d", std::vector<c10::IValue>());
+    ctx->save_for_backward({x, dw, pw});
+    ctx->saved_data["spec"] = spec;
+    ctx->saved_data["relu"] = reluFirst;
+    at::Tensor d = forwardImpl(reluFirst ? at::relu(x) : x, dw, unpackSpec(spec));
+    return forwardImpl(d, pw, kPointwise);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    RECORD_FUNCTION("metanas::separable_conv2d_backward", std::vector<c10::IValue>());
+    auto saved = ctx->get_saved_variables();
+    const at::Tensor &x = saved[0], &dw = saved[1], &pw = saved[2];
+    const bool reluFirst = ctx->saved_data["relu"].toBool();
+    const Conv2dSpec s = unpackSpec(ctx->saved_data["spec"].toIntVector());
+    const bool needX = ctx->needs_input_grad(0), needDw = ctx->needs_input_grad(1), needPw = ctx->needs_input_grad(2);
+    at::Tensor r = reluFirst ? at::relu(x) : x;
+    at::Tensor d = forwardImpl(r, dw, s);
+    at::Tensor gd, gpw, gr, gdw;
+    backwardImpl(grads[0], d, pw, kPointwise, needX || needDw, needPw, gd, gpw);
+    if (needX || needDw) backwardImpl(gd, r, dw, s, needX, needDw, gr, gdw);
+    at::Tensor gx;
+    if (needX) gx = reluFirst ? at::threshold_backward(gr, r, 0) : gr;
+    return {gx, gdw, gpw, at::Tensor(), at::Tensor()};
   }
 };
 
@@ -385,6 +425,17 @@ bool conv2dHandles(const at::Tensor& x, const at::Tensor& w, const Conv2dSpec& s
 
 at::Tensor conv2d(const at::Tensor& x, const at::Tensor& w, const Conv2dSpec& s) {
   return Conv2dFunction::apply(x, w, packSpec(s));
+}
+
+bool separableConv2dHandles(const at::Tensor& x, const at::Tensor& dw, const at::Tensor& pw, const Conv2dSpec& s) {
+  if (!conv2dHandles(x, dw, s) || !isDepthwise(x, dw, s) || pw.dim() != 4) return false;
+  return pw.scalar_type() == x.scalar_type() && pw.device().is_cpu() && pw.size(1) == x.size(1) && pw.size(2) == 1 &&
+         pw.size(3) == 1;
+}
+
+at::Tensor separableConv2d(const at::Tensor& x, const at::Tensor& dw, const at::Tensor& pw, const Conv2dSpec& s,
+                           bool reluFirst) {
+  return SeparableConv2dFunction::apply(x, dw, pw, packSpec(s), reluFirst);
 }
 
 }  // namespace metanas

@@ -40,6 +40,22 @@ Napi::Value Conv2d(const Napi::CallbackInfo& info) {
   return tensorValue(info.Env(), at::conv2d(x, w, bias, stride, padding, dilation, groups));
 }
 
+// separableConv2d(x, dw, pw, stride, padding, dilation, reluFirst): the depthwise step's geometry.
+Napi::Value SeparableConv2d(const Napi::CallbackInfo& info) {
+  const at::Tensor& x = tensorArgAt(info, 0);
+  const at::Tensor& dw = tensorArgAt(info, 1);
+  const at::Tensor& pw = tensorArgAt(info, 2);
+  auto stride = pairArg(info, 3), padding = pairArg(info, 4), dilation = pairArg(info, 5);
+  if (info.Length() < 7 || !info[6].IsBoolean()) throw BindingArgError("argument 6: expected a boolean");
+  const bool reluFirst = info[6].As<Napi::Boolean>().Value();
+  Conv2dSpec s{stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1], x.dim() > 1 ? x.size(1) : 1};
+  if (ownKernels() && separableConv2dHandles(x, dw, pw, s))
+    return tensorValue(info.Env(), separableConv2d(x, dw, pw, s, reluFirst));
+  at::Tensor r = reluFirst ? at::relu(x) : x;
+  at::Tensor d = at::conv2d(r, dw, {}, stride, padding, dilation, s.groups);
+  return tensorValue(info.Env(), at::conv2d(d, pw));
+}
+
 PoolSpec poolArgs(const Napi::CallbackInfo& info) {
   auto kernel = pairArg(info, 1), stride = pairArg(info, 2), padding = pairArg(info, 3);
   return {kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1], false};
@@ -91,6 +107,8 @@ Napi::Value KernelInfo(const Napi::CallbackInfo& info) {
 
 void registerKernels(Napi::Env env, Napi::Object exports) {
   exports.Set("kernelConv2d", Napi::Function::New(env, guardedEntry<Conv2d>, "kernelConv2d"));
+  exports.Set("kernelSeparableConv2d",
+              Napi::Function::New(env, guardedEntry<SeparableConv2d>, "kernelSeparableConv2d"));
   exports.Set("kernelMaxPool2d", Napi::Function::New(env, guardedEntry<MaxPool2d>, "kernelMaxPool2d"));
   exports.Set("kernelAvgPool2d", Napi::Function::New(env, guardedEntry<AvgPool2d>, "kernelAvgPool2d"));
   exports.Set("kernelBatchNorm", Napi::Function::New(env, guardedEntry<BatchNorm>, "kernelBatchNorm"));

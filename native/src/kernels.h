@@ -22,6 +22,15 @@ bool conv2dHandles(const at::Tensor& x, const at::Tensor& w, const Conv2dSpec& s
 /** x [N, Cin, H, W], w [Cout, Cin / groups, kh, kw]; groups 1 (im2col + gemm) or Cin (direct depthwise). */
 at::Tensor conv2d(const at::Tensor& x, const at::Tensor& w, const Conv2dSpec& s);
 
+/** True when separableConv2d handles the case: conv2dHandles for the depthwise step, pw [Cout, Cin, 1, 1]. */
+bool separableConv2dHandles(const at::Tensor& x, const at::Tensor& dw, const at::Tensor& pw, const Conv2dSpec& s);
+/**
+ * pointwise(depthwise(x)), after a ReLU of x when reluFirst: one op that keeps only x and the
+ * weights for its backward pass and recomputes the rest (s: the depthwise step's geometry).
+ */
+at::Tensor separableConv2d(const at::Tensor& x, const at::Tensor& dw, const at::Tensor& pw, const Conv2dSpec& s,
+                           bool reluFirst);
+
 struct PoolSpec {
   int64_t kernelH = 1, kernelW = 1, strideH = 1, strideW = 1, padH = 0, padW = 0;
   /** Average pooling: divide by the window's size including padding (else: by its image pixels). */

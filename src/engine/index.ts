@@ -27,6 +27,8 @@ export {
   linear,
   maxPool2d,
   relu,
+  type SeparableConv2dOptions,
+  separableConv2d,
   stack,
   where,
 } from "./ops.js";

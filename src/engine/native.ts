@@ -113,6 +113,15 @@ export interface NativeAddon {
     dilation: number[],
     groups: number,
   ): number;
+  kernelSeparableConv2d(
+    x: number,
+    depthwise: number,
+    pointwise: number,
+    stride: number[],
+    padding: number[],
+    dilation: number[],
+    reluFirst: boolean,
+  ): number;
   kernelMaxPool2d(x: number, kernel: number[], stride: number[], padding: number[]): number;
   kernelAvgPool2d(x: number, kernel: number[], stride: number[], padding: number[], countIncludePad: boolean): number;
   kernelBatchNorm(x: number, weight: number, bias: number, eps: number): number;
@@ -138,6 +147,8 @@ export interface AllocatorInfo {
   mmappedBlocks: number;
   mmappedBytes: number;
   heapBytes: number;
+  /** Bytes allocated and not freed (heap and mapped blocks): what tensors and the rest hold now. */
+  inUseBytes: number;
 }
 
 function load(): NativeAddon {

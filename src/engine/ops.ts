@@ -27,6 +27,37 @@ export function conv2d(x: Tensor, weight: Tensor, o: Conv2dOptions = {}): Tensor
   );
 }
 
+export interface SeparableConv2dOptions {
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+  /** Apply a ReLU to x first. */
+  reluFirst?: boolean;
+}
+/**
+ * pointwise(depthwise(x)) as one op: depthwise [C, 1, kh, kw] with the given geometry, then
+ * pointwise [Cout, C, 1, 1]. Its backward pass recomputes the depthwise output (and the ReLU)
+ * instead of keeping them, so a pass keeps less memory alive.
+ */
+export function separableConv2d(
+  x: Tensor,
+  depthwise: Tensor,
+  pointwise: Tensor,
+  o: SeparableConv2dOptions = {},
+): Tensor {
+  return new Tensor(
+    native.kernelSeparableConv2d(
+      x.id,
+      depthwise.id,
+      pointwise.id,
+      pair(o.stride ?? 1),
+      pair(o.padding ?? 0),
+      pair(o.dilation ?? 1),
+      o.reluFirst ?? false,
+    ),
+  );
+}
+
 export function maxPool2d(x: Tensor, kernel: Pair, stride: Pair = kernel, padding: Pair = 0): Tensor {
   return new Tensor(native.kernelMaxPool2d(x.id, pair(kernel), pair(stride), pair(padding)));
 }

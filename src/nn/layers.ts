@@ -1,5 +1,5 @@
 // Layers with PyTorch's default initialisation (kaiming-uniform weights, bound 1/sqrt(fan_in)).
-import { batchNorm, conv2d, linear, noGrad, ones, rand, type Tensor, zeros } from "../engine/index.js";
+import { batchNorm, conv2d, linear, noGrad, ones, rand, separableConv2d, type Tensor, zeros } from "../engine/index.js";
 import { addMacs } from "./macs.js";
 import { Module } from "./module.js";
 
@@ -53,9 +53,30 @@ export class Conv2d extends Module {
       groups: this.groups,
     });
     const [n, , h, w] = y.shape;
-    addMacs(n! * this.cout * h! * w! * (this.cin / this.groups) * this.kernel[0] * this.kernel[1]);
+    addMacs(this.macs(n!, h!, w!));
     return y;
   }
+
+  /** Multiply-adds for an output of n x h x w pixels. */
+  macs(n: number, h: number, w: number): number {
+    return n * this.cout * h * w * (this.cin / this.groups) * this.kernel[0] * this.kernel[1];
+  }
+}
+
+/**
+ * A depthwise convolution then a pointwise one (after a ReLU of x when reluFirst) as one engine op,
+ * which recomputes the depthwise output in its backward pass instead of keeping it.
+ */
+export function depthwiseSeparable(x: Tensor, depthwise: Conv2d, pointwise: Conv2d, reluFirst: boolean): Tensor {
+  const y = separableConv2d(x, depthwise.weight, pointwise.weight, {
+    stride: depthwise.stride,
+    padding: depthwise.padding,
+    dilation: depthwise.dilation,
+    reluFirst,
+  });
+  const [n, , h, w] = y.shape;
+  addMacs(depthwise.macs(n!, h!, w!) + pointwise.macs(n!, h!, w!));
+  return y;
 }
 
 /** Batch norm with the current batch's statistics, always (transductive, as in REPTILE). */

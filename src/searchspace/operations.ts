@@ -1,7 +1,7 @@
 // The candidate operations of docs/method.md §1, each a module with forward(x). BN is affine only in
 // networks built from a genotype; in the search network it has no learned scale/shift.
 import { avgPool2d, cat, maxPool2d, type Tensor } from "../engine/index.js";
-import { BatchNorm2d, Conv2d } from "../nn/layers.js";
+import { BatchNorm2d, Conv2d, depthwiseSeparable } from "../nn/layers.js";
 import { Module } from "../nn/module.js";
 import type { OpName } from "./primitives.js";
 
@@ -103,8 +103,12 @@ export class DilConv extends ReluOperation {
     this.pointwise = this.child("pointwise", new Conv2d(channels, channels, 1));
     this.bn = this.child("bn", new BatchNorm2d(channels, affine));
   }
+  // Depthwise and pointwise as one op that keeps only its input for the backward pass.
+  override forward(x: Tensor): Tensor {
+    return this.bn.forward(depthwiseSeparable(x, this.depthwise, this.pointwise, true));
+  }
   forwardRelu(r: Tensor): Tensor {
-    return this.bn.forward(this.pointwise.forward(this.depthwise.forward(r)));
+    return this.bn.forward(depthwiseSeparable(r, this.depthwise, this.pointwise, false));
   }
 }
 
