@@ -16,6 +16,7 @@ import {
   maxPool2d,
   noGrad,
   SGD,
+  separableConv2d,
   type Tensor,
   tensor,
   tidy,
@@ -66,6 +67,15 @@ describe("gradients against finite differences (float64)", () => {
           .mean()
           .add(conv2d(x!, b!, { padding: 2, dilation: 2 }).square().mean()),
       [input([2, 3, 5, 5], 34), input([2, 3, 1, 1], 35), input([2, 3, 3, 3], 36)],
+    ));
+  test("separableConv2d with the ReLU first (stride 1) and without (dilation 2, stride 2)", () =>
+    checkGradients(
+      ([x, d, p]) =>
+        separableConv2d(x!, d!, p!, { padding: 1, reluFirst: true })
+          .square()
+          .mean()
+          .add(separableConv2d(x!, d!, p!, { padding: 2, dilation: 2, stride: 2 }).mean()),
+      [input([2, 2, 5, 5], 41), input([2, 1, 3, 3], 42), input([3, 2, 1, 1], 43)],
     ));
   test("avgPool2d 3x3 stride 1, count_include_pad both ways", () =>
     checkGradients(

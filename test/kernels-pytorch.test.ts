@@ -18,6 +18,16 @@ const hasTorch = spawnSync(python, ["-c", "import torch"]).status === 0;
 type Pair = [number, number];
 type Case =
   | { op: "conv2d"; x: number[]; w: number[]; stride: Pair; padding: Pair; dilation: Pair; groups: number }
+  | {
+      op: "separable_conv2d";
+      x: number[];
+      w: number[];
+      pw: number[];
+      stride: Pair;
+      padding: Pair;
+      dilation: Pair;
+      reluFirst: boolean;
+    }
   | { op: "max_pool2d"; x: number[]; kernel: Pair; stride: Pair; padding: Pair; ties?: boolean }
   | { op: "avg_pool2d"; x: number[]; kernel: Pair; stride: Pair; padding: Pair; countIncludePad: boolean }
   | { op: "batch_norm"; x: number[]; affine: boolean };
@@ -36,6 +46,17 @@ const conv = (
   groups: o.groups ?? 1,
 });
 
+const sep = (x: number[], o: Partial<{ stride: Pair; padding: Pair; dilation: Pair }>, reluFirst: boolean): Case => ({
+  op: "separable_conv2d",
+  x,
+  w: [x[1]!, 1, 3, 3],
+  pw: [5, x[1]!, 1, 1],
+  stride: o.stride ?? [1, 1],
+  padding: o.padding ?? [0, 0],
+  dilation: o.dilation ?? [1, 1],
+  reluFirst,
+});
+
 const CASES: Case[] = [
   // dense: pointwise, 1x5 and 5x1 (FacConv), the stem's 3x3, strided 1x1 (FactorizedReduce), odd sizes
   conv([3, 6, 9, 9], [5, 6, 1, 1]),
@@ -51,6 +72,11 @@ const CASES: Case[] = [
   conv([2, 5, 8, 9], [5, 1, 3, 3], { padding: [2, 2], dilation: [2, 2], groups: 5 }),
   conv([2, 5, 9, 8], [5, 1, 3, 3], { padding: [2, 2], dilation: [2, 2], stride: [2, 2], groups: 5 }),
   conv([2, 3, 6, 6], [3, 1, 5, 5], { padding: [2, 2], groups: 3 }),
+  // depthwise then pointwise as one op (DilConv), with and without the ReLU first
+  sep([2, 4, 9, 9], { padding: [1, 1] }, true),
+  sep([2, 4, 9, 8], { padding: [1, 1], stride: [2, 2] }, false),
+  sep([2, 4, 8, 9], { padding: [2, 2], dilation: [2, 2] }, true),
+  sep([2, 4, 9, 9], { padding: [2, 2], dilation: [2, 2], stride: [2, 2] }, false),
   // pooling: 3x3 pad 1 at stride 1 and 2, Conv4's 2x2 stride 2, ties
   { op: "max_pool2d", x: [2, 3, 9, 9], kernel: [3, 3], stride: [1, 1], padding: [1, 1] },
   { op: "max_pool2d", x: [2, 3, 9, 8], kernel: [3, 3], stride: [2, 2], padding: [1, 1] },
@@ -77,6 +103,12 @@ function forward(c: Case, t: Map<string, E.Tensor>, name: string): { y: E.Tensor
       inputs: [x, w],
     };
   }
+  if (c.op === "separable_conv2d") {
+    const dw = t.get(`${name}.w`)!;
+    const pw = t.get(`${name}.pw`)!;
+    const o = { stride: c.stride, padding: c.padding, dilation: c.dilation, reluFirst: c.reluFirst };
+    return { y: E.separableConv2d(x, dw, pw, o), inputs: [x, dw, pw] };
+  }
   if (c.op === "max_pool2d") return { y: E.maxPool2d(x, c.kernel, c.stride, c.padding), inputs: [x] };
   if (c.op === "avg_pool2d")
     return { y: E.avgPool2d(x, c.kernel, c.stride, c.padding, c.countIncludePad), inputs: [x] };
@@ -102,7 +134,8 @@ for (const dtype of ["float64", "float32"] as const) {
         // Values from {0, 1, 2} make equal maxima inside windows: the tie rule decides the gradient.
         const x = c.op === "max_pool2d" && c.ties ? E.tidy(() => E.randint(0, 3, c.x).to(dtype)) : E.randn(c.x);
         inputs.set(`${name}.x`, x.requiresGrad_());
-        if (c.op === "conv2d") inputs.set(`${name}.w`, E.randn(c.w).requiresGrad_());
+        if (c.op === "conv2d" || c.op === "separable_conv2d") inputs.set(`${name}.w`, E.randn(c.w).requiresGrad_());
+        if (c.op === "separable_conv2d") inputs.set(`${name}.pw`, E.randn(c.pw).requiresGrad_());
         if (c.op === "batch_norm" && c.affine) {
           inputs.set(`${name}.w`, E.randn([c.x[1]!]).requiresGrad_());
           inputs.set(`${name}.b`, E.randn([c.x[1]!]).requiresGrad_());
@@ -117,7 +150,8 @@ for (const dtype of ["float64", "float32"] as const) {
         const g = E.randn(y.shape); // the upstream gradient
         inputs.set(`${name}.g`, g);
         results.set(`${name}.y`, y);
-        E.grad(y.mul(g).sum(), wrt).forEach((d, i) => results.set(`${name}.grad_${"xwb"[i]}`, d!));
+        const names = c.op === "separable_conv2d" ? ["x", "w", "pw"] : ["x", "w", "b"];
+        E.grad(y.mul(g).sum(), wrt).forEach((d, i) => results.set(`${name}.grad_${names[i]}`, d!));
       });
       const inFile = path.join(dir, "in.safetensors");
       const outFile = path.join(dir, "out.safetensors");

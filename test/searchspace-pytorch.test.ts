@@ -38,11 +38,11 @@ test("the one-shot network matches an independent PyTorch implementation", {
       for (const [, t] of arch.namedParameters()) E.tidy(() => t.copy_(E.randn(t.shape).mul(1.5)));
       for (const t of net.parameters()) E.tidy(() => t.copy_(t.add(E.randn(t.shape).mul(0.1))));
     });
-    const settings = { temperature: 0.5, threshold: 0.05, strategy: "metanas" as const, dropPath: 0 };
+    const settings = { temperature: 0.5, threshold: 0.05, dropPath: 0 };
     const x = E.rand([6, 1, 15, 15]);
     const y = E.labels([0, 1, 2, 3, 4, 0]);
     const ours = E.tidy(() => {
-      const logits = net.forward(x, arch, settings);
+      const logits = net.forward(x, arch, settings, "metanas");
       const loss = E.crossEntropy(logits, y);
       const named = [...arch.namedParameters(), ["stem.conv.weight", net.stemConv.weight] as [string, E.Tensor]];
       const grads = E.grad(

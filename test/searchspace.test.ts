@@ -7,7 +7,7 @@ import type { SearchCell } from "../src/searchspace/cell.js";
 import { dropPath } from "../src/searchspace/dropPath.js";
 import { FixedNetwork } from "../src/searchspace/fixedNetwork.js";
 import { fromDarts, fromJson, parseGenotype, toDarts, toJson } from "../src/searchspace/genotype.js";
-import { type ForwardSettings, type NetworkConfig, PAPER_NETWORK, SearchNetwork } from "../src/searchspace/network.js";
+import { type NetworkConfig, PAPER_NETWORK, SearchNetwork } from "../src/searchspace/network.js";
 import {
   DilConv,
   FacConv,
@@ -18,9 +18,12 @@ import {
   ReluOperation,
   SepConv,
 } from "../src/searchspace/operations.js";
+import type { ForwardPhase } from "../src/searchspace/phase.js";
 import { NUM_OPS, OP_NAMES } from "../src/searchspace/primitives.js";
 import { fixedSizes, searchSizes } from "../src/searchspace/sizes.js";
-import { type CellWeights, edgeIndex, numEdges } from "../src/sparsification/cellWeights.js";
+import { edgeIndex, numEdges } from "../src/searchspace/topology.js";
+import type { CellWeights } from "../src/sparsification/cellWeights.js";
+import type { Strategy } from "../src/sparsification/strategy.js";
 import { inputPairs } from "../src/sparsification/strategy.js";
 import { TemperatureSchedule, temperatureAt } from "../src/sparsification/temperature.js";
 import { assertClose } from "./engine-helpers.js";
@@ -35,10 +38,9 @@ const tiny = (o: Partial<NetworkConfig> = {}): NetworkConfig => ({
   stemMultiplier: 3,
   ...o,
 });
-const settings = (o: Partial<ForwardSettings> = {}): ForwardSettings => ({
+const settings = (o: Partial<ForwardPhase> = {}): ForwardPhase => ({
   temperature: 1,
   threshold: 0.01,
-  strategy: "metanas",
   dropPath: 0,
   ...o,
 });
@@ -136,7 +138,7 @@ describe("search network", () => {
     ] as const) {
       const net = new SearchNetwork(tiny({ inputChannels: c, cells: 4, reductions: [1, 3] }));
       const arch = new Architecture(3);
-      E.tidy(() => assert.deepEqual(net.forward(E.rand([3, c, h, h]), arch, settings()).shape, [3, 5]));
+      E.tidy(() => assert.deepEqual(net.forward(E.rand([3, c, h, h]), arch, settings(), "metanas").shape, [3, 5]));
       net.dispose();
       arch.dispose();
     }
@@ -178,10 +180,10 @@ describe("search network", () => {
       E.tidy(() => {
         E.manualSeed(3);
         let logits: E.Tensor;
-        if (useNetwork) logits = net.forward(x, arch, s);
+        if (useNetwork) logits = net.forward(x, arch, s, "metanas");
         else {
-          const normal = arch.weights("normal", s);
-          const reduce = arch.weights("reduce", s);
+          const normal = arch.weights("normal", s, "metanas");
+          const reduce = arch.weights("reduce", s, "metanas");
           let s0 = net.stemBn.forward(net.stemConv.forward(x));
           let s1 = s0;
           for (const cell of net.cells) [s0, s1] = [s1, plain(cell, s0, s1, cell.shape.reduction ? reduce : normal)];
@@ -245,9 +247,12 @@ describe("search network", () => {
     const x = E.rand([4, 1, 8, 8]);
     const y = E.labels([0, 1, 2, 3]);
     const s = settings({ temperature: 0.7, threshold: 0 });
-    const loss = () => E.tidy(() => E.crossEntropy(net.forward(x, arch, s), y).item());
+    const loss = () => E.tidy(() => E.crossEntropy(net.forward(x, arch, s, "metanas"), y).item());
     const grads = E.tidy(() => {
-      const [ga, gb] = E.grad(E.crossEntropy(net.forward(x, arch, s), y), [arch.alpha.normal, arch.beta.reduce[2]!]);
+      const [ga, gb] = E.grad(E.crossEntropy(net.forward(x, arch, s, "metanas"), y), [
+        arch.alpha.normal,
+        arch.beta.reduce[2]!,
+      ]);
       return [ga!.toArray(), gb!.toArray()];
     });
     const h = 1e-5;
@@ -299,7 +304,10 @@ describe("search network", () => {
     };
     const x = E.rand([4, 1, 12, 12]);
     E.tidy(() => {
-      const loss = E.crossEntropy(net.forward(x, arch, settings({ temperature: 0.05 })), E.labels([0, 1, 2, 3]));
+      const loss = E.crossEntropy(
+        net.forward(x, arch, settings({ temperature: 0.05 }), "metanas"),
+        E.labels([0, 1, 2, 3]),
+      );
       assert.equal(calls, 0);
       const params = [
         ...pruned.parameters(),
@@ -322,9 +330,9 @@ describe("search network", () => {
         "the surviving op has no gradient",
       );
     });
-    E.tidy(() => net.forward(x, arch, settings({ temperature: 1 })));
+    E.tidy(() => net.forward(x, arch, settings({ temperature: 1 }), "metanas"));
     assert.ok(calls > 0, "at T = 1 nothing is pruned");
-    const s = searchSizes(net, arch, settings({ temperature: 0.05 }), [1, 12, 12]);
+    const s = searchSizes(net, arch, settings({ temperature: 0.05 }), "metanas", [1, 12, 12]);
     assert.ok(s.sparseMacs < s.macs && s.sparseParams < s.params, JSON.stringify(s));
     x.dispose();
     net.dispose();
@@ -350,7 +358,7 @@ describe("pruning at low temperature", () => {
       }
     });
   }
-  function compare(strategy: ForwardSettings["strategy"], temperature: number) {
+  function compare(strategy: Strategy, temperature: number) {
     E.manualSeed(7);
     const cfg = tiny({ channels: 6, cells: 4, reductions: [1, 3], classes: 5 });
     const net = new SearchNetwork(cfg);
@@ -362,7 +370,7 @@ describe("pruning at low temperature", () => {
     const x = E.rand([10, 1, 16, 16]);
     const [a, b] = E.tidy(() =>
       E.noGrad(() => [
-        net.forward(x, arch, settings({ strategy, temperature, threshold: 0.01 })).toArray(),
+        net.forward(x, arch, settings({ temperature, threshold: 0.01 }), strategy).toArray(),
         fixed.forward(x).toArray(),
       ]),
     );

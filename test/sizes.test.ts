@@ -85,7 +85,7 @@ describe("sizes against hand-computed counts", () => {
         }
       });
       const s = E.tidy(() =>
-        searchSizes(net, arch, { temperature: 0.05, threshold: 0.01, strategy: "metanas", dropPath: 0 }, SHAPE),
+        searchSizes(net, arch, { temperature: 0.05, threshold: 0.01, dropPath: 0 }, "metanas", SHAPE),
       );
       assert.equal(s.macs, dense);
       const pruned =
@@ -156,7 +156,7 @@ describe("sizes against hand-computed counts", () => {
     const arch = new Architecture(PAPER_NETWORK.nodes);
     try {
       const s = E.tidy(() =>
-        searchSizes(net, arch, { temperature: 1, threshold: 0.01, strategy: "metanas", dropPath: 0 }, [1, 28, 28]),
+        searchSizes(net, arch, { temperature: 1, threshold: 0.01, dropPath: 0 }, "metanas", [1, 28, 28]),
       );
       // Counted independently (per-layer formula, and forward hooks on a PyTorch build).
       assert.equal(s.macs, 143_090_304);

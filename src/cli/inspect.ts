@@ -10,7 +10,7 @@ import { SearchModel } from "../models/searchModel.js";
 import { buildConfig, type RunConfig, type SettingKey } from "../runs/config.js";
 import type { CellShape } from "../searchspace/cell.js";
 import { fixedSizes, macsPerImage, searchSizes } from "../searchspace/sizes.js";
-import { numEdges } from "../sparsification/cellWeights.js";
+import { numEdges } from "../searchspace/topology.js";
 import { addSettingOptions, helpWithPresetValues, presetOption, settingValues } from "./settings.js";
 
 const SHAPES: Record<RunConfig["dataset"], string> = {
@@ -80,7 +80,8 @@ function describeModel(model: MetaModel, c: RunConfig, shape: [number, number, n
       searchSizes(
         net,
         model.architecture,
-        { temperature: 1, threshold: c.trainThreshold, strategy: c.strategy, dropPath: 0 },
+        { temperature: 1, threshold: c.trainThreshold, dropPath: 0 },
+        c.strategy,
         shape,
       ),
     );

@@ -2,13 +2,9 @@
 // architecture parameters (none for a fixed architecture), and a forward pass at a given phase.
 import type { Tensor } from "../engine/index.js";
 import type { Genotype } from "../searchspace/genotype.js";
+import type { ForwardPhase } from "../searchspace/phase.js";
 
-/** How a forward pass runs: temperature and forward-pruning threshold (search models), drop-path. */
-export interface ForwardPhase {
-  temperature: number;
-  threshold: number;
-  dropPath: number;
-}
+export type { ForwardPhase };
 
 export type ModelKind = "metanas" | "fixed" | "conv4";
 

@@ -32,7 +32,7 @@ export class SearchModel implements MetaModel {
   }
 
   forward(x: Tensor, phase: ForwardPhase): Tensor {
-    return this.net.forward(x, this.architecture, { ...phase, strategy: this.strategy });
+    return this.net.forward(x, this.architecture, phase, this.strategy);
   }
   genotype(): Genotype {
     return this.architecture.genotype(this.strategy);
@@ -44,7 +44,7 @@ export class SearchModel implements MetaModel {
     return parameterCountWith(this.net, discreteWeights(genotype));
   }
   activeParams(phase: ForwardPhase): number {
-    return sparseParameterCount(this.net, this.architecture, { ...phase, strategy: this.strategy });
+    return sparseParameterCount(this.net, this.architecture, phase, this.strategy);
   }
   totalParams(): number {
     return this.net.numParameters();

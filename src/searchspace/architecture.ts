@@ -1,16 +1,12 @@
 // The architecture parameters (the "controller" of pt.darts): one set shared by all normal cells
 // and one by all reduction cells. The network never owns them; it is handed their weights.
 import { keep, noGrad, randn, type Tensor } from "../engine/index.js";
-import {
-  type CellWeights,
-  cellWeights,
-  edgeIndex,
-  numEdges,
-  type WeightSettings,
-} from "../sparsification/cellWeights.js";
+import { type CellWeights, cellWeights } from "../sparsification/cellWeights.js";
 import { inputPairs, type Strategy, usesInputPairs } from "../sparsification/strategy.js";
 import type { CellGene, GeneEdge, Genotype } from "./genotype.js";
+import type { ForwardPhase } from "./phase.js";
 import { NUM_OPS, OP_NAMES } from "./primitives.js";
+import { edgeIndex, numEdges } from "./topology.js";
 
 export type CellKind = "normal" | "reduce";
 
@@ -44,8 +40,9 @@ export class Architecture {
     return this.parameters().reduce((a, t) => a + t.size, 0);
   }
 
-  weights(kind: CellKind, s: WeightSettings): CellWeights {
-    return cellWeights(this.alpha[kind], this.beta[kind], s);
+  /** The weights a forward pass at this phase gives the cells of this kind, under the strategy. */
+  weights(kind: CellKind, phase: ForwardPhase, strategy: Strategy): CellWeights {
+    return cellWeights(this.alpha[kind], this.beta[kind], phase, strategy);
   }
 
   /** The discrete architecture: per node its two inputs and, on each, the op with the largest weight. */

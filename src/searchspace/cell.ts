@@ -3,10 +3,10 @@
 import { cat, type Tensor, tidy } from "../engine/index.js";
 import { Module } from "../nn/module.js";
 import type { CellWeights } from "../sparsification/cellWeights.js";
-import { edgeIndex } from "../sparsification/cellWeights.js";
 import { dropPathMask } from "./dropPath.js";
 import { FactorizedReduce, OPERATIONS, type Operation, ReLUConvBN, ReluOperation } from "./operations.js";
 import { OP_NAMES } from "./primitives.js";
+import { edgeIndex } from "./topology.js";
 
 /** All seven candidate ops on one edge. */
 export class MixedEdge extends Module {

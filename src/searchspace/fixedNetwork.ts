@@ -2,13 +2,13 @@
 // paper's Section 5.2 meta-trains from scratch. Weights can be carried over from a search network.
 import { cat, noGrad, type Tensor, tidy } from "../engine/index.js";
 import { Module } from "../nn/module.js";
-import { edgeIndex } from "../sparsification/cellWeights.js";
 import type { CellShape, SearchCell } from "./cell.js";
 import { dropPath } from "./dropPath.js";
 import type { GeneEdge, Genotype } from "./genotype.js";
 import { CellNetwork, type NetworkConfig, type SearchNetwork } from "./network.js";
 import { FactorizedReduce, OPERATIONS, type Operation, ReLUConvBN } from "./operations.js";
 import { OP_NAMES } from "./primitives.js";
+import { edgeIndex } from "./topology.js";
 
 export class FixedCell extends Module {
   readonly preprocess0: Operation;

@@ -7,6 +7,7 @@ import type { CellWeights } from "../sparsification/cellWeights.js";
 import type { Strategy } from "../sparsification/strategy.js";
 import type { Architecture } from "./architecture.js";
 import { type CellShape, SearchCell } from "./cell.js";
+import type { ForwardPhase } from "./phase.js";
 
 export interface NetworkConfig {
   /** Image channels (1 Omniglot, 3 MiniImagenet). */
@@ -42,14 +43,6 @@ export function validateNetworkConfig(c: NetworkConfig): void {
   for (const r of c.reductions)
     if (!(Number.isInteger(r) && r >= 0 && r < c.cells))
       bad(`reduction position ${r} is not a cell (0..${c.cells - 1})`);
-}
-
-/** How a forward pass runs: temperature, forward-pruning threshold, strategy, drop-path. */
-export interface ForwardSettings {
-  temperature: number;
-  threshold: number;
-  strategy: Strategy;
-  dropPath: number;
 }
 
 /** The weights of the normal and the reduction cells for one forward pass. */
@@ -110,10 +103,12 @@ export class SearchNetwork extends CellNetwork<SearchCell> {
   }
 
   /** Logits [N, classes] for images [N, C, H, W] under the given architecture. */
-  forward(x: Tensor, arch: Architecture, s: ForwardSettings): Tensor {
-    const weightSettings = { temperature: s.temperature, threshold: s.threshold, strategy: s.strategy };
-    const weights = { normal: arch.weights("normal", weightSettings), reduce: arch.weights("reduce", weightSettings) };
-    return this.forwardWith(x, weights, s.dropPath);
+  forward(x: Tensor, arch: Architecture, phase: ForwardPhase, strategy: Strategy): Tensor {
+    const weights = {
+      normal: arch.weights("normal", phase, strategy),
+      reduce: arch.weights("reduce", phase, strategy),
+    };
+    return this.forwardWith(x, weights, phase.dropPath);
   }
 
   /** Logits under explicit cell weights (e.g. the discrete cells of a genotype). */

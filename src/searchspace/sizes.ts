@@ -3,10 +3,12 @@
 import { noGrad, rand, tidy } from "../engine/index.js";
 import { countMacs } from "../nn/macs.js";
 import type { Module } from "../nn/module.js";
-import { edgeIndex } from "../sparsification/cellWeights.js";
+import type { Strategy } from "../sparsification/strategy.js";
 import type { Architecture } from "./architecture.js";
 import type { FixedNetwork } from "./fixedNetwork.js";
-import type { ForwardSettings, NetworkCellWeights, SearchNetwork } from "./network.js";
+import type { NetworkCellWeights, SearchNetwork } from "./network.js";
+import type { ForwardPhase } from "./phase.js";
+import { edgeIndex } from "./topology.js";
 
 export interface SearchSizes {
   /** Every weight of the one-shot network. */
@@ -21,12 +23,19 @@ export interface SearchSizes {
 
 const count = (m: Module) => m.numParameters();
 
-/** Parameters a forward pass at `s` touches. */
-export function sparseParameterCount(net: SearchNetwork, arch: Architecture, s: ForwardSettings): number {
-  return tidy(() => {
-    const ws = { temperature: s.temperature, threshold: s.threshold, strategy: s.strategy };
-    return parameterCountWith(net, { normal: arch.weights("normal", ws), reduce: arch.weights("reduce", ws) });
-  });
+/** Parameters a forward pass at this phase touches. */
+export function sparseParameterCount(
+  net: SearchNetwork,
+  arch: Architecture,
+  phase: ForwardPhase,
+  strategy: Strategy,
+): number {
+  return tidy(() =>
+    parameterCountWith(net, {
+      normal: arch.weights("normal", phase, strategy),
+      reduce: arch.weights("reduce", phase, strategy),
+    }),
+  );
 }
 
 /** Parameters a forward pass under these cell weights touches. */
@@ -61,15 +70,16 @@ export function macsPerImage(
 export function searchSizes(
   net: SearchNetwork,
   arch: Architecture,
-  s: ForwardSettings,
+  phase: ForwardPhase,
+  strategy: Strategy,
   inputShape: [number, number, number],
 ): SearchSizes {
-  const dense: ForwardSettings = { ...s, threshold: -1, dropPath: 0 };
+  const dense: ForwardPhase = { ...phase, threshold: -1, dropPath: 0 };
   return {
     params: net.numParameters(),
-    sparseParams: sparseParameterCount(net, arch, s),
-    macs: macsPerImage((x) => net.forward(x, arch, dense), inputShape),
-    sparseMacs: macsPerImage((x) => net.forward(x, arch, { ...s, dropPath: 0 }), inputShape),
+    sparseParams: sparseParameterCount(net, arch, phase, strategy),
+    macs: macsPerImage((x) => net.forward(x, arch, dense, strategy), inputShape),
+    sparseMacs: macsPerImage((x) => net.forward(x, arch, { ...phase, dropPath: 0 }, strategy), inputShape),
     archParams: arch.numParameters(),
   };
 }

@@ -3,7 +3,9 @@
 // others are not renormalised.
 import { type Tensor, tensor } from "../engine/index.js";
 import type { CellGene } from "../searchspace/genotype.js";
+import type { ForwardPhase } from "../searchspace/phase.js";
 import { OP_NAMES } from "../searchspace/primitives.js";
+import { edgeIndex, numEdges } from "../searchspace/topology.js";
 import { annealsOps, inputPairs, type Strategy, usesInputPairs } from "./strategy.js";
 
 export interface ActiveOp {
@@ -23,31 +25,21 @@ export interface CellWeights {
   inputs: ActiveInput[][];
 }
 
-/** Edge index of (node j, input i): the edges of earlier nodes come first. */
-export function edgeIndex(node: number, input: number): number {
-  // node k has 2 + k inputs
-  return node * 2 + (node * (node - 1)) / 2 + input;
-}
-export function numEdges(nodes: number): number {
-  return edgeIndex(nodes, 0);
-}
-
-export interface WeightSettings {
-  temperature: number;
-  threshold: number;
-  strategy: Strategy;
-}
-
 /**
  * alpha: [edges, ops] logits; betas: per node j a [pairs(2 + j)] logit vector.
  * Node output = sum over pairs (a, b) of v_ab (edge_a + edge_b) = sum over inputs a of
  * (sum of v over the pairs containing a) edge_a, which needs each edge once.
  */
-export function cellWeights(alpha: Tensor, betas: readonly Tensor[], s: WeightSettings): CellWeights {
+export function cellWeights(
+  alpha: Tensor,
+  betas: readonly Tensor[],
+  phase: ForwardPhase,
+  strategy: Strategy,
+): CellWeights {
   const nodes = betas.length;
   const [edges, numOps] = alpha.shape as [number, number];
   if (edges !== numEdges(nodes)) throw new Error(`alpha has ${edges} edges but ${nodes} nodes need ${numEdges(nodes)}`);
-  const tOps = annealsOps(s.strategy) ? s.temperature : 1;
+  const tOps = annealsOps(strategy) ? phase.temperature : 1;
   const w = alpha
     .div(tOps)
     .softmax(1)
@@ -58,7 +50,7 @@ export function cellWeights(alpha: Tensor, betas: readonly Tensor[], s: WeightSe
     const active: ActiveOp[] = [];
     for (let o = 0; o < numOps; o++) {
       const k = e * numOps + o;
-      if (wData[k]! > s.threshold) active.push({ op: o, weight: w.slice(0, k, k + 1) });
+      if (wData[k]! > phase.threshold) active.push({ op: o, weight: w.slice(0, k, k + 1) });
     }
     ops.push(active);
   }
@@ -66,17 +58,17 @@ export function cellWeights(alpha: Tensor, betas: readonly Tensor[], s: WeightSe
   const inputs: ActiveInput[][] = [];
   for (let j = 0; j < nodes; j++) {
     const numInputs = 2 + j;
-    if (!usesInputPairs(s.strategy)) {
+    if (!usesInputPairs(strategy)) {
       inputs.push(Array.from({ length: numInputs }, (_, i) => ({ input: i, coef: null })));
       continue;
     }
     const pairs = inputPairs(numInputs);
-    const v = betas[j]!.div(s.temperature).softmax(0);
+    const v = betas[j]!.div(phase.temperature).softmax(0);
     const vData = v.data();
     // Incidence of inputs in the surviving pairs: coef = incidence @ v.
     const incidence = new Float32Array(numInputs * pairs.length);
     pairs.forEach(([a, b], p) => {
-      if (vData[p]! > s.threshold) {
+      if (vData[p]! > phase.threshold) {
         incidence[a * pairs.length + p] = 1;
         incidence[b * pairs.length + p] = 1;
       }

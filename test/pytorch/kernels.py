@@ -35,6 +35,13 @@ def run(case, t):
         w = t[f"{case['name']}.w"].requires_grad_()
         inputs.append(w)
         y = F.conv2d(x, w, stride=p["stride"], padding=p["padding"], dilation=p["dilation"], groups=p["groups"])
+    elif case["op"] == "separable_conv2d":
+        dw = t[f"{case['name']}.w"].requires_grad_()
+        pw = t[f"{case['name']}.pw"].requires_grad_()
+        inputs += [dw, pw]
+        r = F.relu(x) if p["reluFirst"] else x
+        d = F.conv2d(r, dw, stride=p["stride"], padding=p["padding"], dilation=p["dilation"], groups=x.shape[1])
+        y = F.conv2d(d, pw)
     elif case["op"] == "max_pool2d":
         y = F.max_pool2d(x, p["kernel"], p["stride"], p["padding"])
     elif case["op"] == "avg_pool2d":
@@ -50,7 +57,7 @@ def run(case, t):
         raise ValueError(case["op"])
     grads = torch.autograd.grad(y, inputs, t[f"{case['name']}.g"])
     out = {f"{case['name']}.y": y}
-    for k, g in zip(["x", "w", "b"], grads):
+    for k, g in zip(["x", "w", "pw" if case["op"] == "separable_conv2d" else "b"], grads):
         out[f"{case['name']}.grad_{k}"] = g
     return out
 
