@@ -26,6 +26,8 @@ interface EpochFigures {
   epoch: number;
   warmup: boolean;
   seconds: number;
+  /** CPU seconds of the process in the epoch: less disturbed than wall time on a shared machine. */
+  cpuSeconds: number;
   phases: Record<string, number>;
 }
 interface ProcessFigures {
@@ -51,7 +53,13 @@ async function child(): Promise<void> {
     await runTraining(dir, { config }, { skipFinalTest: true });
     const epochs = readMetrics(dir)
       .filter((r) => r.kind === "train")
-      .map((r) => ({ epoch: r.epoch, warmup: r.warmup, seconds: r.seconds, phases: r.phases ?? {} }));
+      .map((r) => ({
+        epoch: r.epoch,
+        warmup: r.warmup,
+        seconds: r.seconds,
+        cpuSeconds: r.cpuSeconds ?? Number.NaN,
+        phases: r.phases ?? {},
+      }));
     const figures: ProcessFigures = {
       epochs,
       max_rss_mb: process.resourceUsage().maxRSS / 1024,
@@ -84,18 +92,26 @@ function driver(): void {
     runs.push(p);
     for (const e of p.epochs)
       console.log(
-        `process ${k + 1}, meta-epoch ${e.epoch} (${e.warmup ? "warm-up" : "search"}): ${f(e.seconds)} s  [${phaseLine(e.phases, e.seconds)}]`,
+        `process ${k + 1}, meta-epoch ${e.epoch} (${e.warmup ? "warm-up" : "search"}): ${f(e.seconds)} s, ${f(e.cpuSeconds)} CPU s  [${phaseLine(e.phases, e.seconds)}]`,
       );
     console.log(`process ${k + 1}: peak memory (max RSS) ${f(p.max_rss_mb, 0)} MB`);
   }
-  const secondsOf = (warmup: boolean) =>
-    runs.flatMap((r) => r.epochs.filter((e) => e.warmup === warmup).map((e) => e.seconds));
-  const warm = secondsOf(true);
-  const search = secondsOf(false);
+  const of = (warmup: boolean, key: "seconds" | "cpuSeconds") =>
+    runs.flatMap((r) => r.epochs.filter((e) => e.warmup === warmup).map((e) => e[key]));
+  const warm = of(true, "seconds");
+  const search = of(false, "seconds");
+  const warmCpu = of(true, "cpuSeconds");
+  const searchCpu = of(false, "cpuSeconds");
   const rss = runs.map((r) => r.max_rss_mb);
-  if (warm.length) console.log(`warm-up meta-epoch: median ${f(median(warm))} s (${warm.map((v) => f(v)).join(", ")})`);
+  const list = (v: number[]) => v.map((x) => f(x)).join(", ");
+  if (warm.length)
+    console.log(
+      `warm-up meta-epoch: median ${f(median(warm))} s (${list(warm)}); CPU ${f(median(warmCpu))} s (${list(warmCpu)})`,
+    );
   if (search.length)
-    console.log(`search meta-epoch:  median ${f(median(search))} s (${search.map((v) => f(v)).join(", ")})`);
+    console.log(
+      `search meta-epoch:  median ${f(median(search))} s (${list(search)}); CPU ${f(median(searchCpu))} s (${list(searchCpu)})`,
+    );
   console.log(`peak memory: median ${f(median(rss), 0)} MB (${rss.map((v) => f(v, 0)).join(", ")})`);
   console.log(
     JSON.stringify({
@@ -104,6 +120,10 @@ function driver(): void {
       search_seconds: search,
       warmup_median_s: warm.length ? median(warm) : null,
       search_median_s: search.length ? median(search) : null,
+      warmup_cpu_seconds: warmCpu,
+      search_cpu_seconds: searchCpu,
+      warmup_median_cpu_s: warmCpu.length ? median(warmCpu) : null,
+      search_median_cpu_s: searchCpu.length ? median(searchCpu) : null,
       max_rss_mb: rss,
       max_rss_median_mb: median(rss),
       epochs: runs.map((r) => r.epochs),
