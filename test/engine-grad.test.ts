@@ -6,6 +6,7 @@ import {
   Adam,
   avgPool2d,
   batchNorm,
+  batchNormAccumulate,
   cat,
   conv2d,
   crossEntropy,
@@ -91,6 +92,12 @@ describe("gradients against finite differences (float64)", () => {
     checkGradients(([x]) => avgPool2d(x!, 3, 1, 1).add(avgPool2d(x!, 3, 2, 1, true).sum()), [input([2, 2, 5, 5], 12)]));
   test("batchNorm without affine", () =>
     checkGradients(([x]) => batchNorm(x!), [input([3, 2, 2, 2], 13)], { tol: 1e-5 }));
+  test("batchNormAccumulate: acc + per-sample factor * batchNorm(z)", () =>
+    checkGradients(
+      ([z, a, s]) => batchNormAccumulate(a!, z!, s!).square(),
+      [input([3, 2, 2, 3], 44), input([3, 2, 2, 3], 45), input([3, 1, 1, 1], 46)],
+      { tol: 1e-5 },
+    ));
   test("batchNorm with affine on [N, C]", () =>
     checkGradients(
       ([x, w, b]) => batchNorm(x!, { weight: w!, bias: b! }).square(),

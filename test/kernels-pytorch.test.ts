@@ -30,7 +30,8 @@ type Case =
     }
   | { op: "max_pool2d"; x: number[]; kernel: Pair; stride: Pair; padding: Pair; ties?: boolean }
   | { op: "avg_pool2d"; x: number[]; kernel: Pair; stride: Pair; padding: Pair; countIncludePad: boolean }
-  | { op: "batch_norm"; x: number[]; affine: boolean };
+  | { op: "batch_norm"; x: number[]; affine: boolean }
+  | { op: "batch_norm_accumulate"; x: number[]; acc: boolean; scale: "none" | "one" | "perSample" };
 
 const conv = (
   x: number[],
@@ -91,6 +92,11 @@ const CASES: Case[] = [
   { op: "batch_norm", x: [4, 3, 5, 5], affine: false },
   { op: "batch_norm", x: [4, 3, 5, 5], affine: true },
   { op: "batch_norm", x: [6, 4], affine: true },
+  // acc + scale * batch_norm(z): per-sample factors (drop-path) or one, with and without acc
+  { op: "batch_norm_accumulate", x: [4, 3, 5, 5], acc: true, scale: "perSample" },
+  { op: "batch_norm_accumulate", x: [4, 3, 5, 5], acc: true, scale: "one" },
+  { op: "batch_norm_accumulate", x: [4, 3, 5, 5], acc: false, scale: "perSample" },
+  { op: "batch_norm_accumulate", x: [4, 3, 5, 5], acc: true, scale: "none" },
 ];
 
 /** metanas's output for one case, and the inputs gradients are taken for; tensors by name. */
@@ -112,6 +118,11 @@ function forward(c: Case, t: Map<string, E.Tensor>, name: string): { y: E.Tensor
   if (c.op === "max_pool2d") return { y: E.maxPool2d(x, c.kernel, c.stride, c.padding), inputs: [x] };
   if (c.op === "avg_pool2d")
     return { y: E.avgPool2d(x, c.kernel, c.stride, c.padding, c.countIncludePad), inputs: [x] };
+  if (c.op === "batch_norm_accumulate") {
+    const s = c.scale === "none" ? null : t.get(`${name}.s`)!;
+    const a = c.acc ? t.get(`${name}.a`)! : null;
+    return { y: E.batchNormAccumulate(a, x, s), inputs: [x, ...(s ? [s] : []), ...(a ? [a] : [])] };
+  }
   if (!c.affine) return { y: E.batchNorm(x), inputs: [x] };
   const w = t.get(`${name}.w`)!;
   const b = t.get(`${name}.b`)!;
@@ -136,6 +147,13 @@ for (const dtype of ["float64", "float32"] as const) {
         inputs.set(`${name}.x`, x.requiresGrad_());
         if (c.op === "conv2d" || c.op === "separable_conv2d") inputs.set(`${name}.w`, E.randn(c.w).requiresGrad_());
         if (c.op === "separable_conv2d") inputs.set(`${name}.pw`, E.randn(c.pw).requiresGrad_());
+        if (c.op === "batch_norm_accumulate") {
+          if (c.acc) inputs.set(`${name}.a`, E.randn(c.x).requiresGrad_());
+          // a drop-path-like factor: some samples zeroed, the others scaled
+          if (c.scale === "perSample")
+            inputs.set(`${name}.s`, E.tensor([0, 1.25, 0.5, 1.25], [4, 1, 1, 1], dtype).requiresGrad_());
+          if (c.scale === "one") inputs.set(`${name}.s`, E.tensor([0.3], [1], dtype).requiresGrad_());
+        }
         if (c.op === "batch_norm" && c.affine) {
           inputs.set(`${name}.w`, E.randn([c.x[1]!]).requiresGrad_());
           inputs.set(`${name}.b`, E.randn([c.x[1]!]).requiresGrad_());
@@ -150,7 +168,12 @@ for (const dtype of ["float64", "float32"] as const) {
         const g = E.randn(y.shape); // the upstream gradient
         inputs.set(`${name}.g`, g);
         results.set(`${name}.y`, y);
-        const names = c.op === "separable_conv2d" ? ["x", "w", "pw"] : ["x", "w", "b"];
+        const names =
+          c.op === "separable_conv2d"
+            ? ["x", "w", "pw"]
+            : c.op === "batch_norm_accumulate"
+              ? ["x", ...(c.scale === "none" ? [] : ["s"]), ...(c.acc ? ["a"] : [])]
+              : ["x", "w", "b"];
         E.grad(y.mul(g).sum(), wrt).forEach((d, i) => results.set(`${name}.grad_${names[i]}`, d!));
       });
       const inFile = path.join(dir, "in.safetensors");

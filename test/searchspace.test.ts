@@ -294,11 +294,11 @@ describe("search network", () => {
       arch.beta.normal[1]!.slice(0, 1, 2).fill_(1);
     });
     let calls = 0;
-    // conv_1x5_5x1 starts with a ReLU: the cell hands it the shared ReLU through forwardRelu.
+    // conv_1x5_5x1 starts with a ReLU: the cell hands it the shared ReLU (the *Relu methods).
     const pruned = net.cells[0]!.edges[0]!.ops[3]! as ReluOperation;
     assert.ok(pruned instanceof ReluOperation);
-    const original = pruned.forwardRelu.bind(pruned);
-    pruned.forwardRelu = (r) => {
+    const original = pruned.beforeNormRelu.bind(pruned);
+    pruned.beforeNormRelu = (r) => {
       calls++;
       return original(r);
     };

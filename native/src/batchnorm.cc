@@ -191,6 +191,134 @@ struct AffineBatchNorm : public torch::autograd::Function<AffineBatchNorm> {
   }
 };
 
+// ---------------------------------------------------------------- normalise and accumulate
+// out = acc + s_n * BN(z), BN without affine transform, s a factor per sample (a mixed op's weight
+// times its drop-path mask): a node of the one-shot network sums its ops' outputs this way. One
+// op instead of a batch norm, a product and a sum, and a backward pass that reads the gradient
+// and z twice instead of writing three intermediates. z (not its normalisation) is kept.
+template <typename T>
+METANAS_CLONES void planeScaleAdd(const T* __restrict z, const T* __restrict acc, T* __restrict out, T a, T b,
+                                  int64_t m) {
+  if (acc) {
+#pragma omp simd
+    for (int64_t j = 0; j < m; ++j) out[j] = acc[j] + (z[j] * a + b);
+  } else {
+#pragma omp simd
+    for (int64_t j = 0; j < m; ++j) out[j] = z[j] * a + b;
+  }
+}
+
+// gz = invstd * (s * g - meanA - xhat * meanB), xhat = (z - mean) * invstd.
+template <typename T>
+METANAS_CLONES void planeGradScaled(const T* __restrict g, const T* __restrict z, T* __restrict gz, T mean, T invstd,
+                                    T s, T meanA, T meanB, int64_t m) {
+#pragma omp simd
+  for (int64_t j = 0; j < m; ++j) gz[j] = invstd * (s * g[j] - meanA - (z[j] - mean) * invstd * meanB);
+}
+
+template <typename T>
+void accumulateForward(const T* z, const T* acc, const T* s, T* out, T* meanOut, T* invstdOut, const Layout& l,
+                       double eps) {
+  at::parallel_for(0, l.c, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) {
+      double sum = 0;
+      for (int64_t i = 0; i < l.n; ++i) sum += planeSum<T>(z + (i * l.c + c) * l.inner, l.inner);
+      const T mean = static_cast<T>(sum / l.count());
+      double sq = 0;
+      for (int64_t i = 0; i < l.n; ++i) sq += planeCentredSquares<T>(z + (i * l.c + c) * l.inner, mean, l.inner);
+      const T invstd = static_cast<T>(1.0 / std::sqrt(sq / l.count() + eps));
+      for (int64_t i = 0; i < l.n; ++i) {
+        const int64_t o = (i * l.c + c) * l.inner;
+        const T a = s[i] * invstd;
+        planeScaleAdd<T>(z + o, acc ? acc + o : nullptr, out + o, a, -mean * a, l.inner);
+      }
+      meanOut[c] = mean, invstdOut[c] = invstd;
+    }
+  });
+}
+
+// gz (may be null) and, per sample and channel, t[n, c] = sum over the plane of g * xhat, from which
+// the factors' gradient is summed.
+template <typename T>
+void accumulateBackward(const T* g, const T* z, const T* mean, const T* invstd, const T* s, T* gz, double* t,
+                        const Layout& l) {
+  at::parallel_for(0, l.c, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) {
+      double a = 0, b = 0;
+      for (int64_t i = 0; i < l.n; ++i) {
+        T sg, sgx;
+        planeGradSums<T>(g + (i * l.c + c) * l.inner, z + (i * l.c + c) * l.inner, mean[c], invstd[c], l.inner, sg,
+                         sgx);
+        t[i * l.c + c] = sgx;
+        a += s[i] * sg, b += s[i] * sgx;
+      }
+      if (!gz) continue;
+      const T meanA = static_cast<T>(a / l.count()), meanB = static_cast<T>(b / l.count());
+      for (int64_t i = 0; i < l.n; ++i) {
+        const int64_t o = (i * l.c + c) * l.inner;
+        planeGradScaled<T>(g + o, z + o, gz + o, mean[c], invstd[c], s[i], meanA, meanB, l.inner);
+      }
+    }
+  });
+}
+
+// The factors as one value per sample.
+at::Tensor perSample(const at::Tensor& scale, bool hasScale, int64_t n, const at::TensorOptions& o) {
+  if (!hasScale) return at::ones({n}, o);
+  return scale.reshape({-1}).expand({n}).contiguous();
+}
+
+// Absent acc and scale are passed as the placeholder z (autograd takes only defined tensors).
+struct NormAccumulate : public torch::autograd::Function<NormAccumulate> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& zIn, const at::Tensor& accIn,
+                            const at::Tensor& scale, bool hasAcc, bool hasScale, double eps) {
+    RECORD_FUNCTION("metanas::batch_norm_accumulate", std::vector<c10::IValue>());
+    at::Tensor z = zIn.contiguous();
+    at::Tensor acc = hasAcc ? accIn.contiguous() : at::Tensor();
+    Layout l(z.sizes());
+    at::Tensor s = perSample(scale, hasScale, l.n, z.options());
+    at::Tensor out = at::empty_like(z), mean = at::empty({l.c}, z.options()), invstd = at::empty({l.c}, z.options());
+    AT_DISPATCH_FLOATING_TYPES(z.scalar_type(), "metanas batch_norm_accumulate", [&] {
+      accumulateForward<scalar_t>(z.data_ptr<scalar_t>(), hasAcc ? acc.data_ptr<scalar_t>() : nullptr,
+                                  s.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), mean.data_ptr<scalar_t>(),
+                                  invstd.data_ptr<scalar_t>(), l, eps);
+    });
+    ctx->save_for_backward({z, mean, invstd, s});
+    ctx->saved_data["hasAcc"] = hasAcc;
+    ctx->saved_data["hasScale"] = hasScale;
+    ctx->saved_data["scaleShape"] = scale.sizes().vec();
+    return out;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    RECORD_FUNCTION("metanas::batch_norm_accumulate_backward", std::vector<c10::IValue>());
+    auto saved = ctx->get_saved_variables();
+    at::Tensor z = saved[0], mean = saved[1], invstd = saved[2], s = saved[3];
+    const bool hasAcc = ctx->saved_data["hasAcc"].toBool(), hasScale = ctx->saved_data["hasScale"].toBool();
+    at::Tensor g = grads[0].contiguous();
+    Layout l(z.sizes());
+    const bool needZ = ctx->needs_input_grad(0), needScale = hasScale && ctx->needs_input_grad(2);
+    at::Tensor gz = needZ ? at::empty_like(z) : at::Tensor();
+    at::Tensor t = at::empty({l.n, l.c}, z.options().dtype(at::kDouble));
+    AT_DISPATCH_FLOATING_TYPES(z.scalar_type(), "metanas batch_norm_accumulate backward", [&] {
+      accumulateBackward<scalar_t>(g.data_ptr<scalar_t>(), z.data_ptr<scalar_t>(), mean.data_ptr<scalar_t>(),
+                                   invstd.data_ptr<scalar_t>(), s.data_ptr<scalar_t>(),
+                                   needZ ? gz.data_ptr<scalar_t>() : nullptr, t.data_ptr<double>(), l);
+    });
+    at::Tensor gs;
+    if (needScale) {
+      auto shape = ctx->saved_data["scaleShape"].toIntVector();
+      int64_t numel = 1;
+      for (auto d : shape) numel *= d;
+      at::Tensor perSampleGrad = t.sum(1).to(z.scalar_type());  // [n]
+      gs = (numel == 1 ? perSampleGrad.sum() : perSampleGrad).reshape(shape);
+    }
+    const bool needAcc = hasAcc && ctx->needs_input_grad(1);
+    return {gz, needAcc ? grads[0] : at::Tensor(), gs, at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
 }  // namespace
 
 bool batchNormHandles(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
@@ -209,6 +337,28 @@ bool batchNormHandles(const at::Tensor& x, const at::Tensor& weight, const at::T
 at::Tensor batchNorm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps) {
   if (!weight.defined() && !bias.defined()) return PlainBatchNorm::apply(x, eps);
   return AffineBatchNorm::apply(x, weight, bias, eps);
+}
+
+}  // namespace metanas
+
+namespace metanas {
+
+bool batchNormAccumulateHandles(const at::Tensor& acc, const at::Tensor& z, const at::Tensor& scale) {
+  if (!batchNormHandles(z, at::Tensor(), at::Tensor())) return false;
+  if (acc.defined() && (acc.sizes() != z.sizes() || acc.scalar_type() != z.scalar_type() || !acc.device().is_cpu()))
+    return false;
+  if (scale.defined()) {
+    if (scale.scalar_type() != z.scalar_type() || !scale.device().is_cpu()) return false;
+    if (scale.numel() != 1 && scale.numel() != z.size(0)) return false;
+    // [n] factors must run along the first axis: [n, 1, 1, 1] as the drop-path masks are
+    if (scale.numel() != 1 && (scale.dim() != z.dim() || scale.size(0) != z.size(0))) return false;
+  }
+  return true;
+}
+
+at::Tensor batchNormAccumulate(const at::Tensor& acc, const at::Tensor& z, const at::Tensor& scale, double eps) {
+  return NormAccumulate::apply(z, acc.defined() ? acc : z, scale.defined() ? scale : z, acc.defined(),
+                               scale.defined(), eps);
 }
 
 }  // namespace metanas

@@ -90,6 +90,19 @@ Napi::Value BatchNorm(const Napi::CallbackInfo& info) {
   return tensorValue(info.Env(), at::batch_norm(x, w, b, {}, {}, true, 0.1, eps, true));
 }
 
+// batchNormAccumulate(acc or -1, z, scale or -1, eps) = acc + scale * batchNorm(z).
+Napi::Value BatchNormAccumulate(const Napi::CallbackInfo& info) {
+  int32_t accId = idArgAt(info, 0), scaleId = idArgAt(info, 2);
+  const at::Tensor& z = tensorArgAt(info, 1);
+  at::Tensor acc = accId >= 0 ? tensorAt(accId) : at::Tensor(), scale = scaleId >= 0 ? tensorAt(scaleId) : at::Tensor();
+  double eps = numArgAt(info, 3);
+  if (ownKernels() && batchNormAccumulateHandles(acc, z, scale))
+    return tensorValue(info.Env(), batchNormAccumulate(acc, z, scale, eps));
+  at::Tensor y = at::batch_norm(z, {}, {}, {}, {}, true, 0.1, eps, true);
+  if (scale.defined()) y = y * scale;
+  return tensorValue(info.Env(), acc.defined() ? acc + y : y);
+}
+
 // addcmul(a, b, c) = a + b * c (broadcasting) in one pass: a mixed edge's weighted sum.
 Napi::Value Addcmul(const Napi::CallbackInfo& info) {
   return tensorValue(info.Env(), at::addcmul(tensorArgAt(info, 0), tensorArgAt(info, 1), tensorArgAt(info, 2)));
@@ -112,6 +125,8 @@ void registerKernels(Napi::Env env, Napi::Object exports) {
   exports.Set("kernelMaxPool2d", Napi::Function::New(env, guardedEntry<MaxPool2d>, "kernelMaxPool2d"));
   exports.Set("kernelAvgPool2d", Napi::Function::New(env, guardedEntry<AvgPool2d>, "kernelAvgPool2d"));
   exports.Set("kernelBatchNorm", Napi::Function::New(env, guardedEntry<BatchNorm>, "kernelBatchNorm"));
+  exports.Set("kernelBatchNormAccumulate",
+              Napi::Function::New(env, guardedEntry<BatchNormAccumulate>, "kernelBatchNormAccumulate"));
   exports.Set("addcmul", Napi::Function::New(env, guardedEntry<Addcmul>, "addcmul"));
   exports.Set("kernelInfo", Napi::Function::New(env, guardedEntry<KernelInfo>, "kernelInfo"));
 }

@@ -47,4 +47,9 @@ bool batchNormHandles(const at::Tensor& x, const at::Tensor& weight, const at::T
 /** Batch norm with the batch's statistics; affine when weight or bias is defined. */
 at::Tensor batchNorm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps);
 
+/** True when batchNormAccumulate handles the case (acc as z or undefined; scale of 1 or [N, 1, ...] values). */
+bool batchNormAccumulateHandles(const at::Tensor& acc, const at::Tensor& z, const at::Tensor& scale);
+/** acc + scale * batchNorm(z) (no affine transform) as one op; acc and scale may be undefined (0 and 1). */
+at::Tensor batchNormAccumulate(const at::Tensor& acc, const at::Tensor& z, const at::Tensor& scale, double eps);
+
 }  // namespace metanas

@@ -18,8 +18,10 @@ export {
 } from "./create.js";
 export { DType, type DTypeName } from "./dtype.js";
 export {
+  addScaled,
   avgPool2d,
   batchNorm,
+  batchNormAccumulate,
   cat,
   conv2d,
   crossEntropy,

@@ -125,6 +125,7 @@ export interface NativeAddon {
   kernelMaxPool2d(x: number, kernel: number[], stride: number[], padding: number[]): number;
   kernelAvgPool2d(x: number, kernel: number[], stride: number[], padding: number[], countIncludePad: boolean): number;
   kernelBatchNorm(x: number, weight: number, bias: number, eps: number): number;
+  kernelBatchNormAccumulate(acc: number, z: number, scale: number, eps: number): number;
   addcmul(a: number, b: number, c: number): number;
   kernelInfo(): KernelInfo;
   profilerStart(): void;

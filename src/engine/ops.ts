@@ -88,6 +88,20 @@ export function batchNorm(x: Tensor, o: BatchNormOptions = {}): Tensor {
   return new Tensor(native.kernelBatchNorm(x.id, o.weight ? o.weight.id : -1, o.bias ? o.bias.id : -1, o.eps ?? 1e-5));
 }
 
+/**
+ * acc + scale * batchNorm(z) (batch statistics, no affine transform) as one op: a weighted sum of
+ * normalised op outputs. acc null: 0; scale null: 1; scale has one value or one per sample ([N, 1, ...]).
+ */
+export function batchNormAccumulate(acc: Tensor | null, z: Tensor, scale: Tensor | null, eps = 1e-5): Tensor {
+  return new Tensor(native.kernelBatchNormAccumulate(acc ? acc.id : -1, z.id, scale ? scale.id : -1, eps));
+}
+
+/** acc + scale * y; acc null: 0, scale null: 1 (then y itself may come back). */
+export function addScaled(acc: Tensor | null, y: Tensor, scale: Tensor | null): Tensor {
+  if (!scale) return acc ? acc.add(y) : y;
+  return acc ? acc.addProduct(y, scale) : y.mul(scale);
+}
+
 /** x [N, in] @ weight[out, in]^T + bias */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   return new Tensor(native.linear(x.id, weight.id, bias ? bias.id : -1));

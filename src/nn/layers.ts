@@ -1,5 +1,17 @@
 // Layers with PyTorch's default initialisation (kaiming-uniform weights, bound 1/sqrt(fan_in)).
-import { batchNorm, conv2d, linear, noGrad, ones, rand, separableConv2d, type Tensor, zeros } from "../engine/index.js";
+import {
+  addScaled,
+  batchNorm,
+  batchNormAccumulate,
+  conv2d,
+  linear,
+  noGrad,
+  ones,
+  rand,
+  separableConv2d,
+  type Tensor,
+  zeros,
+} from "../engine/index.js";
 import { addMacs } from "./macs.js";
 import { Module } from "./module.js";
 
@@ -90,6 +102,11 @@ export class BatchNorm2d extends Module {
   }
   forward(x: Tensor): Tensor {
     return batchNorm(x, { weight: this.weight, bias: this.bias, eps: 1e-5 });
+  }
+  /** acc + scale * this.forward(z) (acc, scale null: 0, 1); one fused op without affine transform. */
+  accumulate(acc: Tensor | null, z: Tensor, scale: Tensor | null): Tensor {
+    if (!this.weight && !this.bias) return batchNormAccumulate(acc, z, scale, 1e-5);
+    return addScaled(acc, this.forward(z), scale);
   }
 }
 

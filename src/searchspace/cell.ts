@@ -63,9 +63,10 @@ export class SearchCell extends Module {
       return relus[i]!;
     };
     // node = sum over inputs i of coef_i * sum over ops o of w_o * mask_o * y_o: each op output goes
-    // into the node with the product of its factors (tiny tensors), so no edge sum is built or kept.
-    // Each op runs in its own tidy scope and the previous partial sum is freed at once: only what
-    // autograd saved stays alive, not every intermediate of the pass.
+    // into the node with the product of its factors (tiny tensors), together with the op's final
+    // batch norm (Operation.accumulate), so no edge sum is built or kept. Each op runs in its own
+    // tidy scope and the previous partial sum is freed at once: only what autograd saved stays
+    // alive, not every intermediate of the pass.
     const times = (a: Tensor | null, b: Tensor | null) => (a && b ? a.mul(b) : (a ?? b));
     for (let j = 0; j < this.shape.nodes; j++) {
       let node: Tensor | null = null;
@@ -79,11 +80,11 @@ export class SearchCell extends Module {
           const x = operation instanceof ReluOperation ? relu(input) : state(input);
           const sum = node as Tensor | null;
           node = tidy(() => {
-            const y = operation instanceof ReluOperation ? operation.forwardRelu(x) : operation.forward(x);
-            const mask = operation.isIdentity || dropPathProb <= 0 ? null : dropPathMask(y.shape[0]!, dropPathProb);
+            const mask = operation.isIdentity || dropPathProb <= 0 ? null : dropPathMask(x.shape[0]!, dropPathProb);
             const scale = times(times(mask, weight), coef);
-            if (!scale) return sum ? sum.add(y) : y;
-            return sum ? sum.addProduct(y, scale) : y.mul(scale);
+            return operation instanceof ReluOperation
+              ? operation.accumulateRelu(sum, x, scale)
+              : operation.accumulate(sum, x, scale);
           });
           // A partial sum is this loop's own, unless it is a state passed through (identity, weight 1).
           if (sum && !states.includes(sum)) sum.dispose();

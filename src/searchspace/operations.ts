@@ -1,6 +1,6 @@
 // The candidate operations of docs/method.md §1, each a module with forward(x). BN is affine only in
 // networks built from a genotype; in the search network it has no learned scale/shift.
-import { avgPool2d, cat, maxPool2d, type Tensor } from "../engine/index.js";
+import { addScaled, avgPool2d, cat, maxPool2d, type Tensor } from "../engine/index.js";
 import { BatchNorm2d, Conv2d, depthwiseSeparable } from "../nn/layers.js";
 import { Module } from "../nn/module.js";
 import type { OpName } from "./primitives.js";
@@ -9,19 +9,45 @@ export abstract class Operation extends Module {
   /** True for the identity: drop-path is not applied after it. */
   readonly isIdentity: boolean = false;
   abstract forward(x: Tensor): Tensor;
+  /** The op's term in a weighted sum: acc + scale * forward(x) (acc, scale null: 0, 1). */
+  accumulate(acc: Tensor | null, x: Tensor, scale: Tensor | null): Tensor {
+    return addScaled(acc, this.forward(x), scale);
+  }
+}
+
+/**
+ * An operation whose last step is a batch norm (all but the identity): beforeNorm is the rest. In a
+ * weighted sum the norm, the weight and the sum run as one op (BatchNorm2d.accumulate).
+ */
+export abstract class NormalizedOperation extends Operation {
+  abstract readonly bn: BatchNorm2d;
+  abstract beforeNorm(x: Tensor): Tensor;
+  forward(x: Tensor): Tensor {
+    return this.bn.forward(this.beforeNorm(x));
+  }
+  override accumulate(acc: Tensor | null, x: Tensor, scale: Tensor | null): Tensor {
+    return this.bn.accumulate(acc, this.beforeNorm(x), scale);
+  }
 }
 
 /**
  * An operation whose first step is a ReLU of its input. A cell computes that ReLU once per input
- * state and hands it to every such op reading the state (forwardRelu): several ops on an edge,
- * and the edges of several nodes, read the same state, so this saves the copies' time and memory.
+ * state and hands it to every such op reading the state (the *Relu methods): several ops on an
+ * edge, and the edges of several nodes, read the same state, so this saves the copies' time and
+ * memory.
  */
-export abstract class ReluOperation extends Operation {
-  forward(x: Tensor): Tensor {
-    return this.forwardRelu(x.relu());
+export abstract class ReluOperation extends NormalizedOperation {
+  /** The op before its batch norm, applied to r = relu(x). */
+  abstract beforeNormRelu(r: Tensor): Tensor;
+  beforeNorm(x: Tensor): Tensor {
+    return this.beforeNormRelu(x.relu());
   }
-  /** The op applied to r = relu(x). */
-  abstract forwardRelu(r: Tensor): Tensor;
+  forwardRelu(r: Tensor): Tensor {
+    return this.bn.forward(this.beforeNormRelu(r));
+  }
+  accumulateRelu(acc: Tensor | null, r: Tensor, scale: Tensor | null): Tensor {
+    return this.bn.accumulate(acc, this.beforeNormRelu(r), scale);
+  }
 }
 
 export class Identity extends Operation {
@@ -32,7 +58,7 @@ export class Identity extends Operation {
 }
 
 /** 3x3 pooling (pad 1) then BN. Average pooling does not count the padding. */
-export class PoolBN extends Operation {
+export class PoolBN extends NormalizedOperation {
   readonly bn: BatchNorm2d;
   constructor(
     readonly kind: "max" | "avg",
@@ -43,9 +69,8 @@ export class PoolBN extends Operation {
     super();
     this.bn = this.child("bn", new BatchNorm2d(channels, affine));
   }
-  forward(x: Tensor): Tensor {
-    const pooled = this.kind === "max" ? maxPool2d(x, 3, this.stride, 1) : avgPool2d(x, 3, this.stride, 1, false);
-    return this.bn.forward(pooled);
+  beforeNorm(x: Tensor): Tensor {
+    return this.kind === "max" ? maxPool2d(x, 3, this.stride, 1) : avgPool2d(x, 3, this.stride, 1, false);
   }
 }
 
@@ -58,8 +83,8 @@ export class ReLUConvBN extends ReluOperation {
     this.conv = this.child("conv", new Conv2d(cin, cout, 1));
     this.bn = this.child("bn", new BatchNorm2d(cout, affine));
   }
-  forwardRelu(r: Tensor): Tensor {
-    return this.bn.forward(this.conv.forward(r));
+  beforeNormRelu(r: Tensor): Tensor {
+    return this.conv.forward(r);
   }
 }
 
@@ -79,13 +104,13 @@ export class FactorizedReduce extends ReluOperation {
     this.conv2 = this.child("conv2", new Conv2d(cin, cout / 2, 1, { stride: 2 }));
     this.bn = this.child("bn", new BatchNorm2d(cout, affine));
   }
-  forwardRelu(r: Tensor): Tensor {
+  beforeNormRelu(r: Tensor): Tensor {
     const [, , h, w] = r.shape;
     const shifted = r
       .pad([0, 1, 0, 1])
       .slice(2, 1, h! + 1)
       .slice(3, 1, w! + 1);
-    return this.bn.forward(cat([this.conv1.forward(r), this.conv2.forward(shifted)], 1));
+    return cat([this.conv1.forward(r), this.conv2.forward(shifted)], 1);
   }
 }
 
@@ -103,12 +128,12 @@ export class DilConv extends ReluOperation {
     this.pointwise = this.child("pointwise", new Conv2d(channels, channels, 1));
     this.bn = this.child("bn", new BatchNorm2d(channels, affine));
   }
-  // Depthwise and pointwise as one op that keeps only its input for the backward pass.
-  override forward(x: Tensor): Tensor {
-    return this.bn.forward(depthwiseSeparable(x, this.depthwise, this.pointwise, true));
+  // ReLU, depthwise and pointwise as one op that keeps only its input for the backward pass.
+  override beforeNorm(x: Tensor): Tensor {
+    return depthwiseSeparable(x, this.depthwise, this.pointwise, true);
   }
-  forwardRelu(r: Tensor): Tensor {
-    return this.bn.forward(depthwiseSeparable(r, this.depthwise, this.pointwise, false));
+  beforeNormRelu(r: Tensor): Tensor {
+    return depthwiseSeparable(r, this.depthwise, this.pointwise, false);
   }
 }
 
@@ -121,8 +146,11 @@ export class SepConv extends ReluOperation {
     this.first = this.child("first", new DilConv(channels, stride, 1, affine));
     this.second = this.child("second", new DilConv(channels, 1, 1, affine));
   }
-  forwardRelu(r: Tensor): Tensor {
-    return this.second.forward(this.first.forwardRelu(r));
+  get bn(): BatchNorm2d {
+    return this.second.bn;
+  }
+  beforeNormRelu(r: Tensor): Tensor {
+    return this.second.beforeNorm(this.first.forwardRelu(r));
   }
 }
 
@@ -137,8 +165,8 @@ export class FacConv extends ReluOperation {
     this.conv5x1 = this.child("conv5x1", new Conv2d(channels, channels, [5, 1], { padding: [2, 0] }));
     this.bn = this.child("bn", new BatchNorm2d(channels, affine));
   }
-  forwardRelu(r: Tensor): Tensor {
-    return this.bn.forward(this.conv5x1.forward(this.conv1x5.forward(r)));
+  beforeNormRelu(r: Tensor): Tensor {
+    return this.conv5x1.forward(this.conv1x5.forward(r));
   }
 }
 

@@ -46,6 +46,16 @@ def run(case, t):
         y = F.max_pool2d(x, p["kernel"], p["stride"], p["padding"])
     elif case["op"] == "avg_pool2d":
         y = F.avg_pool2d(x, p["kernel"], p["stride"], p["padding"], count_include_pad=p["countIncludePad"])
+    elif case["op"] == "batch_norm_accumulate":
+        y = F.batch_norm(x, None, None, training=True, eps=1e-5)
+        if p["scale"] != "none":
+            s = t[f"{case['name']}.s"].requires_grad_()
+            inputs.append(s)
+            y = y * s
+        if p["acc"]:
+            a = t[f"{case['name']}.a"].requires_grad_()
+            inputs.append(a)
+            y = a + y
     elif case["op"] == "batch_norm":
         w = b = None
         if p["affine"]:
@@ -57,7 +67,10 @@ def run(case, t):
         raise ValueError(case["op"])
     grads = torch.autograd.grad(y, inputs, t[f"{case['name']}.g"])
     out = {f"{case['name']}.y": y}
-    for k, g in zip(["x", "w", "pw" if case["op"] == "separable_conv2d" else "b"], grads):
+    names = {"separable_conv2d": ["x", "w", "pw"], "batch_norm_accumulate": ["x", "s", "a"]}.get(case["op"], ["x", "w", "b"])
+    if case["op"] == "batch_norm_accumulate" and p["scale"] == "none":
+        names = ["x", "a"]
+    for k, g in zip(names, grads):
         out[f"{case['name']}.grad_{k}"] = g
     return out
 
