@@ -10,13 +10,14 @@
 // --profile instead runs one process pair with a per-op breakdown (self time per pass) of each
 // side, libtorch's operator hooks on both: where the two implementations spend their time.
 // Defaults: the omniglot-20way-1shot preset (C = 28, 4 cells, batch 20 of 1x28x28, 20 ways,
-// T = 1, threshold 0.01, drop-path 0.2), 1 thread. MiniImagenet's pass: --size 84 --input-channels 3.
+// T = 1, threshold 0.01, drop-path 0.2), 1 thread. MiniImagenet's pass: --size 84 --input-channels 3
+// (--pytorch off times metanas alone).
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { median, option, startPython } from "./pythonSide.js";
+import { median, option, type PythonSide, startPython } from "./pythonSide.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const preset = "omniglot-20way-1shot";
@@ -35,6 +36,8 @@ const o = {
   processes: Number(option("processes", "3")),
   kinds: option("kinds", "full,arch,weights").split(",") as Kind[],
   python: option("python", "/usr/bin/python3"),
+  /** --pytorch off: metanas alone (e.g. MiniImagenet's pass, where PyTorch's side needs 12 GB more). */
+  pytorch: option("pytorch", "on") !== "off",
   seed: Number(option("seed", "0")),
 };
 type Kind = "full" | "arch" | "weights";
@@ -63,6 +66,26 @@ interface ProcessResult {
   max_rss_mb_pytorch: number;
   allocator: string;
   allocator_pytorch: string;
+}
+
+/** Stands in for the PyTorch side with --pytorch off: every figure NaN. */
+function absentPython(): PythonSide {
+  return {
+    async ask<T>(cmd: object | null): Promise<T> {
+      const passes = (cmd as { passes?: number } | null)?.passes ?? 0;
+      const nan = Array.from({ length: passes }, () => Number.NaN);
+      return {
+        allocator: "none",
+        loss: Number.NaN,
+        ms: nan,
+        cpu_ms: nan,
+        forward_ms: nan,
+        ops: [],
+        max_rss_kb: Number.NaN,
+      } as T;
+    },
+    async close() {},
+  };
 }
 
 // ---------------------------------------------------------------- one process pair
@@ -125,7 +148,9 @@ async function child(): Promise<void> {
       }),
     },
   );
-  const py = startPython(o.python, path.resolve(here, "../../bench/network_pytorch.py"), [file, String(o.threads)]);
+  const py = o.pytorch
+    ? startPython(o.python, path.resolve(here, "../../bench/network_pytorch.py"), [file, String(o.threads)])
+    : absentPython();
   const hello = await py.ask<{ allocator: string }>(null);
   rmSync(dir, { recursive: true, force: true });
 

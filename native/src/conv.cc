@@ -416,7 +416,9 @@ bool conv2dHandles(const at::Tensor& x, const at::Tensor& w, const Conv2dSpec& s
   if (x.scalar_type() != at::kFloat && x.scalar_type() != at::kDouble) return false;
   if (s.strideH < 1 || s.strideW < 1 || s.dilationH < 1 || s.dilationW < 1 || s.padH < 0 || s.padW < 0) return false;
   if (s.groups == 1) {
-    if (w.size(1) != x.size(1)) return false;
+    // Dense convolutions are matrix products: without oneDNN's sgemm, libtorch's own convolution
+    // is faster than a product through libtorch's matmul (the reference BLAS on Debian).
+    if (w.size(1) != x.size(1) || (x.scalar_type() == at::kFloat && !fastSgemmAvailable())) return false;
   } else if (!isDepthwise(x, w, s)) {
     return false;
   }
@@ -429,6 +431,7 @@ at::Tensor conv2d(const at::Tensor& x, const at::Tensor& w, const Conv2dSpec& s)
 
 bool separableConv2dHandles(const at::Tensor& x, const at::Tensor& dw, const at::Tensor& pw, const Conv2dSpec& s) {
   if (!conv2dHandles(x, dw, s) || !isDepthwise(x, dw, s) || pw.dim() != 4) return false;
+  if (x.scalar_type() == at::kFloat && !fastSgemmAvailable()) return false;  // as for dense convolutions
   return pw.scalar_type() == x.scalar_type() && pw.device().is_cpu() && pw.size(1) == x.size(1) && pw.size(2) == 1 &&
          pw.size(3) == 1;
 }
