@@ -288,7 +288,8 @@ function runChild(extra: string[]): string {
   return lines[lines.length - 1]!;
 }
 
-const f = (v: number, d = 1) => v.toFixed(d);
+// NaN figures (no PyTorch side) come back from JSON as null.
+const f = (v: number | null, d = 1) => (v ?? Number.NaN).toFixed(d);
 
 interface ProfileRow {
   name: string;
@@ -372,15 +373,15 @@ async function driver(): Promise<void> {
     const rs = results.map((r) => r.kinds[kind]!);
     summary[kind] = {
       ratio: median(rs.map((x) => x.ratio)),
-      ratios: rs.map((x) => +x.ratio.toFixed(4)),
+      ratios: rs.map((x) => +f(x.ratio, 4)),
       cpu_ratio: median(rs.map((x) => x.cpu_ratio)),
-      cpu_ratios: rs.map((x) => +x.cpu_ratio.toFixed(4)),
+      cpu_ratios: rs.map((x) => +f(x.cpu_ratio, 4)),
       metanas_cpu_ms: median(rs.map((x) => x.metanas_cpu_ms)),
       pytorch_cpu_ms: median(rs.map((x) => x.pytorch_cpu_ms)),
       metanas_ms: median(rs.map((x) => x.metanas_ms)),
       pytorch_ms: median(rs.map((x) => x.pytorch_ms)),
-      metanas_ms_per_process: rs.map((x) => +x.metanas_ms.toFixed(1)),
-      pytorch_ms_per_process: rs.map((x) => +x.pytorch_ms.toFixed(1)),
+      metanas_ms_per_process: rs.map((x) => +f(x.metanas_ms)),
+      pytorch_ms_per_process: rs.map((x) => +f(x.pytorch_ms)),
       ...(kind === "full"
         ? {
             metanas_forward_ms: median(rs.map((x) => x.metanas_forward_ms!)),
