@@ -2,9 +2,10 @@
 //  - dense (groups 1): per sample, im2col (skipped for 1x1 stride-1 convolutions) and one matrix
 //    product (gemm.h); the backward pass is two products per sample, col2im for the input's
 //    gradient, and the columns recomputed from the saved input for the weight's gradient;
-//  - depthwise (groups = channels, one filter per channel): direct loops over each image plane,
-//    one pass per filter tap, which vectorise along the rows; this includes the dilated case that
-//    libtorch 1.13 sends to a slow gemm fallback in the backward pass.
+//  - depthwise (groups = channels, one filter per channel): direct loops over each image plane in
+//    the phase-plane layout of planes.h (3x3 filters: all nine taps in one pass); this includes the
+//    dilated case that libtorch 1.13 sends to a slow gemm fallback in the backward pass;
+//  - depthwise then pointwise as one op that recomputes the depthwise output in its backward pass.
 // The input's and the weight's gradients are computed only when autograd asks for them, so the
 // task learner's architecture step does not pay for weight gradients.
 #include <ATen/Parallel.h>
