@@ -84,8 +84,9 @@ int32_t put(at::Tensor t) {
   return id;
 }
 
-struct ArgError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+// Bad arguments: the guard turns them into TypeErrors (binding.h).
+struct ArgError : metanas::BindingArgError {
+  using metanas::BindingArgError::BindingArgError;
 };
 
 const at::Tensor& get(int32_t id) {
@@ -177,22 +178,10 @@ Napi::Value idsValue(Napi::Env env, const std::vector<at::Tensor>& ts) {
   return arr;
 }
 
-// Every exported function goes through this guard.
+// Every exported function goes through one guard (binding.h).
 template <Napi::Value (*F)(const Napi::CallbackInfo&)>
 Napi::Value guarded(const Napi::CallbackInfo& info) {
-  try {
-    return F(info);
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const c10::Error& e) {
-    throw Napi::Error::New(info.Env(), std::string("libtorch: ") + e.what_without_backtrace());
-  } catch (const ArgError& e) {
-    throw Napi::TypeError::New(info.Env(), e.what());
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(info.Env(), std::string("libtorch: ") + e.what());
-  } catch (...) {
-    throw Napi::Error::New(info.Env(), "libtorch: unknown native error");
-  }
+  return metanas::guardedEntry<F>(info);
 }
 
 // ---------------------------------------------------------------- creation and data
@@ -402,22 +391,7 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) { return idValue(info.Env(), 
 Napi::Value Linear(const Napi::CallbackInfo& info) {
   return idValue(info.Env(), at::linear(tensorArg(info, 0), tensorArg(info, 1), optTensorArg(info, 2)));
 }
-Napi::Value Conv2d(const Napi::CallbackInfo& info) {
-  return idValue(info.Env(), at::conv2d(tensorArg(info, 0), tensorArg(info, 1), optTensorArg(info, 2), intsArg(info, 3),
-                                        intsArg(info, 4), intsArg(info, 5), intArg(info, 6)));
-}
-Napi::Value MaxPool2d(const Napi::CallbackInfo& info) {
-  return idValue(info.Env(), at::max_pool2d(tensorArg(info, 0), intsArg(info, 1), intsArg(info, 2), intsArg(info, 3)));
-}
-Napi::Value AvgPool2d(const Napi::CallbackInfo& info) {
-  return idValue(info.Env(), at::avg_pool2d(tensorArg(info, 0), intsArg(info, 1), intsArg(info, 2), intsArg(info, 3),
-                                            false, boolArg(info, 4)));
-}
-// Batch norm with the current batch's statistics (no running statistics are kept).
-Napi::Value BatchNorm(const Napi::CallbackInfo& info) {
-  return idValue(info.Env(), at::batch_norm(tensorArg(info, 0), optTensorArg(info, 1), optTensorArg(info, 2), {}, {}, true,
-                                            0.1, numArg(info, 3), true));
-}
+// conv2d, maxPool2d, avgPool2d and batchNorm: kernels.cc (own kernels, libtorch's ops as fallback).
 Napi::Value Softmax(const Napi::CallbackInfo& info) { return idValue(info.Env(), at::softmax(tensorArg(info, 0), intArg(info, 1))); }
 Napi::Value LogSoftmax(const Napi::CallbackInfo& info) {
   return idValue(info.Env(), at::log_softmax(tensorArg(info, 0), intArg(info, 1)));
@@ -647,10 +621,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT("topk", Topk);
   EXPORT("matmul", Matmul);
   EXPORT("linear", Linear);
-  EXPORT("conv2d", Conv2d);
-  EXPORT("maxPool2d", MaxPool2d);
-  EXPORT("avgPool2d", AvgPool2d);
-  EXPORT("batchNorm", BatchNorm);
   EXPORT("softmax", Softmax);
   EXPORT("logSoftmax", LogSoftmax);
   EXPORT("crossEntropy", CrossEntropy);
@@ -701,13 +671,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
 // The tensor table as binding.h offers it to the other native files.
 namespace metanas {
-const at::Tensor& tensorAt(int32_t id) {
-  try {
-    return get(id);
-  } catch (const ArgError& e) {
-    throw BindingArgError(e.what());
-  }
-}
+const at::Tensor& tensorAt(int32_t id) { return get(id); }
 int32_t adoptTensor(at::Tensor t) { return put(std::move(t)); }
 }  // namespace metanas
 

@@ -119,14 +119,13 @@ Napi::Value KernelInfo(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void registerKernels(Napi::Env env, Napi::Object exports) {
-  exports.Set("kernelConv2d", Napi::Function::New(env, guardedEntry<Conv2d>, "kernelConv2d"));
-  exports.Set("kernelSeparableConv2d",
-              Napi::Function::New(env, guardedEntry<SeparableConv2d>, "kernelSeparableConv2d"));
-  exports.Set("kernelMaxPool2d", Napi::Function::New(env, guardedEntry<MaxPool2d>, "kernelMaxPool2d"));
-  exports.Set("kernelAvgPool2d", Napi::Function::New(env, guardedEntry<AvgPool2d>, "kernelAvgPool2d"));
-  exports.Set("kernelBatchNorm", Napi::Function::New(env, guardedEntry<BatchNorm>, "kernelBatchNorm"));
-  exports.Set("kernelBatchNormAccumulate",
-              Napi::Function::New(env, guardedEntry<BatchNormAccumulate>, "kernelBatchNormAccumulate"));
+  exports.Set("conv2d", Napi::Function::New(env, guardedEntry<Conv2d>, "conv2d"));
+  exports.Set("separableConv2d", Napi::Function::New(env, guardedEntry<SeparableConv2d>, "separableConv2d"));
+  exports.Set("maxPool2d", Napi::Function::New(env, guardedEntry<MaxPool2d>, "maxPool2d"));
+  exports.Set("avgPool2d", Napi::Function::New(env, guardedEntry<AvgPool2d>, "avgPool2d"));
+  exports.Set("batchNorm", Napi::Function::New(env, guardedEntry<BatchNorm>, "batchNorm"));
+  exports.Set("batchNormAccumulate",
+              Napi::Function::New(env, guardedEntry<BatchNormAccumulate>, "batchNormAccumulate"));
   exports.Set("addcmul", Napi::Function::New(env, guardedEntry<Addcmul>, "addcmul"));
   exports.Set("kernelInfo", Napi::Function::New(env, guardedEntry<KernelInfo>, "kernelInfo"));
 }

@@ -103,17 +103,9 @@ export interface NativeAddon {
   setDefaultDevice(device: string): void;
   version(): string;
   allocatorInfo(): AllocatorInfo;
-  /** conv2d through the addon's own kernels where they apply, else libtorch's (native/src/kernels.cc). */
-  kernelConv2d(
-    x: number,
-    w: number,
-    b: number,
-    stride: number[],
-    padding: number[],
-    dilation: number[],
-    groups: number,
-  ): number;
-  kernelSeparableConv2d(
+  // conv2d, separableConv2d, the pools and the batch norms run the addon's own kernels where they
+  // apply, else libtorch's ops (native/src/kernels.cc).
+  separableConv2d(
     x: number,
     depthwise: number,
     pointwise: number,
@@ -122,10 +114,7 @@ export interface NativeAddon {
     dilation: number[],
     reluFirst: boolean,
   ): number;
-  kernelMaxPool2d(x: number, kernel: number[], stride: number[], padding: number[]): number;
-  kernelAvgPool2d(x: number, kernel: number[], stride: number[], padding: number[], countIncludePad: boolean): number;
-  kernelBatchNorm(x: number, weight: number, bias: number, eps: number): number;
-  kernelBatchNormAccumulate(acc: number, z: number, scale: number, eps: number): number;
+  batchNormAccumulate(acc: number, z: number, scale: number, eps: number): number;
   addcmul(a: number, b: number, c: number): number;
   kernelInfo(): KernelInfo;
   profilerStart(): void;

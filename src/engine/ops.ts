@@ -15,7 +15,7 @@ export interface Conv2dOptions {
 /** x [N, Cin, H, W], weight [Cout, Cin / groups, kh, kw]. */
 export function conv2d(x: Tensor, weight: Tensor, o: Conv2dOptions = {}): Tensor {
   return new Tensor(
-    native.kernelConv2d(
+    native.conv2d(
       x.id,
       weight.id,
       o.bias ? o.bias.id : -1,
@@ -46,7 +46,7 @@ export function separableConv2d(
   o: SeparableConv2dOptions = {},
 ): Tensor {
   return new Tensor(
-    native.kernelSeparableConv2d(
+    native.separableConv2d(
       x.id,
       depthwise.id,
       pointwise.id,
@@ -59,7 +59,7 @@ export function separableConv2d(
 }
 
 export function maxPool2d(x: Tensor, kernel: Pair, stride: Pair = kernel, padding: Pair = 0): Tensor {
-  return new Tensor(native.kernelMaxPool2d(x.id, pair(kernel), pair(stride), pair(padding)));
+  return new Tensor(native.maxPool2d(x.id, pair(kernel), pair(stride), pair(padding)));
 }
 
 /** Average pooling; countIncludePad = false divides by the number of real (unpadded) pixels in each window. */
@@ -70,7 +70,7 @@ export function avgPool2d(
   padding: Pair = 0,
   countIncludePad = false,
 ): Tensor {
-  return new Tensor(native.kernelAvgPool2d(x.id, pair(kernel), pair(stride), pair(padding), countIncludePad));
+  return new Tensor(native.avgPool2d(x.id, pair(kernel), pair(stride), pair(padding), countIncludePad));
 }
 
 /** Mean over the spatial dims: [N, C, H, W] -> [N, C]. */
@@ -85,7 +85,7 @@ export interface BatchNormOptions {
 }
 /** Batch norm over [N, C, ...] with the current batch's statistics; affine when weight and bias are given. */
 export function batchNorm(x: Tensor, o: BatchNormOptions = {}): Tensor {
-  return new Tensor(native.kernelBatchNorm(x.id, o.weight ? o.weight.id : -1, o.bias ? o.bias.id : -1, o.eps ?? 1e-5));
+  return new Tensor(native.batchNorm(x.id, o.weight ? o.weight.id : -1, o.bias ? o.bias.id : -1, o.eps ?? 1e-5));
 }
 
 /**
@@ -93,7 +93,7 @@ export function batchNorm(x: Tensor, o: BatchNormOptions = {}): Tensor {
  * normalised op outputs. acc null: 0; scale null: 1; scale has one value or one per sample ([N, 1, ...]).
  */
 export function batchNormAccumulate(acc: Tensor | null, z: Tensor, scale: Tensor | null, eps = 1e-5): Tensor {
-  return new Tensor(native.kernelBatchNormAccumulate(acc ? acc.id : -1, z.id, scale ? scale.id : -1, eps));
+  return new Tensor(native.batchNormAccumulate(acc ? acc.id : -1, z.id, scale ? scale.id : -1, eps));
 }
 
 /** acc + scale * y; acc null: 0, scale null: 1 (then y itself may come back). */
