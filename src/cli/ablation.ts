@@ -3,7 +3,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { renderAblation } from "../reports/ablationChart.js";
 import { writeFigure, writeReport } from "../reports/index.js";
-import { ABLATION_FILES, ablationMarkdown, runAblation } from "../runs/ablation.js";
+import { ABLATION_FILES, ablationFile, ablationMarkdown, runAblation } from "../runs/ablation.js";
 import { buildConfig, readConfigFile } from "../runs/config.js";
 import { defaultRunDir } from "../runs/runDir.js";
 import { STRATEGIES, type Strategy } from "../sparsification/strategy.js";
@@ -28,7 +28,7 @@ export function register(program: Command): void {
     .addOption(configFileOption())
     .option(
       "--out <dir>",
-      "ablation directory (default runs/ablation-<preset>-<time>); rerun with the same --out to continue",
+      "ablation directory (default runs/ablation-<preset>-<time>); rerun with the same --out to continue it, or with other meta-test settings (--test-t-min ...) to meta-test the same searches again",
     )
     .option("--strategies <list>", `strategies to compare, in order (default ${STRATEGIES.join(",")})`)
     .option("--json", "print the table as one JSON line");
@@ -54,16 +54,21 @@ export function register(program: Command): void {
       reporter.log(`ablation stopped; continue it with the same command and --out ${dir}`);
       return;
     }
-    await writeFigure(path.join(dir, "figures"), "ablation", await renderAblation(result));
+    const name = (file: string) => ablationFile(file, result.variant);
+    await writeFigure(path.join(dir, "figures"), name("ablation"), await renderAblation(result));
     if (o.json) {
       console.log(
-        JSON.stringify({ dir, rows: result.rows.map(({ oneShotAccuracies, discreteAccuracies, ...r }) => r) }),
+        JSON.stringify({
+          dir,
+          variant: result.variant,
+          rows: result.rows.map(({ oneShotAccuracies, discreteAccuracies, ...r }) => r),
+        }),
       );
       return;
     }
     console.log(`\n${ablationMarkdown(result)}`);
     console.log(
-      `ablation directory: ${dir} (${ABLATION_FILES.markdown}, ${ABLATION_FILES.json}, figures/ablation.png)`,
+      `ablation directory: ${dir} (${name(ABLATION_FILES.markdown)}, ${name(ABLATION_FILES.json)}, figures/${name("ablation")}.png)`,
     );
   });
 }

@@ -204,17 +204,29 @@ export const SETTINGS = {
     eval: true,
     description: "tasks of the final meta-test",
   },
-  testSteps: { ...int(1), group: "evaluation", description: "adaptation steps per meta-test task" },
+  testSteps: { ...int(1), group: "evaluation", eval: true, description: "adaptation steps per meta-test task" },
   testArchSteps: {
     ...int(0),
     group: "evaluation",
+    eval: true,
     description: "meta-test steps that also adapt the architecture (the first ones)",
   },
-  testBatchSize: { ...int(1), group: "evaluation", description: "images per inner-loop batch in meta-testing" },
-  testTMin: { ...positive(), group: "evaluation", description: "temperature that meta-test tasks anneal down to" },
+  testBatchSize: {
+    ...int(1),
+    group: "evaluation",
+    eval: true,
+    description: "images per inner-loop batch in meta-testing",
+  },
+  testTMin: {
+    ...positive(),
+    group: "evaluation",
+    eval: true,
+    description: "temperature that meta-test tasks anneal down to",
+  },
   testThreshold: {
     ...probability(),
     group: "evaluation",
+    eval: true,
     description: "forward pruning threshold in meta-testing (what the per-task sizes count)",
   },
   evalEvery: {

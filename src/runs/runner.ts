@@ -282,12 +282,13 @@ async function finalTest(
 }
 
 /**
- * Meta-tests a run's latest checkpoint again (e.g. with more tasks); writes evaluation.json.
- * `overrides` may set what a re-evaluation may change (testTasks, workers, threads, ...).
+ * Meta-tests a run's latest checkpoint again (e.g. with more tasks, or other meta-test settings);
+ * writes evaluation.json (or `file`). `overrides` may set what a re-evaluation may change
+ * (testTasks, testSteps, testTMin, workers, threads, ...).
  */
 export async function runEvaluation(
   dir: string,
-  o: RunOptions & { overrides?: Partial<RunConfig> } = {},
+  o: RunOptions & { overrides?: Partial<RunConfig>; file?: string } = {},
 ): Promise<Summary> {
   const reporter = o.reporter ?? silentReporter;
   const c = adjustedConfig(readRunConfig(dir), o.overrides ?? {}, "eval");
@@ -297,7 +298,7 @@ export async function runEvaluation(
     const started = performance.now();
     const r = await runEval(s, "test", c.testTasks, evalSeed(c, -1), reporter, "meta-test");
     const summary = summarise(s, r, state.epoch, (performance.now() - started) / 1000);
-    writeSummary(dir, summary, "evaluation.json");
+    writeSummary(dir, summary, o.file ?? "evaluation.json");
     await o.afterRun?.(dir);
     return summary;
   } finally {
