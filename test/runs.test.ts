@@ -102,16 +102,12 @@ describe("runs", () => {
     assert.equal(train[0]!.kind === "train" && train[0]!.warmup, true);
     assert.equal(train[1]!.kind === "train" && train[1]!.temperature, 0.05);
     assert.ok(records.some((r) => r.kind === "eval" && r.split === "test"));
-    // eval again from the checkpoint: in this thread and in two workers, task for task the same
-    const serial = await runEvaluation(dir, { tasks: 3, workers: 1 });
-    assert.equal(serial.tasks, 3);
-    assert.ok(existsSync(path.join(dir, "evaluation.json")));
-    const parallel = await runEvaluation(dir, { tasks: 3, workers: 2 });
-    assert.deepEqual(parallel.perTaskParams, serial.perTaskParams);
-    assert.deepEqual(parallel.topGenotypes, serial.topGenotypes);
-    assert.equal(parallel.accuracy, serial.accuracy);
-    // the final meta-test of the run drew the same tasks
-    assert.equal(serial.accuracy, s.accuracy);
+    // eval again from the checkpoint draws the same test tasks as the run's final meta-test
+    const again = await runEvaluation(dir, { tasks: 3 });
+    assert.ok(again && existsSync(path.join(dir, "evaluation.json")));
+    assert.equal(again.tasks, 3);
+    assert.equal(again.accuracy, s.accuracy);
+    assert.deepEqual(again.perTaskParams, s.perTaskParams);
   });
 
   it("refuses a corrupt or mismatched checkpoint and never touches the run", async () => {

@@ -14,6 +14,8 @@
 
 #include <malloc.h>
 
+#include "tensor_table.h"
+
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -689,9 +691,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT("setDefaultDevice", SetDefaultDevice);
   EXPORT("allocatorInfo", AllocatorInfo);
   EXPORT("version", Version);
+  metanas::registerDistributed(env, exports);
   return exports;
 }
 
 }  // namespace
+
+const at::Tensor& metanas::tensorById(int32_t id) { return get(id); }
 
 NODE_API_MODULE(metanas_native, Init)

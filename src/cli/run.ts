@@ -4,13 +4,32 @@ import { type Command, Option } from "commander";
 import { selfContained } from "../models/build.js";
 import { writeReport } from "../reports/index.js";
 import { buildConfig, type RunConfig, readConfigFile } from "../runs/config.js";
+import { launchFromEnv } from "../runs/distributed.js";
 import type { Summary } from "../runs/format.js";
 import { PRESETS } from "../runs/presets.js";
-import { defaultRunDir } from "../runs/runDir.js";
+import { defaultRunDir, readRunConfig } from "../runs/runDir.js";
 import { runEvaluation, runTraining } from "../runs/runner.js";
 import { parseGenotype } from "../searchspace/genotype.js";
-import { reporterFor } from "../util/progress.js";
+import { reporterFor, silentReporter } from "../util/progress.js";
+import { launchLocal } from "./launch.js";
 import { intOption, listOption, numberOption } from "./options.js";
+
+const NPROC_HELP = "ranks to start on this machine, one process and one libtorch thread each (default 1)";
+
+/** Starts `nproc` local ranks of this command when asked to, and leaves with their exit code. */
+async function launchIfAsked(nproc: unknown, config: () => RunConfig, training: boolean): Promise<boolean> {
+  const n = nproc === undefined ? 1 : intOption(String(nproc), "--nproc", 1);
+  if (n === 1) return false;
+  const code = await launchLocal({ nproc: n, config: config(), training }, (line) => console.error(line));
+  process.exitCode = code;
+  return true;
+}
+
+/** How this process takes part: alone, or as one rank of a launch (only rank 0 reports). */
+function participation() {
+  const launch = launchFromEnv();
+  return { launch, reporter: launch && launch.rank !== 0 ? silentReporter : reporterFor() };
+}
 
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const SAMPLE = PRESETS.quick as Record<string, unknown>;
@@ -107,13 +126,15 @@ function trainingCommand(
     .option("--config <file>", "JSON file of settings (applied over the preset, under the flags)")
     .option("--out <dir>", "run directory (default runs/<preset>-<time>)")
     .option("--resume <dir>", "continue the run in <dir> from its last checkpoint")
-    .option("--json", "print the final result as one JSON line");
+    .option("--json", "print the final result as one JSON line")
+    .option("--nproc <n>", NPROC_HELP);
   addConfigOptions(cmd);
   cmd.action(async (o: Record<string, unknown>) => {
-    const reporter = reporterFor();
     const flags = flagValues(o);
-    const options = { reporter, handleSignals: true, afterRun: report };
     if (o.resume) {
+      if (await launchIfAsked(o.nproc, () => readRunConfig(String(o.resume)), true)) return;
+      const { launch, reporter } = participation();
+      const options = { reporter, handleSignals: true, afterRun: report, launch };
       const r = await runTraining(String(o.resume), { resume: true, overrides: flags }, options);
       finish(r.summary, r.dir, Boolean(o.json));
       return;
@@ -133,6 +154,9 @@ function trainingCommand(
     }
     // Reads a genotype file now, so that a bad one fails before anything is printed or written.
     const config = selfContained(buildConfig(String(o.preset), { ...modelDefaults, ...fileValues }, flags));
+    if (await launchIfAsked(o.nproc, () => config, true)) return;
+    const { launch, reporter } = participation();
+    const options = { reporter, handleSignals: true, afterRun: report, launch };
     const dir = o.out ? String(o.out) : defaultRunDir(String(o.preset));
     reporter.log(`metanas ${name}: ${JSON.stringify(config)}`);
     reporter.log(`run directory: ${dir}`);
@@ -156,12 +180,13 @@ export function register(program: Command): void {
     .description("meta-test the latest checkpoint of a run again")
     .requiredOption("--run <dir>", "run directory")
     .option("--tasks <n>", "number of test tasks (default: the run's testTasks)")
-    .option("--workers <n>", "worker threads for the test tasks (default: the run's workers)")
     .option("--json", "print the final result as one JSON line")
-    .action(async (o: { run: string; tasks?: string; workers?: string; json?: boolean }) => {
+    .option("--nproc <n>", NPROC_HELP)
+    .action(async (o: { run: string; tasks?: string; json?: boolean; nproc?: string }) => {
       const tasks = o.tasks === undefined ? undefined : intOption(o.tasks, "--tasks", 1);
-      const workers = o.workers === undefined ? undefined : intOption(o.workers, "--workers", 1);
-      const summary = await runEvaluation(o.run, { reporter: reporterFor(), tasks, workers, afterRun: report });
+      if (await launchIfAsked(o.nproc, () => readRunConfig(o.run), false)) return;
+      const { launch, reporter } = participation();
+      const summary = await runEvaluation(o.run, { reporter, tasks, afterRun: report, launch });
       finish(summary, o.run, Boolean(o.json));
     });
 }

@@ -103,6 +103,27 @@ export interface NativeAddon {
   setDefaultDevice(device: string): void;
   version(): string;
   allocatorInfo(): AllocatorInfo;
+  /** libtorch's c10d: rendezvous store and Gloo process group (native/src/distributed.cc). */
+  distributed: NativeDistributed;
+}
+
+export interface NativeDistributed {
+  connect(o: {
+    addr: string;
+    port: number;
+    rank: number;
+    size: number;
+    host: boolean;
+    prefix: string;
+    timeoutMs: number;
+    storeOwner: string;
+  }): Promise<void>;
+  exchange(label: string, value: string): Promise<string[]>;
+  createGroup(o: { interfaces?: string; hostname?: string }): Promise<void>;
+  allReduceSum(ids: number[], label: string): Promise<void>;
+  broadcast(ids: number[], root: number, label: string): Promise<void>;
+  barrier(label: string): Promise<void>;
+  destroy(): void;
 }
 
 /** The allocator policy the addon set when it loaded, and glibc's malloc counters (mallinfo2). */

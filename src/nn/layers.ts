@@ -1,5 +1,5 @@
 // Layers with PyTorch's default initialisation (kaiming-uniform weights, bound 1/sqrt(fan_in)).
-import { batchNorm, conv2d, linear, noGrad, ones, rand, type Tensor, zeros } from "../engine/index.js";
+import { batchNorm, conv2d, linear, noGrad, ones, rand, type Tensor, tidy, zeros } from "../engine/index.js";
 import { addMacs } from "./macs.js";
 import { Module } from "./module.js";
 
@@ -7,10 +7,13 @@ type Pair = [number, number];
 const pair = (v: number | Pair): Pair => (typeof v === "number" ? [v, v] : v);
 
 function uniform(shape: number[], bound: number): Tensor {
+  // tidy: the intermediate tensors go at once, not when the garbage collector gets to them.
   return noGrad(() =>
-    rand(shape)
-      .mul(2 * bound)
-      .sub(bound),
+    tidy(() =>
+      rand(shape)
+        .mul(2 * bound)
+        .sub(bound),
+    ),
   );
 }
 

@@ -64,8 +64,6 @@ export const RunConfigSchema = z
     evalTasks: int(1),
     seed: int(0),
     threads: int(1),
-    /** Worker threads for meta-testing (tasks are independent); 1 = in the main thread. */
-    workers: int(1).default(1),
     checkpointEvery: int(0),
     device: z.string(),
   })
@@ -90,7 +88,12 @@ function describe(err: z.ZodError): string {
   return err.issues.map((i) => `${i.path.join(".") || "config"}: ${i.message}`).join("; ");
 }
 
+/** Keys of earlier versions that no longer mean anything: meta-test worker threads gave way to ranks (--nproc). */
+const RETIRED_KEYS = ["workers"];
+
 export function validateConfig(raw: unknown, source = "configuration"): RunConfig {
+  if (typeof raw === "object" && raw !== null && !Array.isArray(raw))
+    raw = Object.fromEntries(Object.entries(raw).filter(([k]) => !RETIRED_KEYS.includes(k)));
   const r = RunConfigSchema.safeParse(raw);
   if (!r.success) throw new ConfigError(`invalid ${source}: ${describe(r.error)}`);
   return r.data;
