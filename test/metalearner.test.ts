@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { sampleTask } from "../src/data/sampler.js";
-import type { ClassPool, Task } from "../src/data/types.js";
+import type { Task } from "../src/data/types.js";
 import * as E from "../src/engine/index.js";
 import { FirstOrderMaml } from "../src/metalearner/fomaml.js";
 import { metaEpoch, trainTaskRng } from "../src/metalearner/metaTrainer.js";
 import { Reptile } from "../src/metalearner/reptile.js";
 import type { ForwardPhase, MetaModel } from "../src/models/model.js";
-import { SearchModel } from "../src/models/searchModel.js";
 import { TaskOptimizers } from "../src/tasklearner/optimizers.js";
-import { adapt, type InnerLoopSettings, innerTemperature } from "../src/tasklearner/taskLearner.js";
+import { adapt, innerTemperature } from "../src/tasklearner/taskLearner.js";
 import { Rng } from "../src/util/rng.js";
+import { inner, tinySearchModel, toyPool, values } from "./tinyMeta.js";
 
 /** Two weight tensors and one architecture tensor; logits = x.mean * w1 + w2 + a (enough to differentiate). */
 class ToyModel implements MetaModel {
@@ -36,7 +36,6 @@ class ToyModel implements MetaModel {
     for (const t of [...this.weights, ...this.arch]) t.dispose();
   }
 }
-const values = (ts: E.Tensor[]) => ts.map((t) => t.toArray().map((v) => Number(v.toFixed(6))));
 const set = (ts: E.Tensor[], vs: number[][]) =>
   E.noGrad(() => ts.forEach((t, i) => E.tidy(() => t.copy_(E.tensor(vs[i]!, [vs[i]!.length])))));
 
@@ -101,38 +100,6 @@ describe("first-order MAML", () => {
     model.dispose();
     E.dispose([x, target]);
   });
-});
-
-/** A tiny pool: class c's images are a constant c / numClasses plus noise. */
-function toyPool(numClasses: number, perClass: number, size = 8): ClassPool {
-  const rng = new Rng(5);
-  const images = Array.from({ length: numClasses }, (_, c) =>
-    Array.from({ length: perClass }, () =>
-      Float32Array.from({ length: size * size }, () => c / numClasses + 0.1 * rng.float()),
-    ),
-  );
-  return { numClasses, imageShape: [1, size, size], classSize: () => perClass, image: (c, i) => images[c]![i]! };
-}
-
-/** A one-shot network small enough to adapt in milliseconds, with its task optimisers. */
-function tinySearchModel() {
-  const model = new SearchModel(
-    { inputChannels: 1, classes: 3, channels: 2, cells: 2, reductions: [1], nodes: 3, stemMultiplier: 3 },
-    "metanas",
-  );
-  const opt = new TaskOptimizers(model, { lrWeights: 0.01, lrArch: 0.01, weightDecay: 0, archWeightDecay: 1e-3 });
-  return { model, opt };
-}
-
-const inner = (o: Partial<InnerLoopSettings> = {}): InnerLoopSettings => ({
-  steps: 3,
-  archSteps: 3,
-  batchSize: 4,
-  tMax: 1,
-  tMin: 0.05,
-  threshold: 0.01,
-  dropPath: 0,
-  ...o,
 });
 
 describe("task learner", () => {

@@ -184,7 +184,7 @@ Napi::Value Connect(const Napi::CallbackInfo& info) {
         } catch (const std::exception& e) {
           std::string m = messageOf(e);
           if (host && (m.find("Address already in use") != std::string::npos || m.find("errno: 98") != std::string::npos)) {
-            throw std::runtime_error("port " + std::to_string(port) + " is already in use on this machine, so rank 0 cannot serve the rendezvous there");
+            throw std::runtime_error("port " + std::to_string(port) + " (MASTER_PORT) is already in use on this machine, so rank 0 cannot serve the rendezvous there: choose another MASTER_PORT");
           }
           if (host) throw std::runtime_error("rendezvous at " + g->where + " did not complete within " + seconds(g->timeout) + " s: not all " + std::to_string(g->size) + " ranks joined (" + m + ")");
           throw std::runtime_error("could not join the rendezvous at " + g->where + " (hosted by " + g->storeOwner + ") within " + seconds(g->timeout) + " s (" + m + ")");

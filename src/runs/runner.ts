@@ -290,6 +290,7 @@ export async function runTraining(
       if (root) saveCheckpoint(dir, c, epoch, session.model, session.opt, session.learner, ranks.size);
       savedEpoch = epoch;
     };
+    const sameWay = group ? `, launched the same way (${ranks.size} ranks)` : "";
     let ranThisTime = 0;
     try {
       reporter.start("meta-train", c.epochs, epoch);
@@ -349,7 +350,7 @@ export async function runTraining(
         if (stopNow) {
           reporter.stop();
           reporter.log(
-            `stopped at meta-epoch ${epoch}; continue with: metanas ${c.model === "metanas" ? "search" : "train"} --resume ${dir}`,
+            `stopped at meta-epoch ${epoch}; continue with: metanas ${c.model === "metanas" ? "search" : "train"} --resume ${dir}${sameWay}`,
           );
           await group?.barrier("the end of the run");
           return { dir, summary: null };
@@ -361,7 +362,7 @@ export async function runTraining(
         const at =
           savedEpoch === null
             ? `no checkpoint was written in ${dir} yet`
-            : `the checkpoint in ${dir}${saved} is intact: continue with metanas ${c.model === "metanas" ? "search" : "train"} --resume ${dir}, launched the same way`;
+            : `the checkpoint in ${dir}${saved} is intact: continue with metanas ${c.model === "metanas" ? "search" : "train"} --resume ${dir}${sameWay}`;
         throw new DistributedError(`${err.message}; ${at}`);
       }
       throw err;
