@@ -55,7 +55,8 @@ export interface EpochResult {
   warmup: boolean;
   prunedLogits: number;
   entropy: ArchitectureEntropy;
-  /** Seconds spent in collectives (0 in one process). */
+  /** Seconds this rank waited for the others to finish their tasks, and then spent in the all-reduce (0 in one process). */
+  waitSeconds: number;
   collectiveSeconds: number;
 }
 
@@ -106,6 +107,7 @@ export async function metaEpoch(
   const start = mine.length > 1 ? opt.snapshot() : null;
   const stateSum = mine.length > 1 ? zerosLikeAll(opt.moments()) : null;
   const stepSum = [0, 0];
+  let waitSeconds = 0;
   let collectiveSeconds = 0;
   learner.begin(model);
   try {
@@ -135,11 +137,15 @@ export async function metaEpoch(
   if (group) {
     const numbers = tensor(Float64Array.from([...perTask, ...stepSum]), [2 * s.metaBatch + 2], "float64");
     try {
-      const t0 = performance.now();
       const label = `the all-reduce of meta-epoch ${epoch + 1}`;
+      // The barrier takes the wait for the slowest rank, so that the all-reduce's own time shows apart.
+      const t0 = performance.now();
+      await group.barrier(label);
+      const t1 = performance.now();
       await group.allReduceSum([...learner.accumulators(), ...opt.moments()], label);
       await group.allReduceSum([numbers], label);
-      collectiveSeconds = (performance.now() - t0) / 1000;
+      waitSeconds = (t1 - t0) / 1000;
+      collectiveSeconds = (performance.now() - t1) / 1000;
       const summed = numbers.data();
       perTask.set(summed.subarray(0, 2 * s.metaBatch));
       stepSum.splice(0, 2, summed[2 * s.metaBatch]!, summed[2 * s.metaBatch + 1]!);
@@ -167,6 +173,7 @@ export async function metaEpoch(
     warmup,
     prunedLogits: prune ? (model.pruneOps?.(s.inner.tMin, s.pruneBelow) ?? 0) : 0,
     entropy: model.architectureEntropy?.(phase.temperature) ?? NO_ENTROPY,
+    waitSeconds,
     collectiveSeconds,
   };
 }

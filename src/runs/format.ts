@@ -22,6 +22,10 @@ export interface TrainRecord {
   /** Seconds this epoch took, and since the run started. */
   seconds: number;
   elapsed: number;
+  /** Runs spread over ranks: how many, and rank 0's seconds waiting for the others, then in the all-reduce. */
+  ranks?: number;
+  waitSeconds?: number;
+  collectiveSeconds?: number;
 }
 
 /** One evaluation on held-out tasks. */

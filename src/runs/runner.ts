@@ -311,7 +311,7 @@ export async function runTraining(
             warmup: r.warmup,
             seconds,
             elapsed: (performance.now() - started) / 1000,
-            ...(group ? { ranks: ranks.size, collectiveSeconds: r.collectiveSeconds } : {}),
+            ...(group ? { ranks: ranks.size, waitSeconds: r.waitSeconds, collectiveSeconds: r.collectiveSeconds } : {}),
           });
         if (r.prunedLogits > 0) reporter.log(`meta-epoch ${epoch}: meta-model pruning removed ${r.prunedLogits} op(s)`);
         reporter.update(epoch, {
