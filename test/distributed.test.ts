@@ -304,6 +304,18 @@ describe("the CLI on several ranks", () => {
     );
     assert.equal(exits[1]!.stderr.trim(), "", "the same failure is said once per machine");
     assert.ok(!existsSync(path.join(tmp, "mismatch")), "no run directory");
+    // Ranks that take different paths (rank 0 resumes, rank 1 starts anew) meet at different steps.
+    const paths = await ranks(2, (rank) =>
+      rank === 0 ? [cli, "search", "--resume", "two"] : [cli, "search", ...tiny, "--epochs", "1", "--out", "mismatch"],
+    );
+    assert.deepEqual(
+      paths.map((e) => e.code),
+      [1, 1],
+    );
+    assert.match(
+      paths[0]!.stderr.trim().split("\n").pop()!,
+      /^metanas: rank 1 reached the configuration check where rank 0 reached sending the run's configuration: the ranks were started differently/,
+    );
   });
 
   it("names a busy port, for --nproc and for rank 0 serving the rendezvous", async () => {

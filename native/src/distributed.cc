@@ -213,7 +213,9 @@ Napi::Value Exchange(const Napi::CallbackInfo& info) {
       [g, label, value, values] {
         int64_t round = ++g->exchanges;
         auto key = [](int r, int64_t n) { return "exchange/" + std::to_string(n) + "/" + std::to_string(r); };
-        storeCall(g, label, [&] { g->store->set(key(g->rank, round), bytes(value)); });
+        // Each value carries its label: ranks that took different paths (say, --resume on some
+        // and not on others) meet at different exchanges, which is said instead of misread.
+        storeCall(g, label, [&] { g->store->set(key(g->rank, round), bytes(label + '\n' + value)); });
         std::vector<std::string> keys;
         for (int r = 0; r < g->size; ++r) keys.push_back(key(r, round));
         auto started = Clock::now();
@@ -230,11 +232,25 @@ Napi::Value Exchange(const Napi::CallbackInfo& info) {
           throw std::runtime_error(ranksText(missing) + " did not answer " + label + " within " + seconds(waited) +
                                    " s: stopped, or cannot reach " + g->where);
         }
+        std::vector<int> elsewhere;
+        std::string theirs;
         storeCall(g, label, [&] {
-          for (auto& k : keys) values->push_back(text(g->store->get(k)));
+          for (int r = 0; r < g->size; ++r) {
+            std::string got = text(g->store->get(keys[r]));
+            auto cut = got.find('\n');
+            std::string gotLabel = got.substr(0, cut);
+            if (gotLabel != label) {
+              elsewhere.push_back(r);
+              theirs = gotLabel;
+            }
+            values->push_back(cut == std::string::npos ? "" : got.substr(cut + 1));
+          }
           // Every rank has read round n-2 by the time this one finished round n-1.
           if (round > 2) g->store->deleteKey(key(g->rank, round - 2));
         });
+        if (!elsewhere.empty())
+          throw std::runtime_error(ranksText(elsewhere) + " reached " + theirs + " where rank " + std::to_string(g->rank) +
+                                   " reached " + label + ": the ranks were started differently (every rank needs the same command, --resume included)");
       },
       [values](Napi::Env env) {
         auto arr = Napi::Array::New(env, values->size());
