@@ -17,6 +17,7 @@ import { launchFromEnv } from "../src/runs/distributed.js";
 import type { TrainRecord } from "../src/runs/format.js";
 import { readMetrics } from "../src/runs/runDir.js";
 import { type RankJob, trainTiny } from "./distRank.js";
+import { TINY_RUN_FLAGS } from "./tinyMeta.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "../..");
@@ -154,41 +155,7 @@ describe("ranks against one process", () => {
   });
 });
 
-// A run small enough for CI: a tiny one-shot network on the built-in dataset.
-const tiny = [
-  "--preset",
-  "quick",
-  "--channels",
-  "2",
-  "--cells",
-  "2",
-  "--reductions",
-  "1",
-  "--ways",
-  "3",
-  "--queries",
-  "2",
-  "--train-shots",
-  "2",
-  "--warmup",
-  "1",
-  "--meta-batch",
-  "2",
-  "--inner-steps",
-  "2",
-  "--batch-size",
-  "4",
-  "--eval-every",
-  "0",
-  "--test-tasks",
-  "4",
-  "--test-steps",
-  "2",
-  "--test-arch-steps",
-  "1",
-  "--test-batch-size",
-  "3",
-];
+const tiny = ["--preset", "quick", ...TINY_RUN_FLAGS, "--test-tasks", "4"];
 
 describe("the CLI on several ranks", () => {
   it("search --nproc 2 writes one run directory; eval --nproc 2 meta-tests task for task like one process", () => {

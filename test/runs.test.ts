@@ -11,6 +11,7 @@ import type { MetricsRecord, Summary } from "../src/runs/format.js";
 import { readMetrics } from "../src/runs/runDir.js";
 import { runEvaluation, runTraining } from "../src/runs/runner.js";
 import { fromDarts } from "../src/searchspace/genotype.js";
+import { TINY_RUN_FLAGS } from "./tinyMeta.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const cli = path.join(root, "dist/src/cli/main.js");
@@ -149,40 +150,7 @@ describe("runs", () => {
 
 describe("cli", () => {
   const run = (args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", cwd: tmp });
-  const tinyFlags = [
-    "--channels",
-    "2",
-    "--cells",
-    "2",
-    "--reductions",
-    "1",
-    "--ways",
-    "3",
-    "--queries",
-    "2",
-    "--train-shots",
-    "2",
-    "--epochs",
-    "2",
-    "--warmup",
-    "1",
-    "--meta-batch",
-    "2",
-    "--inner-steps",
-    "2",
-    "--batch-size",
-    "4",
-    "--eval-every",
-    "0",
-    "--test-tasks",
-    "2",
-    "--test-steps",
-    "2",
-    "--test-arch-steps",
-    "1",
-    "--test-batch-size",
-    "3",
-  ];
+  const tinyFlags = [...TINY_RUN_FLAGS, "--epochs", "2", "--test-tasks", "2"];
 
   it("search --json ends with one JSON line: accuracy, ci95, tasks, genotype", () => {
     const r = run(["search", "--preset", "quick", ...tinyFlags, "--out", "cli-run", "--json"]);

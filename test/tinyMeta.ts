@@ -1,5 +1,5 @@
-// A toy class pool and a one-shot network small enough to adapt in milliseconds: shared by the
-// meta-learner tests and the ranks of the distributed tests.
+// A toy class pool and a one-shot network small enough to adapt in milliseconds, and the flags of
+// a tiny CLI run: shared by the meta-learner, run and distributed tests.
 import type { ClassPool } from "../src/data/types.js";
 import type { Tensor } from "../src/engine/index.js";
 import { SearchModel } from "../src/models/searchModel.js";
@@ -43,3 +43,35 @@ export const inner = (o: Partial<InnerLoopSettings> = {}): InnerLoopSettings => 
 export const values = (ts: Tensor[]) => ts.map((t) => t.toArray().map((v) => Number(v.toFixed(6))));
 /** Tensor values exactly. */
 export const exact = (ts: Tensor[]) => ts.map((t) => t.toArray());
+
+/** CLI flags of a run small enough for CI (the built-in dataset, a tiny one-shot network); add --epochs and --test-tasks. */
+export const TINY_RUN_FLAGS = [
+  "--channels",
+  "2",
+  "--cells",
+  "2",
+  "--reductions",
+  "1",
+  "--ways",
+  "3",
+  "--queries",
+  "2",
+  "--train-shots",
+  "2",
+  "--warmup",
+  "1",
+  "--meta-batch",
+  "2",
+  "--inner-steps",
+  "2",
+  "--batch-size",
+  "4",
+  "--eval-every",
+  "0",
+  "--test-steps",
+  "2",
+  "--test-arch-steps",
+  "1",
+  "--test-batch-size",
+  "3",
+];

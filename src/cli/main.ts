@@ -8,11 +8,10 @@ process.env.OMP_WAIT_POLICY ??= "PASSIVE";
 // c10d logs its own view of a failed rendezvous or collective through glog; metanas says it in one
 // line (METANAS_DEBUG shows both). glog reads this when libtorch loads.
 if (!process.env.METANAS_DEBUG) process.env.GLOG_minloglevel ??= "3";
-// torch.distributed.launch (without --use_env) appends --local_rank=N; the rank comes from the
-// environment anyway.
-const args = process.argv.filter(
-  (a, i, all) => !/^--local[_-]rank(=|$)/.test(a) && !/^--local[_-]rank$/.test(all[i - 1] ?? ""),
-);
+// torch.distributed.launch (without --use_env) appends --local_rank=N (or --local-rank N); the
+// rank comes from the environment anyway.
+const localRankFlag = /^--local[_-]rank(=.*)?$/;
+const args = process.argv.filter((a, i, all) => !localRankFlag.test(a) && !/^--local[_-]rank$/.test(all[i - 1] ?? ""));
 
 const { registerCommands } = await import("./commands.js");
 const { SharedFailure } = await import("../runs/distributed.js");
