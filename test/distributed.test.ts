@@ -28,6 +28,10 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 // Short limits, so that a test that goes wrong stops by itself.
 const TIMEOUT = 20;
 const baseEnv = { ...process.env, METANAS_DIST_TIMEOUT: String(TIMEOUT), OMP_NUM_THREADS: "1" };
+// No process of these tests lives longer than this (ranks left without peers stop at their next
+// collective, within TIMEOUT).
+const LIMIT_MS = 180_000;
+const bounded = { timeout: LIMIT_MS, killSignal: "SIGKILL" as const };
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -44,6 +48,8 @@ interface Exit {
   stderr: string;
 }
 function collect(child: ChildProcess): Promise<Exit> {
+  const timer = setTimeout(() => child.kill("SIGKILL"), LIMIT_MS);
+  child.on("close", () => clearTimeout(timer));
   let stdout = "";
   let stderr = "";
   child.stdout?.on("data", (d) => (stdout += d));
@@ -80,7 +86,7 @@ async function ranks(
 }
 
 const metanas = (args: string[], env: Record<string, string> = {}) =>
-  spawnSync(process.execPath, [cli, ...args], { cwd: tmp, encoding: "utf8", env: { ...baseEnv, ...env } });
+  spawnSync(process.execPath, [cli, ...args], { cwd: tmp, encoding: "utf8", env: { ...baseEnv, ...env }, ...bounded });
 
 /** Runs the rank fixture on `size` ranks and returns each rank's final meta-state. */
 async function trainOnRanks(size: number, job: Omit<RankJob, "out">) {
@@ -300,6 +306,7 @@ describe("the CLI on several ranks", () => {
         `metanas: port ${port} (MASTER_PORT) is already in use on this machine: choose another MASTER_PORT, or unset it and --nproc picks a free port`,
       );
       const alone = spawnSync(process.execPath, [cli, "search", ...tiny, "--epochs", "1", "--out", "busy"], {
+        ...bounded,
         cwd: tmp,
         encoding: "utf8",
         env: { ...baseEnv, RANK: "0", WORLD_SIZE: "2", MASTER_ADDR: "127.0.0.1", MASTER_PORT: port },
@@ -360,7 +367,7 @@ describe("the CLI on several ranks", () => {
         "torchrun",
         "--json",
       ]),
-      { cwd: tmp, encoding: "utf8", env: baseEnv },
+      { cwd: tmp, encoding: "utf8", env: baseEnv, ...bounded },
     );
     assert.equal(r.status, 0, r.stderr);
     const viaTorchrun = JSON.parse(r.stdout.trim().split("\n").pop()!);
