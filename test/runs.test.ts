@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { loadSafetensors } from "../src/engine/index.js";
+import { loadSafetensors, saveSafetensors } from "../src/engine/index.js";
 import { buildConfig, ConfigError, type RunConfig } from "../src/runs/config.js";
 import type { MetricsRecord, Summary } from "../src/runs/format.js";
 import { readMetrics } from "../src/runs/runDir.js";
@@ -126,6 +126,17 @@ describe("runs", () => {
     const cfg = JSON.parse(readFileSync(path.join(dir, "config.json"), "utf8"));
     writeFileSync(path.join(dir, "config.json"), JSON.stringify({ ...cfg, seed: 99 }));
     await assert.rejects(runTraining(dir, { resume: true }), /belongs to a different configuration/);
+    // A checkpoint of the earlier format (tasks drawn from one running stream) and a config.json
+    // with its meta-test workers: meta-tested again, but not resumed.
+    writeFileSync(path.join(dir, "config.json"), JSON.stringify({ ...cfg, workers: 2 }));
+    const { tensors, metadata } = loadSafetensors(file);
+    saveSafetensors(file, tensors, { ...metadata, format: "metanas-checkpoint-1" });
+    for (const t of tensors.values()) t.dispose();
+    await assert.rejects(
+      runTraining(dir, { resume: true }),
+      /written by an earlier metanas \(metanas-checkpoint-1\) that drew meta-training tasks differently, so resuming would not continue the same run: start a new run \(metanas eval --run still meta-tests it\)/,
+    );
+    assert.equal((await runEvaluation(dir, { tasks: 2 }))?.tasks, 2);
   });
 
   it("refuses to overwrite a run and explains bad settings in one line", async () => {
