@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
 import * as E from "../src/engine/index.js";
+import { SearchModel } from "../src/models/searchModel.js";
 import { Architecture } from "../src/searchspace/architecture.js";
 import { FixedNetwork } from "../src/searchspace/fixedNetwork.js";
 import { fromDarts, fromJson, parseGenotype, toDarts, toJson } from "../src/searchspace/genotype.js";
@@ -330,6 +331,36 @@ describe("pruning at low temperature", () => {
     const { maxDiff } = compare("anneal-ops", 0.05);
     assert.ok(maxDiff > 1e-2, `max logit difference ${maxDiff}`);
   });
+
+  for (const strategy of ["darts", "anneal-ops", "metanas"] as const) {
+    it(`the discrete network of a ${strategy} search is the genotype's fixed network on the same weights`, () => {
+      E.manualSeed(11);
+      const cfg = tiny({ channels: 6, cells: 4, reductions: [1, 3], classes: 5 });
+      const model = new SearchModel(cfg, strategy);
+      E.noGrad(() => {
+        for (const a of model.arch) a.copy_(E.randn(a.shape));
+      });
+      const genotype = model.genotype();
+      const fixed = new FixedNetwork(cfg, genotype);
+      fixed.copyFromSearch(model.net);
+      const x = E.rand([8, 1, 16, 16]);
+      const [a, b] = E.tidy(() =>
+        E.noGrad(() => [model.forwardDiscrete(x, genotype).toArray(), fixed.forward(x).toArray()]),
+      );
+      const maxDiff = Math.max(...a.map((v, i) => Math.abs(v - b[i]!)));
+      assert.ok(maxDiff < 1e-5, `max logit difference ${maxDiff}`);
+      // The fixed network's cells have affine batch norm, which the search network lacks.
+      const withoutAffine = fixed
+        .namedParameters()
+        .filter(([n]) => n.startsWith("stem.") || !/bn\.(weight|bias)$/.test(n))
+        .reduce((sum, [, t]) => sum + t.size, 0);
+      assert.equal(model.discreteParams(genotype), withoutAffine);
+      assert.ok(withoutAffine < model.totalParams());
+      x.dispose();
+      model.dispose();
+      fixed.dispose();
+    });
+  }
 });
 
 describe("genotype", () => {

@@ -38,7 +38,7 @@ const CONFIG_KEYS = [...Object.keys(SAMPLE), "dataDir", "genotype"].filter(
 );
 
 /** One --flag per configuration key (--ways, --inner-steps, --t-min, ...). */
-function addConfigOptions(cmd: Command): Command {
+export function addConfigOptions(cmd: Command): Command {
   for (const key of CONFIG_KEYS) {
     const sample = SAMPLE[key];
     const kind = Array.isArray(sample) ? "list" : typeof sample === "number" ? "number" : "text";
@@ -56,7 +56,7 @@ function addConfigOptions(cmd: Command): Command {
   return cmd;
 }
 
-function flagValues(o: Record<string, unknown>): Partial<RunConfig> {
+export function flagValues(o: Record<string, unknown>): Partial<RunConfig> {
   const out: Record<string, unknown> = {};
   for (const key of CONFIG_KEYS) {
     const v = o[key];

@@ -9,7 +9,7 @@ import { Snapshot } from "../engine/index.js";
 import type { MetaModel } from "../models/model.js";
 import { toDarts } from "../searchspace/genotype.js";
 import type { TaskOptimizers } from "../tasklearner/optimizers.js";
-import { adapt, type InnerLoopSettings, predict, predictionPhase } from "../tasklearner/taskLearner.js";
+import { adapt, type InnerLoopSettings, predict, predictionPhase, predictWith } from "../tasklearner/taskLearner.js";
 import { Rng } from "../util/rng.js";
 import { meanAndCi95 } from "./statistics.js";
 
@@ -20,6 +20,17 @@ export interface TaskResult {
   params: number;
   /** The adapted genotype (DARTS notation), or null for fixed models. */
   genotype: string | null;
+  /** Models with a one-shot network: what pruning to the task's genotype costs. */
+  pruning?: PruningResult;
+}
+
+/** Query accuracy of the adapted one-shot network before and after pruning it to its genotype. */
+export interface PruningResult {
+  /** The one-shot network at the final temperature with every op and input computed (no forward pruning). */
+  oneShot: number;
+  /** The discrete network of the task's genotype on the same weights. */
+  discrete: number;
+  discreteParams: number;
 }
 
 export interface EvaluationResult {
@@ -30,6 +41,8 @@ export interface EvaluationResult {
   accuracies: number[];
   params: number[];
   genotypes: (string | null)[];
+  /** Per task, for models with a one-shot network (else null). */
+  pruning: PruningResult[] | null;
 }
 
 /** The random stream of test task `t` of an evaluation seeded with `seed`. */
@@ -68,12 +81,20 @@ export async function evaluateTasks(
       await adapt(model, opt, sample, settings, rng);
       const q = predict(model, sample.query, phase);
       const g = model.arch.length > 0 ? model.genotype() : null;
-      const r = {
+      const r: TaskResult = {
         accuracy: q.accuracy,
         loss: q.loss,
         params: model.activeParams(phase),
         genotype: g ? toDarts(g) : null,
       };
+      if (g && model.forwardDiscrete && model.discreteParams) {
+        const discreteForward = model.forwardDiscrete.bind(model);
+        r.pruning = {
+          oneShot: predict(model, sample.query, { ...phase, threshold: 0 }).accuracy,
+          discrete: predictWith(sample.query, (x) => discreteForward(x, g)).accuracy,
+          discreteParams: model.discreteParams(g),
+        };
+      }
       results.push(r);
       onTask?.(t, r);
     }
@@ -96,6 +117,7 @@ export function aggregate(results: readonly TaskResult[]): EvaluationResult {
     accuracies,
     params: results.map((r) => r.params),
     genotypes: results.map((r) => r.genotype),
+    pruning: results.every((r) => r.pruning) ? results.map((r) => r.pruning!) : null,
   };
 }
 

@@ -31,6 +31,13 @@ export interface MetaModel {
   forward(x: Tensor, phase: ForwardPhase): Tensor;
   /** The discrete architecture the parameters currently encode; null for fixed models. */
   genotype(): Genotype | null;
+  /**
+   * Optional, for models with a one-shot network: logits of the discrete network a genotype prunes
+   * it to (every op and input not in the genotype removed), on the model's current weights; and the
+   * number of weights that network uses.
+   */
+  forwardDiscrete?(x: Tensor, genotype: Genotype): Tensor;
+  discreteParams?(genotype: Genotype): number;
   /** Weights a forward pass at this phase uses (what survives pruning). */
   activeParams(phase: ForwardPhase): number;
   totalParams(): number;

@@ -3,7 +3,8 @@ import type { Tensor } from "../engine/index.js";
 import { Architecture } from "../searchspace/architecture.js";
 import type { Genotype } from "../searchspace/genotype.js";
 import { type NetworkConfig, SearchNetwork } from "../searchspace/network.js";
-import { sparseParameterCount } from "../searchspace/sizes.js";
+import { parameterCountWith, sparseParameterCount } from "../searchspace/sizes.js";
+import { discreteCellWeights } from "../sparsification/cellWeights.js";
 import { meanEntropy, pruneOpLogits } from "../sparsification/metaPruning.js";
 import type { Strategy } from "../sparsification/strategy.js";
 import type { ArchitectureEntropy, ForwardPhase, MetaModel } from "./model.js";
@@ -44,6 +45,12 @@ export class SearchModel implements MetaModel {
   genotype(): Genotype {
     return this.architecture.genotype(this.strategy);
   }
+  forwardDiscrete(x: Tensor, genotype: Genotype): Tensor {
+    return this.net.forwardWith(x, discreteWeights(genotype), 0);
+  }
+  discreteParams(genotype: Genotype): number {
+    return parameterCountWith(this.net, discreteWeights(genotype));
+  }
   activeParams(phase: ForwardPhase): number {
     return sparseParameterCount(this.net, this.architecture, { ...phase, strategy: this.strategy });
   }
@@ -70,4 +77,8 @@ export class SearchModel implements MetaModel {
     this.net.dispose();
     this.architecture.dispose();
   }
+}
+
+function discreteWeights(g: Genotype) {
+  return { normal: discreteCellWeights(g.normal), reduce: discreteCellWeights(g.reduce) };
 }

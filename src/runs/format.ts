@@ -59,6 +59,16 @@ export interface Summary {
   params: { total: number; pruned: number };
   perTaskParams: { min: number; median: number; max: number; mean: number; values: number[] };
   topGenotypes: GenotypeCount[];
+  /**
+   * Searches: the adapted one-shot network at the final temperature without forward pruning
+   * against the discrete network of each task's genotype on the same weights (mean accuracy and
+   * 95% CI over the same tasks), and the discrete networks' sizes.
+   */
+  pruning?: {
+    oneShot: { accuracy: number; ci95: number; values: number[] };
+    discrete: { accuracy: number; ci95: number; values: number[] };
+    discreteParams: { min: number; median: number; max: number; mean: number };
+  };
   epochs: number;
   wallSeconds: number;
 }

@@ -6,8 +6,14 @@
 // and writes the run directory; the others take the configuration and the meta-state from it.
 import { sampleTask } from "../data/sampler.js";
 import { DistributedError, type ProcessGroup } from "../engine/index.js";
-import { aggregate, type EvaluationResult, evaluateTasks, type TaskResult } from "../evaluation/evaluate.js";
-import { distribution, mostFrequent } from "../evaluation/statistics.js";
+import {
+  aggregate,
+  type EvaluationResult,
+  evaluateTasks,
+  type PruningResult,
+  type TaskResult,
+} from "../evaluation/evaluate.js";
+import { distribution, meanAndCi95, mostFrequent } from "../evaluation/statistics.js";
 import { metaEpoch } from "../metalearner/metaTrainer.js";
 import { selfContained } from "../models/build.js";
 import { toDarts, toJson } from "../searchspace/genotype.js";
@@ -134,8 +140,21 @@ function summarise(s: Session, r: EvaluationResult, epochs: number, wallSeconds:
       r.genotypes.filter((x): x is string => x !== null),
       5,
     ),
+    ...(r.pruning ? { pruning: pruningSummary(r.pruning) } : {}),
     epochs,
     wallSeconds,
+  };
+}
+
+function pruningSummary(p: PruningResult[]): NonNullable<Summary["pruning"]> {
+  const side = (values: number[]) => {
+    const { mean, ci95 } = meanAndCi95(values);
+    return { accuracy: mean, ci95, values };
+  };
+  return {
+    oneShot: side(p.map((r) => r.oneShot)),
+    discrete: side(p.map((r) => r.discrete)),
+    discreteParams: distribution(p.map((r) => r.discreteParams)),
   };
 }
 

@@ -66,7 +66,7 @@ export class SearchCell extends Module {
           const operation = this.edges[e]!.ops[op]!;
           let y = operation.forward(x);
           if (!operation.isIdentity) y = dropPath(y, dropPathProb);
-          const term = y.mul(weight);
+          const term = weight ? y.mul(weight) : y;
           edge = edge ? edge.add(term) : term;
         }
         if (!edge) throw new Error(`cell node ${j}: every op on the edge from input ${input} was pruned`);

@@ -3,6 +3,7 @@
 import { globalAvgPool, type Tensor } from "../engine/index.js";
 import { BatchNorm2d, Conv2d, Linear } from "../nn/layers.js";
 import { Module } from "../nn/module.js";
+import type { CellWeights } from "../sparsification/cellWeights.js";
 import type { Strategy } from "../sparsification/strategy.js";
 import type { Architecture } from "./architecture.js";
 import { type CellShape, SearchCell } from "./cell.js";
@@ -49,6 +50,12 @@ export interface ForwardSettings {
   threshold: number;
   strategy: Strategy;
   dropPath: number;
+}
+
+/** The weights of the normal and the reduction cells for one forward pass. */
+export interface NetworkCellWeights {
+  normal: CellWeights;
+  reduce: CellWeights;
 }
 
 /** Stem + classifier shared by the search network and fixed networks. */
@@ -105,12 +112,16 @@ export class SearchNetwork extends CellNetwork<SearchCell> {
   /** Logits [N, classes] for images [N, C, H, W] under the given architecture. */
   forward(x: Tensor, arch: Architecture, s: ForwardSettings): Tensor {
     const weightSettings = { temperature: s.temperature, threshold: s.threshold, strategy: s.strategy };
-    const normal = arch.weights("normal", weightSettings);
-    const reduce = arch.weights("reduce", weightSettings);
+    const weights = { normal: arch.weights("normal", weightSettings), reduce: arch.weights("reduce", weightSettings) };
+    return this.forwardWith(x, weights, s.dropPath);
+  }
+
+  /** Logits under explicit cell weights (e.g. the discrete cells of a genotype). */
+  forwardWith(x: Tensor, weights: NetworkCellWeights, dropPath: number): Tensor {
     let s0 = this.stem(x);
     let s1 = s0;
     for (const cell of this.cells) {
-      const out = cell.forward(s0, s1, cell.shape.reduction ? reduce : normal, s.dropPath);
+      const out = cell.forward(s0, s1, cell.shape.reduction ? weights.reduce : weights.normal, dropPath);
       [s0, s1] = [s1, out];
     }
     return this.head(s1);

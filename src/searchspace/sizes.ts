@@ -6,7 +6,7 @@ import type { Module } from "../nn/module.js";
 import { edgeIndex } from "../sparsification/cellWeights.js";
 import type { Architecture } from "./architecture.js";
 import type { FixedNetwork } from "./fixedNetwork.js";
-import type { ForwardSettings, SearchNetwork } from "./network.js";
+import type { ForwardSettings, NetworkCellWeights, SearchNetwork } from "./network.js";
 
 export interface SearchSizes {
   /** Every weight of the one-shot network. */
@@ -25,22 +25,26 @@ const count = (m: Module) => m.numParameters();
 export function sparseParameterCount(net: SearchNetwork, arch: Architecture, s: ForwardSettings): number {
   return tidy(() => {
     const ws = { temperature: s.temperature, threshold: s.threshold, strategy: s.strategy };
-    const weights = { normal: arch.weights("normal", ws), reduce: arch.weights("reduce", ws) };
-    let total = count(net.stemConv) + count(net.stemBn) + count(net.classifier);
-    for (const cell of net.cells) {
-      const w = weights[cell.shape.reduction ? "reduce" : "normal"];
-      const usedInputs = new Set<number>();
-      w.inputs.forEach((inputs, j) => {
-        for (const { input } of inputs) {
-          usedInputs.add(input);
-          for (const { op } of w.ops[edgeIndex(j, input)]!) total += count(cell.edges[edgeIndex(j, input)]!.ops[op]!);
-        }
-      });
-      if (usedInputs.has(0)) total += count(cell.preprocess0);
-      if (usedInputs.has(1)) total += count(cell.preprocess1);
-    }
-    return total;
+    return parameterCountWith(net, { normal: arch.weights("normal", ws), reduce: arch.weights("reduce", ws) });
   });
+}
+
+/** Parameters a forward pass under these cell weights touches. */
+export function parameterCountWith(net: SearchNetwork, weights: NetworkCellWeights): number {
+  let total = count(net.stemConv) + count(net.stemBn) + count(net.classifier);
+  for (const cell of net.cells) {
+    const w = weights[cell.shape.reduction ? "reduce" : "normal"];
+    const usedInputs = new Set<number>();
+    w.inputs.forEach((inputs, j) => {
+      for (const { input } of inputs) {
+        usedInputs.add(input);
+        for (const { op } of w.ops[edgeIndex(j, input)]!) total += count(cell.edges[edgeIndex(j, input)]!.ops[op]!);
+      }
+    });
+    if (usedInputs.has(0)) total += count(cell.preprocess0);
+    if (usedInputs.has(1)) total += count(cell.preprocess1);
+  }
+  return total;
 }
 
 /** MACs per image of one forward pass (measured on a batch of two, halved). */

@@ -3,7 +3,7 @@
 // with respect to alpha and beta only, at the current weights), then a weight step on the first.
 import { sampleBatch } from "../data/sampler.js";
 import type { Task, TaskSet } from "../data/types.js";
-import { crossEntropy, grad, noGrad, tidy } from "../engine/index.js";
+import { crossEntropy, grad, noGrad, type Tensor, tidy } from "../engine/index.js";
 import type { ForwardPhase, MetaModel } from "../models/model.js";
 import { temperatureAt } from "../sparsification/temperature.js";
 import type { Rng } from "../util/rng.js";
@@ -72,10 +72,15 @@ export interface QueryResult {
 
 /** Loss and accuracy on a set, predicted as one batch (batch-norm statistics of that batch). */
 export function predict(model: MetaModel, set: TaskSet, phase: ForwardPhase): QueryResult {
+  return predictWith(set, (x) => model.forward(x, phase));
+}
+
+/** Loss and accuracy of any forward pass on a set, predicted as one batch. */
+export function predictWith(set: TaskSet, forward: (x: Tensor) => Tensor): QueryResult {
   return tidy(() =>
     noGrad(() => {
       const { x, y } = toTensors(set);
-      const logits = model.forward(x, phase);
+      const logits = forward(x);
       const loss = crossEntropy(logits, y).item();
       const correct = logits.argmax(1).eq(y).sum().item();
       return { loss, accuracy: correct / set.count };
