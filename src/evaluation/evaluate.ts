@@ -2,7 +2,7 @@
 // steps adapting the architecture, then 50 weight-only steps), accuracy on its query set, the
 // pruned task-specific architecture and its size. Task optimisers restart from their
 // meta-trained state before every task. Task t draws from its own random stream, so results do
-// not depend on how the tasks are spread over workers.
+// not depend on how the tasks are spread over ranks.
 import { sampleTask } from "../data/sampler.js";
 import type { ClassPool, TaskSpec } from "../data/types.js";
 import { Snapshot } from "../engine/index.js";
