@@ -1,6 +1,7 @@
 // Meta-epoch seconds with 1 and 2 local ranks at the paper's Omniglot 20-way setting (C = 28,
 // 4 cells, meta-batch 10, 5 inner steps, batch 20, drop-path 0.2), and per meta-epoch the seconds
-// rank 0 waited for the slower rank and then spent in the all-reduce. Omniglot from --data-dir or
+// rank 0 waited for the slower rank and then spent in the all-reduce. Rank 0's CPU seconds per
+// meta-epoch are printed too: on a machine others are using, wall time also measures their load. Omniglot from --data-dir or
 // ../shared/data/omniglot when present, else the built-in data (whose drawings are rendered on
 // first use, inside the timed epochs). Each repetition is a fresh `metanas search` per world size
 // (one warm-up and one search meta-epoch), alternating; every figure is printed, then the medians;
@@ -36,12 +37,25 @@ const median = (xs: number[]) => {
 interface Epochs {
   warmup: number[];
   search: number[];
+  cpuWarmup: number[];
+  cpuSearch: number[];
   waitSearch: number[];
   collectiveWarmup: number[];
   collectiveSearch: number[];
 }
 const figures = new Map<number, Epochs>(
-  worlds.map((w) => [w, { warmup: [], search: [], waitSearch: [], collectiveWarmup: [], collectiveSearch: [] }]),
+  worlds.map((w) => [
+    w,
+    {
+      warmup: [],
+      search: [],
+      cpuWarmup: [],
+      cpuSearch: [],
+      waitSearch: [],
+      collectiveWarmup: [],
+      collectiveSearch: [],
+    },
+  ]),
 );
 const loads: number[] = [];
 console.log(`data: ${dataDir ? `Omniglot in ${dataDir}` : "built-in (rendered on first use)"}`);
@@ -86,6 +100,8 @@ try {
       const f = figures.get(world)!;
       f.warmup.push(warm.seconds);
       f.search.push(search.seconds);
+      f.cpuWarmup.push(warm.cpuSeconds ?? Number.NaN);
+      f.cpuSearch.push(search.cpuSeconds ?? Number.NaN);
       f.waitSearch.push(search.waitSeconds ?? 0);
       f.collectiveWarmup.push(warm.collectiveSeconds ?? 0);
       f.collectiveSearch.push(search.collectiveSeconds ?? 0);
@@ -95,7 +111,7 @@ try {
           : "";
       const load = os.loadavg()[0]!.toFixed(1);
       console.log(
-        `repeat ${r + 1} ranks ${world}: warm-up meta-epoch ${warm.seconds.toFixed(1)} s${comm(warm)}, search meta-epoch ${search.seconds.toFixed(1)} s${comm(search)}; load average ${load}`,
+        `repeat ${r + 1} ranks ${world}: warm-up meta-epoch ${warm.seconds.toFixed(1)} s (rank 0 CPU ${warm.cpuSeconds?.toFixed(1)} s)${comm(warm)}, search meta-epoch ${search.seconds.toFixed(1)} s (rank 0 CPU ${search.cpuSeconds?.toFixed(1)} s)${comm(search)}; load average ${load}`,
       );
       loads.push(Number(load));
       rmSync(dir, { recursive: true, force: true });
@@ -117,11 +133,15 @@ for (const [world, f] of figures) {
   summary[`ranks${world}`] = {
     warmupSeconds: f.warmup,
     searchSeconds: f.search,
+    warmupCpuSeconds: f.cpuWarmup,
+    searchCpuSeconds: f.cpuSearch,
     waitSecondsSearch: f.waitSearch,
     collectiveSecondsWarmup: f.collectiveWarmup,
     collectiveSecondsSearch: f.collectiveSearch,
     medianWarmup: median(f.warmup),
     medianSearch: median(f.search),
+    medianCpuWarmup: median(f.cpuWarmup),
+    medianCpuSearch: median(f.cpuSearch),
     medianCollectiveSearch: median(f.collectiveSearch),
   };
 }
@@ -129,12 +149,15 @@ if (figures.has(1)) {
   for (const [world, f] of figures) {
     if (world === 1) continue;
     const one = figures.get(1)!;
+    const ratio = (a: number[], b: number[]) => median(a) / median(b);
     console.log(
-      `ranks ${world} vs 1: warm-up ${(median(one.warmup) / median(f.warmup)).toFixed(2)}x, search ${(median(one.search) / median(f.search)).toFixed(2)}x faster (medians)`,
+      `ranks ${world} vs 1 (medians): wall time warm-up ${ratio(one.warmup, f.warmup).toFixed(2)}x, search ${ratio(one.search, f.search).toFixed(2)}x faster; rank 0's CPU time per meta-epoch warm-up ${ratio(one.cpuWarmup, f.cpuWarmup).toFixed(2)}x, search ${ratio(one.cpuSearch, f.cpuSearch).toFixed(2)}x smaller`,
     );
     summary[`speedup${world}`] = {
-      warmup: median(one.warmup) / median(f.warmup),
-      search: median(one.search) / median(f.search),
+      warmup: ratio(one.warmup, f.warmup),
+      search: ratio(one.search, f.search),
+      cpuWarmup: ratio(one.cpuWarmup, f.cpuWarmup),
+      cpuSearch: ratio(one.cpuSearch, f.cpuSearch),
     };
   }
 }

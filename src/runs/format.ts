@@ -22,6 +22,8 @@ export interface TrainRecord {
   /** Seconds this epoch took, and since the run started. */
   seconds: number;
   elapsed: number;
+  /** CPU seconds this process spent in the epoch (rank 0's): on a busy machine, what the epoch cost itself. */
+  cpuSeconds?: number;
   /** Runs spread over ranks: how many, and rank 0's seconds waiting for the others, then in the all-reduce. */
   ranks?: number;
   waitSeconds?: number;

@@ -315,7 +315,9 @@ export async function runTraining(
       reporter.start("meta-train", c.epochs, epoch);
       while (epoch < c.epochs) {
         const t0 = performance.now();
+        const cpu0 = process.cpuUsage();
         const r = await metaEpoch(epoch, s.model, s.opt, s.learner, s.dataset.splits.train, train, group);
+        const cpu = process.cpuUsage(cpu0);
         epoch += 1;
         ranThisTime += 1;
         const seconds = (performance.now() - t0) / 1000;
@@ -329,6 +331,7 @@ export async function runTraining(
             entropy: r.entropy,
             warmup: r.warmup,
             seconds,
+            cpuSeconds: (cpu.user + cpu.system) / 1e6,
             elapsed: (performance.now() - started) / 1000,
             ...(group ? { ranks: ranks.size, waitSeconds: r.waitSeconds, collectiveSeconds: r.collectiveSeconds } : {}),
           });
