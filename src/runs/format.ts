@@ -60,6 +60,8 @@ export interface Summary {
   /** Parameters of the one-shot network, and of the pruned per-task networks. */
   params: { total: number; pruned: number };
   perTaskParams: { min: number; median: number; max: number; mean: number; values: number[] };
+  /** Query accuracy of each test task, in task order (the same tasks for the same seed). */
+  perTaskAccuracy?: number[];
   topGenotypes: GenotypeCount[];
   /**
    * Searches: the adapted one-shot network at the final temperature without forward pruning

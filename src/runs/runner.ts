@@ -136,6 +136,7 @@ function summarise(s: Session, r: EvaluationResult, epochs: number, wallSeconds:
     genotypeJson: g ? JSON.parse(toJson(g)) : null,
     params: { total: s.model.totalParams(), pruned: p.median },
     perTaskParams: { ...p, values: r.params },
+    perTaskAccuracy: r.accuracies,
     topGenotypes: mostFrequent(
       r.genotypes.filter((x): x is string => x !== null),
       5,
