@@ -26,7 +26,7 @@ const calls = Number(option("calls", "200000"));
 const python = option("python", "/usr/bin/python3");
 
 // OpenMP reads its settings when libtorch loads: spin-waiting threads are ruinous on a busy
-// machine (LIBTORCH-NOTES), so both sides get OMP_WAIT_POLICY=PASSIVE unless the caller chose.
+// machine (native/README.md), so both sides get OMP_WAIT_POLICY=PASSIVE unless the caller chose.
 process.env.OMP_WAIT_POLICY ??= "PASSIVE";
 const E = await import("../src/engine/index.js");
 const { native } = await import("../src/engine/native.js");

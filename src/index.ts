@@ -11,7 +11,7 @@ export { Conv4Model } from "./models/conv4.js";
 export { FixedModel } from "./models/fixedModel.js";
 export type { ForwardPhase, MetaModel } from "./models/model.js";
 export { SearchModel } from "./models/searchModel.js";
-export { writeReport } from "./reports/index.js";
+export { writeComparison, writeReport } from "./reports/index.js";
 export { buildConfig, type RunConfig, validateConfig } from "./runs/config.js";
 export { PRESETS } from "./runs/presets.js";
 export { runEvaluation, runTraining } from "./runs/runner.js";
@@ -22,5 +22,5 @@ export { type NetworkConfig, PAPER_NETWORK, SearchNetwork } from "./searchspace/
 export { OP_NAMES } from "./searchspace/primitives.js";
 export { STRATEGIES, type Strategy } from "./sparsification/strategy.js";
 export { TaskOptimizers } from "./tasklearner/optimizers.js";
-export { adapt, predict } from "./tasklearner/taskLearner.js";
+export { adapt, type InnerLoopSettings, predict, predictionPhase } from "./tasklearner/taskLearner.js";
 export { Rng } from "./util/rng.js";

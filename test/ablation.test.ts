@@ -2,7 +2,7 @@
 // the same command with the same seed gives the same summary.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
@@ -68,7 +68,22 @@ describe("sparsification ablation", () => {
     // A second call reuses the finished runs and gives the same table.
     const again = await runAblation(dir, base);
     assert.deepEqual(again?.rows, r.rows);
-    // Other settings in the same folder are refused.
+    // Other meta-test settings: the same searches are meta-tested again, nothing is retrained.
+    const checkpoint = path.join(dir, "metanas", "checkpoint.safetensors");
+    const trainedAt = statSync(checkpoint).mtimeMs;
+    const variant = await runAblation(dir, { ...base, testTMin: 0.02 });
+    assert.equal(variant?.variant, "test-t-min-0.02");
+    assert.equal(variant?.config.testTMin, 0.02);
+    assert.equal(variant?.rows.length, 3);
+    assert.equal(statSync(checkpoint).mtimeMs, trainedAt);
+    assert.ok(existsSync(path.join(dir, "ablation-test-t-min-0.02.md")));
+    assert.ok(existsSync(path.join(dir, "metanas", "evaluation-test-t-min-0.02.json")));
+    // The first table is still there, unchanged.
+    assert.deepEqual(
+      (JSON.parse(readFileSync(path.join(dir, "ablation.json"), "utf8")) as AblationResult).rows,
+      r.rows,
+    );
+    // Other training settings in the same folder are refused.
     await assert.rejects(runAblation(dir, { ...base, channels: 6 }), /holds an ablation with other settings/);
   });
 

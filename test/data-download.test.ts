@@ -91,7 +91,7 @@ describe("data download omniglot (local HTTP server)", () => {
     const run = promisify(execFile);
     const main = path.join(repoRoot, "dist/src/cli/main.js");
     await assert.rejects(
-      run(process.execPath, [main, "data", "download", "omniglot", "--dir", dir, "--base-url", base, "--quiet"]),
+      run(process.execPath, [main, "data", "download", "omniglot", "--data-dir", dir, "--base-url", base, "--quiet"]),
       (e: { stderr: string }) => /^metanas: .*has MD5 .* expected 68d2efa1b9178cc56df9314c21c6e718/.test(e.stderr),
     );
     assert.deepEqual(readdirSync(dir), []);

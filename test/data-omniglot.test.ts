@@ -176,7 +176,7 @@ describe("Omniglot, real zips", () => {
         "inspect",
         "--dataset",
         "omniglot",
-        "--dir",
+        "--data-dir",
         omniglotDir,
         "--json",
       ],

@@ -1,4 +1,4 @@
-// Opens the report page in headless Chromium (Debian's `chromium`) and checks that it loads with
+// Opens the report page and the comparison page in headless Chromium (Debian's `chromium`) and checks that it loads with
 // no console message at all and that its inline script ran. Skips when /usr/bin/chromium is absent.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
-import { LOADED_TITLE, writeReport } from "../src/reports/index.js";
+import { LOADED_TITLE, writeComparison, writeReport } from "../src/reports/index.js";
 import { writeFixtureRun } from "./reportFixture.js";
 
 const CHROMIUM = process.env.METANAS_CHROMIUM ?? "/usr/bin/chromium";
@@ -69,5 +69,17 @@ describe("report page in headless Chromium", { skip }, () => {
     assert.ok(dom.includes(`<title>${LOADED_TITLE}</title>`), "inline script ran");
     assert.match(dom, /data-loaded="1"/);
     assert.match(dom, /id="cell-normal"><svg/);
+  });
+
+  it("the comparison page loads, runs its script and logs nothing to the console", async () => {
+    const a = writeFixtureRun(join(root, "run-a"), { epochs: 30 });
+    const b = writeFixtureRun(join(root, "run-b"), { epochs: 50, genotype: false, config: { model: "conv4" } });
+    const { html } = await writeComparison([a, b], join(root, "compare"));
+    const { dom, console: lines } = await openPage(html);
+    assert.deepEqual(lines, []);
+    assert.ok(dom.includes(`<title>${LOADED_TITLE}</title>`), "inline script ran");
+    assert.match(dom, /id="cells-0-normal"><svg/);
+    assert.match(dom, /id="curves"><svg/);
+    assert.match(dom, /class="diff genotype"/);
   });
 });

@@ -47,6 +47,17 @@ export interface FixtureOptions {
   genotype?: boolean;
   /** Append half a JSON line to metrics.jsonl, as a run killed mid-write leaves it. */
   partialLine?: boolean;
+  /** Values merged into config.json. */
+  config?: Record<string, unknown>;
+  /** Final meta-test accuracy (default FIXTURE_ACCURACY). */
+  accuracy?: number;
+}
+
+/** Every http(s) reference in a page that is not an XML namespace declaration. */
+export function externalRefs(html: string): string[] {
+  return [...html.matchAll(/(\S*?)(https?:\/\/[^\s"'<>)]+)/g)]
+    .filter((m) => !/xmlns(:\w+)?="$/.test(m[1]!))
+    .map((m) => m[0]);
 }
 
 export function metricsLines(epochs: number, evalEvery: number): string[] {
@@ -109,6 +120,7 @@ export function writeFixtureRun(dir: string, opts: FixtureOptions = {}): string 
     metaEpochs: epochs,
     warmupEpochs: Math.floor(epochs / 2),
     note: "<script>alert('x')</script> & co",
+    ...opts.config,
   };
   writeFileSync(join(dir, "config.json"), JSON.stringify(config, null, 2));
   let metrics = metricsLines(epochs, evalEvery).join("\n") + "\n";
@@ -123,7 +135,7 @@ export function writeFixtureRun(dir: string, opts: FixtureOptions = {}): string 
     const sorted = [...values].sort((a, b) => a - b);
     const other: Genotype = { ...FIXTURE_GENOTYPE, normal: FIXTURE_GENOTYPE.normal.map((n) => [n[1]!, n[0]!]) };
     const summary = {
-      accuracy: FIXTURE_ACCURACY,
+      accuracy: opts.accuracy ?? FIXTURE_ACCURACY,
       ci95: FIXTURE_CI95,
       tasks: 200,
       genotype: toDarts(FIXTURE_GENOTYPE),

@@ -7,17 +7,10 @@ import sharp from "sharp";
 import { writeReport } from "../src/reports/index.js";
 import { loadRunGenotype, readRun } from "../src/reports/runReader.js";
 import { toDarts } from "../src/searchspace/genotype.js";
-import { FIXTURE_GENOTYPE, writeFixtureRun } from "./reportFixture.js";
+import { externalRefs, FIXTURE_GENOTYPE, writeFixtureRun } from "./reportFixture.js";
 
 const root = mkdtempSync(join(tmpdir(), "metanas-report-"));
 after(() => rmSync(root, { recursive: true, force: true }));
-
-/** Every http(s) reference that is not an XML namespace declaration. */
-function externalRefs(html: string): string[] {
-  return [...html.matchAll(/(\S*?)(https?:\/\/[^\s"'<>)]+)/g)]
-    .filter((m) => !/xmlns(:\w+)?="$/.test(m[1]!))
-    .map((m) => m[0]);
-}
 
 describe("HTML report", () => {
   it("complete run: page holds genotype, accuracy, cells, curves, histogram, top genotypes; figures decode", async () => {

@@ -71,7 +71,7 @@ describe("runs", () => {
       .filter((r) => r.kind === "train")
       .map((r) => r.epoch);
     assert.deepEqual(epochs, [1, 2, 3, 4]);
-    const strip = (rs: MetricsRecord[]) => rs.map((r) => ({ ...r, seconds: 0, elapsed: 0 }));
+    const strip = (rs: MetricsRecord[]) => rs.map((r) => ({ ...r, seconds: 0, elapsed: 0, cpuSeconds: 0 }));
     assert.deepEqual(strip(readMetrics(split)), strip(readMetrics(full)));
   });
 
@@ -104,7 +104,7 @@ describe("runs", () => {
     assert.equal(train[1]!.kind === "train" && train[1]!.temperature, 0.05);
     assert.ok(records.some((r) => r.kind === "eval" && r.split === "test"));
     // eval again from the checkpoint draws the same test tasks as the run's final meta-test
-    const again = await runEvaluation(dir, { tasks: 3 });
+    const again = await runEvaluation(dir, { overrides: { testTasks: 3 } });
     assert.ok(again && existsSync(path.join(dir, "evaluation.json")));
     assert.equal(again.tasks, 3);
     assert.equal(again.accuracy, s.accuracy);
@@ -136,7 +136,7 @@ describe("runs", () => {
       runTraining(dir, { resume: true }),
       /written by an earlier metanas \(metanas-checkpoint-1\) that drew meta-training tasks differently, so resuming would not continue the same run: start a new run \(metanas eval --run still meta-tests it\)/,
     );
-    assert.equal((await runEvaluation(dir, { tasks: 2 }))?.tasks, 2);
+    assert.equal((await runEvaluation(dir, { overrides: { testTasks: 2 } }))?.tasks, 2);
   });
 
   it("refuses to overwrite a run and explains bad settings in one line", async () => {
@@ -147,11 +147,11 @@ describe("runs", () => {
     );
     assert.throws(
       () => config({ tMin: 2 }),
-      (e: Error) => e instanceof ConfigError && /tMin: t_min \(2\) must not exceed t_max/.test(e.message),
+      (e: Error) => e instanceof ConfigError && /tMin \(--t-min\): t-min \(2\) must not exceed t-max/.test(e.message),
     );
-    assert.throws(() => config({ channels: 7 }), /channels: must be even/);
-    assert.throws(() => buildConfig("quick", { wyas: 5 }, {}), /Unrecognized key.*wyas/);
-    assert.throws(() => buildConfig("nope", {}, {}), /unknown preset "nope"/);
+    assert.throws(() => config({ channels: 7 }), /channels \(--channels\): must be even/);
+    assert.throws(() => buildConfig("quick", { wyas: 5 }, {}), /unknown setting "wyas" \(did you mean ways\?\)/);
+    assert.throws(() => buildConfig("nope", {}, {}), /unknown --preset "nope"/);
     await assert.rejects(
       runTraining(path.join(tmp, "ways"), { config: config({ ways: 400 }) }),
       /400-way tasks need 400 classes/,
@@ -222,7 +222,7 @@ describe("cli", () => {
   it("bad input gets one clear error line and exit 1", () => {
     const r = run(["search", "--ways", "abc"]);
     assert.equal(r.status, 1);
-    assert.match(r.stderr.trim(), /^metanas: --ways must be a number, got "abc"$/);
+    assert.match(r.stderr.trim(), /^metanas: option '--ways <n>' argument 'abc' is invalid\. must be an integer\.$/);
     const missing = run(["train", "--genotype", "no-such-genotype.txt"]);
     assert.match(missing.stderr.trim(), /^metanas: genotype file no-such-genotype.txt does not exist/);
     const t = run(["train"]);

@@ -1,5 +1,5 @@
 // Cross-check against an independent PyTorch implementation of the one-shot network
-// (test/pytorch/search_network.py, written from SPEC sections 1-2) with the same weights:
+// (test/pytorch/search_network.py, written from docs/method.md §1-2) with the same weights:
 // logits, loss and gradients must agree. Skips when Debian's python3-torch is absent.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";

@@ -1,7 +1,7 @@
 // metanas native addon: a thin Node-API binding over libtorch.
 //
 // Tensors live in a table on this side and JavaScript holds integer ids: wrapping every result
-// in a Node object costs 3-5x more per call than handing out an id (see LIBTORCH-NOTES).
+// in a Node object costs 3-5x more per call than handing out an id (see native/README.md).
 // Every entry point catches libtorch errors and rethrows them as JavaScript errors, because a
 // C++ exception that escapes a Node-API call aborts the process.
 #include <ATen/ATen.h>

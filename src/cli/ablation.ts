@@ -3,13 +3,12 @@ import path from "node:path";
 import type { Command } from "commander";
 import { renderAblation } from "../reports/ablationChart.js";
 import { writeFigure, writeReport } from "../reports/index.js";
-import { ABLATION_FILES, ablationMarkdown, runAblation } from "../runs/ablation.js";
+import { ABLATION_FILES, ablationFile, ablationMarkdown, runAblation } from "../runs/ablation.js";
 import { buildConfig, readConfigFile } from "../runs/config.js";
-import { PRESETS } from "../runs/presets.js";
 import { defaultRunDir } from "../runs/runDir.js";
 import { STRATEGIES, type Strategy } from "../sparsification/strategy.js";
 import { reporterFor } from "../util/progress.js";
-import { addConfigOptions, flagValues } from "./run.js";
+import { addSettingOptions, configFileOption, helpWithPresetValues, presetOption, settingValues } from "./settings.js";
 
 function strategiesOption(v: string): Strategy[] {
   const list = v.split(",").map((s) => s.trim());
@@ -25,19 +24,20 @@ export function register(program: Command): void {
     .description(
       "the sparsification ablation: one search per strategy (darts, anneal-ops, metanas) at the same budget, tasks and seed; per test task the adapted one-shot network against the discrete network of its genotype",
     )
-    .option("--preset <name>", `settings to start from: ${Object.keys(PRESETS).join(", ")}`, "quick")
-    .option("--config <file>", "JSON file of settings (applied over the preset, under the flags)")
+    .addOption(presetOption("quick"))
+    .addOption(configFileOption())
     .option(
       "--out <dir>",
-      "ablation directory (default runs/ablation-<preset>-<time>); rerun with the same --out to continue",
+      "ablation directory (default runs/ablation-<preset>-<time>); rerun with the same --out to continue it, or with other meta-test settings (--test-t-min ...) to meta-test the same searches again",
     )
     .option("--strategies <list>", `strategies to compare, in order (default ${STRATEGIES.join(",")})`)
     .option("--json", "print the table as one JSON line");
-  addConfigOptions(cmd);
+  addSettingOptions(cmd);
+  helpWithPresetValues(cmd, "quick");
   cmd.action(async (o: Record<string, unknown>) => {
     const reporter = reporterFor();
     const fileValues = o.config ? readConfigFile(String(o.config)) : {};
-    const config = buildConfig(String(o.preset), { model: "metanas", ...fileValues }, flagValues(o));
+    const config = buildConfig(String(o.preset), { model: "metanas", ...fileValues }, settingValues(o));
     const strategies = o.strategies ? strategiesOption(String(o.strategies)) : undefined;
     const dir = o.out ? String(o.out) : defaultRunDir(`ablation-${String(o.preset)}`);
     reporter.log(`metanas ablation: ${JSON.stringify(config)}`);
@@ -54,16 +54,21 @@ export function register(program: Command): void {
       reporter.log(`ablation stopped; continue it with the same command and --out ${dir}`);
       return;
     }
-    await writeFigure(path.join(dir, "figures"), "ablation", await renderAblation(result));
+    const name = (file: string) => ablationFile(file, result.variant);
+    await writeFigure(path.join(dir, "figures"), name("ablation"), await renderAblation(result));
     if (o.json) {
       console.log(
-        JSON.stringify({ dir, rows: result.rows.map(({ oneShotAccuracies, discreteAccuracies, ...r }) => r) }),
+        JSON.stringify({
+          dir,
+          variant: result.variant,
+          rows: result.rows.map(({ oneShotAccuracies, discreteAccuracies, ...r }) => r),
+        }),
       );
       return;
     }
     console.log(`\n${ablationMarkdown(result)}`);
     console.log(
-      `ablation directory: ${dir} (${ABLATION_FILES.markdown}, ${ABLATION_FILES.json}, figures/ablation.png)`,
+      `ablation directory: ${dir} (${name(ABLATION_FILES.markdown)}, ${name(ABLATION_FILES.json)}, figures/${name("ablation")}.png)`,
     );
   });
 }

@@ -1,9 +1,8 @@
 #!/usr/bin/env node
-// metanas command line. Each command group registers itself from its own module.
-import { Command } from "commander";
+// metanas command line (src/cli/program.ts; each command group registers itself from its own module).
 
 // OpenMP's spin-waiting makes libtorch's threads far slower under CPU contention
-// (LIBTORCH-NOTES); it must be set before the addon loads, hence the dynamic import below.
+// (native/README.md); it must be set before the addon loads, hence the dynamic import below.
 process.env.OMP_WAIT_POLICY ??= "PASSIVE";
 // c10d logs its own view of a failed rendezvous or collective through glog; metanas says it in one
 // line (METANAS_DEBUG shows both). glog reads this when libtorch loads.
@@ -13,26 +12,19 @@ if (!process.env.METANAS_DEBUG) process.env.GLOG_minloglevel ??= "3";
 const localRankFlag = /^--local[_-]rank(=.*)?$/;
 const args = process.argv.filter((a, i, all) => !localRankFlag.test(a) && !/^--local[_-]rank$/.test(all[i - 1] ?? ""));
 
-const { registerCommands } = await import("./commands.js");
+const { createProgram } = await import("./program.js");
 const { SharedFailure } = await import("../runs/distributed.js");
 
-const program = new Command();
-program
-  .name("metanas")
-  .description("Meta-learning of neural architectures for few-shot image classification (MetaNAS) over libtorch")
-  .version("0.1.0")
-  .showHelpAfterError();
-
-registerCommands(program);
-
-program.parseAsync(args).catch((err: unknown) => {
-  // One clear line for the user; the stack only when asked for. Ranks other than 0 say who they
-  // are; a failure every rank sees alike is said once per machine.
-  const message = (err instanceof Error ? err.message : String(err)).replace(/^metanas: /, "");
-  const rank = Number(process.env.WORLD_SIZE) > 1 ? Number(process.env.RANK) : 0;
-  const firstOnMachine = (Number(process.env.LOCAL_RANK) || 0) === 0;
-  if (rank === 0) console.error(`metanas: ${message}`);
-  else if (!(err instanceof SharedFailure) || firstOnMachine) console.error(`metanas: rank ${rank}: ${message}`);
-  if (process.env.METANAS_DEBUG && err instanceof Error) console.error(err.stack);
-  process.exit(1);
-});
+createProgram()
+  .parseAsync(args)
+  .catch((err: unknown) => {
+    // One clear line for the user; the stack only when asked for. Ranks other than 0 say who they
+    // are; a failure every rank sees alike is said once per machine.
+    const message = (err instanceof Error ? err.message : String(err)).replace(/^metanas: /, "");
+    const rank = Number(process.env.WORLD_SIZE) > 1 ? Number(process.env.RANK) : 0;
+    const firstOnMachine = (Number(process.env.LOCAL_RANK) || 0) === 0;
+    if (rank === 0) console.error(`metanas: ${message}`);
+    else if (!(err instanceof SharedFailure) || firstOnMachine) console.error(`metanas: rank ${rank}: ${message}`);
+    if (process.env.METANAS_DEBUG && err instanceof Error) console.error(err.stack);
+    process.exit(1);
+  });

@@ -1,24 +1,33 @@
 // metanas search | train | eval: meta-architecture search, fixed-architecture meta-training
 // (a genotype's network or the Conv4 baseline), and meta-testing a finished run.
-import { type Command, Option } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import { selfContained } from "../models/build.js";
 import { writeReport } from "../reports/index.js";
-import { buildConfig, type RunConfig, readConfigFile } from "../runs/config.js";
+import { adjustableKeys, buildConfig, flagOf, MODELS, type RunConfig, readConfigFile } from "../runs/config.js";
 import { launchFromEnv } from "../runs/distributed.js";
 import type { Summary } from "../runs/format.js";
-import { PRESETS } from "../runs/presets.js";
 import { defaultRunDir, readRunConfig } from "../runs/runDir.js";
 import { runEvaluation, runTraining } from "../runs/runner.js";
 import { parseGenotype } from "../searchspace/genotype.js";
 import { reporterFor, silentReporter } from "../util/progress.js";
 import { launchLocal } from "./launch.js";
-import { intOption, listOption, numberOption } from "./options.js";
+import { addSettingOptions, configFileOption, helpWithPresetValues, presetOption, settingValues } from "./settings.js";
 
-const NPROC_HELP = "ranks to start on this machine, one process and one libtorch thread each (default 1)";
+/** --nproc N: ranks to start on this machine. */
+function nprocOption(): Option {
+  return new Option(
+    "--nproc <n>",
+    "ranks to start on this machine, one process and one libtorch thread each (default 1; docs/distributed.md)",
+  ).argParser((text) => {
+    const n = Number(text);
+    if (text.trim() === "" || !Number.isInteger(n) || n < 1) throw new InvalidArgumentError("must be an integer >= 1.");
+    return n;
+  });
+}
 
 /** Starts `nproc` local ranks of this command when asked to, and leaves with their exit code. */
 async function launchIfAsked(nproc: unknown, config: () => RunConfig, training: boolean): Promise<boolean> {
-  const n = nproc === undefined ? 1 : intOption(String(nproc), "--nproc", 1);
+  const n = typeof nproc === "number" ? nproc : 1;
   if (n === 1) return false;
   const code = await launchLocal({ nproc: n, config: config(), training }, (line) => console.error(line));
   process.exitCode = code;
@@ -29,47 +38,6 @@ async function launchIfAsked(nproc: unknown, config: () => RunConfig, training: 
 function participation() {
   const launch = launchFromEnv();
   return { launch, reporter: launch && launch.rank !== 0 ? silentReporter : reporterFor() };
-}
-
-const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-const SAMPLE = PRESETS.quick as Record<string, unknown>;
-const CONFIG_KEYS = [...Object.keys(SAMPLE), "dataDir", "genotype"].filter(
-  (k, i, a) => a.indexOf(k) === i && k !== "preset",
-);
-
-/** One --flag per configuration key (--ways, --inner-steps, --t-min, ...). */
-export function addConfigOptions(cmd: Command): Command {
-  for (const key of CONFIG_KEYS) {
-    const sample = SAMPLE[key];
-    const kind = Array.isArray(sample) ? "list" : typeof sample === "number" ? "number" : "text";
-    cmd.addOption(
-      new Option(
-        `--${kebab(key)} <${kind === "list" ? "a,b" : kind === "number" ? "n" : "value"}>`,
-        `override ${key}`,
-      ).hideHelp(
-        !["ways", "shots", "epochs", "channels", "dataDir", "seed", "threads", "dataset", "genotype", "model"].includes(
-          key,
-        ),
-      ),
-    );
-  }
-  return cmd;
-}
-
-export function flagValues(o: Record<string, unknown>): Partial<RunConfig> {
-  const out: Record<string, unknown> = {};
-  for (const key of CONFIG_KEYS) {
-    const v = o[key];
-    if (v === undefined) continue;
-    const sample = SAMPLE[key];
-    const flag = `--${kebab(key)}`;
-    out[key] = Array.isArray(sample)
-      ? listOption(String(v), flag)
-      : typeof sample === "number"
-        ? numberOption(String(v), flag)
-        : v;
-  }
-  return out as Partial<RunConfig>;
 }
 
 function printCells(summary: Summary): void {
@@ -122,15 +90,20 @@ function trainingCommand(
   const cmd = program
     .command(name)
     .description(description)
-    .option("--preset <name>", `settings to start from: ${Object.keys(PRESETS).join(", ")}`, "quick")
-    .option("--config <file>", "JSON file of settings (applied over the preset, under the flags)")
+    .addOption(presetOption("quick"))
+    .addOption(configFileOption())
     .option("--out <dir>", "run directory (default runs/<preset>-<time>)")
-    .option("--resume <dir>", "continue the run in <dir> from its last checkpoint")
+    .option(
+      "--resume <dir>",
+      `continue the run in <dir> from its last checkpoint (may change: ${adjustableKeys("resume").map(flagOf).join(" ")})`,
+    )
     .option("--json", "print the final result as one JSON line")
-    .option("--nproc <n>", NPROC_HELP);
-  addConfigOptions(cmd);
+    .addOption(nprocOption());
+  addSettingOptions(cmd);
+  const models = MODELS.filter((m) => m !== "metanas").join(" or ");
+  helpWithPresetValues(cmd, "quick", name === "train" ? { model: `${models}; fixed when --genotype is given` } : {});
   cmd.action(async (o: Record<string, unknown>) => {
-    const flags = flagValues(o);
+    const flags = settingValues(o);
     if (o.resume) {
       if (await launchIfAsked(o.nproc, () => readRunConfig(String(o.resume)), true)) return;
       const { launch, reporter } = participation();
@@ -175,18 +148,26 @@ export function register(program: Command): void {
     "meta-train a fixed architecture with REPTILE: a genotype's network (--genotype FILE) or the Conv4 baseline (--model conv4)",
     {},
   );
-  program
+  const evalKeys = adjustableKeys("eval");
+  const evalCmd = program
     .command("eval")
-    .description("meta-test the latest checkpoint of a run again")
-    .requiredOption("--run <dir>", "run directory")
-    .option("--tasks <n>", "number of test tasks (default: the run's testTasks)")
+    .description("meta-test the latest checkpoint of a run again (writes RUN_DIR/evaluation.json)")
+    .argument("[RUN_DIR]", "a run directory written by search or train")
+    .option("--run <dir>", "the run directory (the same as RUN_DIR)")
     .option("--json", "print the final result as one JSON line")
-    .option("--nproc <n>", NPROC_HELP)
-    .action(async (o: { run: string; tasks?: string; json?: boolean; nproc?: string }) => {
-      const tasks = o.tasks === undefined ? undefined : intOption(o.tasks, "--tasks", 1);
-      if (await launchIfAsked(o.nproc, () => readRunConfig(o.run), false)) return;
-      const { launch, reporter } = participation();
-      const summary = await runEvaluation(o.run, { reporter, tasks, afterRun: report, launch });
-      finish(summary, o.run, Boolean(o.json));
-    });
+    .addOption(nprocOption());
+  addSettingOptions(evalCmd, evalKeys);
+  evalCmd.configureHelp({
+    optionDescription: (option) =>
+      option.helpGroupHeading ? `${option.description} [default: the run's value]` : option.description,
+  });
+  evalCmd.action(async (runDir: string | undefined, o: Record<string, unknown>) => {
+    const dir = runDir ?? (o.run as string | undefined);
+    if (!dir) throw new Error("eval needs the run directory: metanas eval RUN_DIR");
+    const overrides = settingValues(o, evalKeys);
+    if (await launchIfAsked(o.nproc, () => ({ ...readRunConfig(dir), ...overrides }), false)) return;
+    const { launch, reporter } = participation();
+    const summary = await runEvaluation(dir, { reporter, overrides, afterRun: report, launch });
+    finish(summary, dir, Boolean(o.json));
+  });
 }

@@ -43,7 +43,7 @@ export async function downloadOmniglot(opts: DownloadOptions): Promise<DownloadR
   const base = opts.baseUrl ?? process.env.METANAS_OMNIGLOT_URL ?? OMNIGLOT_BASE_URL;
   const md5 = opts.md5 ?? OMNIGLOT_MD5;
   await mkdir(opts.dir, { recursive: true }).catch((err: Error) => {
-    throw new DataError(`cannot create ${opts.dir} (${err.message}); pass a writable --dir`);
+    throw new DataError(`cannot create ${opts.dir} (${err.message}); pass a writable --data-dir`);
   });
   const results: DownloadResult[] = [];
   for (const [name, want] of Object.entries(md5)) {

@@ -44,7 +44,7 @@ export async function inspectDataset(opts: LoadDatasetOptions): Promise<DatasetS
       splits: { train: poolSummary(train), ...(val ? { val: poolSummary(val) } : {}), test: poolSummary(test) },
     };
   }
-  if (!opts.dir) throw new DataError(`dataset ${opts.name} needs a folder; pass --dir DIR`);
+  if (!opts.dir) throw new DataError(`dataset ${opts.name} needs a folder; pass --data-dir DIR`);
   const dir = opts.dir;
   if (opts.name === "omniglot") {
     // One set after the other, so that a missing folder always reports the background set first.

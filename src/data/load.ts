@@ -43,6 +43,7 @@ export async function loadDataset(opts: LoadDatasetOptions): Promise<FewShotData
 }
 
 function requireDir(opts: LoadDatasetOptions): string {
-  if (!opts.dir) throw new DataError(`dataset ${opts.name} needs a folder; pass --dir DIR (or use --dataset builtin)`);
+  if (!opts.dir)
+    throw new DataError(`dataset ${opts.name} needs a folder; pass --data-dir DIR (or use --dataset builtin)`);
   return opts.dir;
 }

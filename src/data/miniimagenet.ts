@@ -77,7 +77,7 @@ export async function readSplitCsv(csv: string): Promise<SplitList> {
 export async function checkMiniDir(dir: string): Promise<void> {
   if (!(await stat(dir).catch(() => undefined))?.isDirectory()) {
     throw new DataError(
-      `MiniImagenet directory ${dir} does not exist; pass --dir with the folder holding train.csv, val.csv, test.csv and images/`,
+      `MiniImagenet directory ${dir} does not exist; pass --data-dir with the folder holding train.csv, val.csv, test.csv and images/`,
     );
   }
 }

@@ -50,7 +50,7 @@ export async function locateOmniglot(dir: string, set: OmniglotSet): Promise<Omn
   const st = await stat(dir).catch(() => undefined);
   if (!st?.isDirectory()) {
     throw new DataError(
-      `Omniglot directory ${dir} does not exist; pass --dir with the folder holding images_background.zip and images_evaluation.zip, or run metanas data download omniglot --dir ${dir}`,
+      `Omniglot directory ${dir} does not exist; pass --data-dir with the folder holding images_background.zip and images_evaluation.zip, or run metanas data download omniglot --data-dir ${dir}`,
     );
   }
   const zip = path.join(dir, `images_${set}.zip`);
@@ -58,7 +58,7 @@ export async function locateOmniglot(dir: string, set: OmniglotSet): Promise<Omn
   const folder = path.join(dir, `images_${set}`);
   if ((await stat(folder).catch(() => undefined))?.isDirectory()) return { kind: "dir", path: folder, set };
   throw new DataError(
-    `${dir} has neither images_${set}.zip nor images_${set}/; this is not the Omniglot layout — run metanas data download omniglot --dir ${dir}`,
+    `${dir} has neither images_${set}.zip nor images_${set}/; this is not the Omniglot layout — run metanas data download omniglot --data-dir ${dir}`,
   );
 }
 

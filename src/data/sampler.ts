@@ -22,7 +22,7 @@ function checkSpec(pool: ClassPool, spec: TaskSpec): void {
     if (have < need) {
       const name = pool.className ? ` (${pool.className(c)})` : "";
       throw new DataError(
-        `${shots} shots + ${queries} queries need ${need} images per class but class ${c}${name} has only ${have}; lower --shots/--queries to at most ${have} in total`,
+        `${shots} shots + ${queries} queries need ${need} images per class but class ${c}${name} has only ${have}; lower --shots or --train-shots (support images of meta-test or meta-training tasks) or --queries so that they total at most ${have}`,
       );
     }
   }

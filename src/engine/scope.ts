@@ -1,5 +1,5 @@
 // Tensor lifetimes. Native memory is freed only by dispose(); Node runs finalizers too rarely
-// inside a synchronous training loop to rely on them (LIBTORCH-NOTES: 4.6 GB growth seen).
+// inside a synchronous training loop to rely on them (native/README.md: 4.6 GB growth seen).
 // tidy(fn) frees every tensor created inside fn except what fn returns, as tf.tidy does.
 
 export interface Disposable {

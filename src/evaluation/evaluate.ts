@@ -1,4 +1,4 @@
-// Meta-testing (SPEC section 6): each test task adapted from the meta-parameters (default 50
+// Meta-testing (docs/method.md §6): each test task adapted from the meta-parameters (default 50
 // steps adapting the architecture, then 50 weight-only steps), accuracy on its query set, the
 // pruned task-specific architecture and its size. Task optimisers restart from their
 // meta-trained state before every task. Task t draws from its own random stream, so results do

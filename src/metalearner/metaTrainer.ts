@@ -1,4 +1,4 @@
-// The outer loop (SPEC section 4): per meta-epoch a meta-batch of tasks, each adapted from the
+// The outer loop (docs/method.md §4): per meta-epoch a meta-batch of tasks, each adapted from the
 // meta-parameters by the task learner; the meta-learner turns the adapted parameters into an update.
 //
 // Random streams: task i of meta-epoch e is drawn, and its batches and drop-path masks are drawn,

@@ -1,4 +1,4 @@
-// REPTILE on weights and architecture (SPEC section 4):
+// REPTILE on weights and architecture (docs/method.md §4):
 //   w_meta += lrWeights * (mean_i w_i - w_meta);  a_meta += lrArch * (mean_i a_i - a_meta)
 // plain SGD steps on the pseudo-gradient, rates constant.
 import { accumulate, disposeAll, Snapshot, type Tensor, zerosLikeAll } from "../engine/index.js";

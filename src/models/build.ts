@@ -1,11 +1,28 @@
-// Builds the model a run configuration names.
+// Builds the model that a few settings name (a run configuration has them all).
 import { existsSync, readFileSync } from "node:fs";
-import type { RunConfig } from "../runs/config.js";
 import { parseGenotype, toDarts } from "../searchspace/genotype.js";
+import type { Strategy } from "../sparsification/strategy.js";
 import { Conv4Model } from "./conv4.js";
 import { FixedModel } from "./fixedModel.js";
-import type { MetaModel } from "./model.js";
+import type { MetaModel, ModelKind } from "./model.js";
 import { SearchModel } from "./searchModel.js";
+
+/** What buildModel needs to know; the classes come from `ways`, the input shape from the data. */
+export interface ModelOptions {
+  model: ModelKind;
+  ways: number;
+  /** Cell networks (metanas, fixed): channels per node, cells, reduction positions, nodes per cell. */
+  channels: number;
+  cells: number;
+  reductions: number[];
+  nodes: number;
+  /** metanas: how the one-shot network is sparsified. */
+  strategy: Strategy;
+  /** fixed: the genotype in DARTS notation or JSON, or a file holding either. */
+  genotype?: string;
+  /** conv4: channels of every block. */
+  conv4Channels: number;
+}
 
 /** The genotype text of a config: a file's contents when it names a file, else the value itself. */
 export function resolveGenotypeText(value: string): string {
@@ -19,7 +36,7 @@ export function resolveGenotypeText(value: string): string {
   return value;
 }
 
-export function buildModel(c: RunConfig, imageShape: [number, number, number]): MetaModel {
+export function buildModel(c: ModelOptions, imageShape: [number, number, number]): MetaModel {
   const network = {
     inputChannels: imageShape[0],
     classes: c.ways,
@@ -45,8 +62,8 @@ export function buildModel(c: RunConfig, imageShape: [number, number, number]): 
   }
 }
 
-/** The config as saved with the run: a genotype given as a file is stored by value. */
-export function selfContained(c: RunConfig): RunConfig {
+/** The settings as saved with a run: a genotype given as a file is stored by value. */
+export function selfContained<C extends Pick<ModelOptions, "model" | "genotype">>(c: C): C {
   if (c.model !== "fixed" || !c.genotype) return c;
   return { ...c, genotype: toDarts(parseGenotype(resolveGenotypeText(c.genotype), c.genotype)) };
 }

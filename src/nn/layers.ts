@@ -55,8 +55,8 @@ export class Conv2d extends Module {
       dilation: this.dilation,
       groups: this.groups,
     });
-    const [, , h, w] = y.shape;
-    addMacs(this.cout * h! * w! * (this.cin / this.groups) * this.kernel[0] * this.kernel[1]);
+    const [n, , h, w] = y.shape;
+    addMacs(n! * this.cout * h! * w! * (this.cin / this.groups) * this.kernel[0] * this.kernel[1]);
     return y;
   }
 }
@@ -88,7 +88,7 @@ export class Linear extends Module {
     this.bias = this.param("bias", uniform([outFeatures], bound));
   }
   forward(x: Tensor): Tensor {
-    addMacs(this.inFeatures * this.outFeatures);
+    addMacs(x.shape[0]! * this.inFeatures * this.outFeatures);
     return linear(x, this.weight, this.bias);
   }
 }

@@ -1,4 +1,5 @@
-// Multiply-accumulate counting: layers report what they compute while a count is open.
+// Multiply-accumulate counting: layers report what they compute (for the whole batch) while a
+// count is open. Only convolutions and linear layers count; pooling, batch norm and sums do not.
 let open: { macs: number } | null = null;
 
 export function countMacs<T>(fn: () => T): { result: T; macs: number } {

@@ -12,18 +12,20 @@ export const CURVE_TITLES = {
   entropy: "Entropy of architecture weights",
 } as const;
 
-interface Row {
+export interface Row {
   epoch: number;
   series: string;
   value: number;
   lo?: number;
   hi?: number;
+  /** Extra fields some charts plot by (the run's label, wall-clock seconds). */
+  [field: string]: string | number | undefined;
 }
 
 const PANEL_WIDTH = 320;
 const PANEL_HEIGHT = 180;
 
-function finite(v: number | null | undefined): v is number {
+export function finite(v: number | null | undefined): v is number {
   return typeof v === "number" && Number.isFinite(v);
 }
 
@@ -61,9 +63,9 @@ export function curveRows(records: MetricsRecord[]): Record<keyof typeof CURVE_T
   return rows;
 }
 
-/** The epoch axis shared by all panels; padded when only one epoch is known. */
-function epochDomain(records: MetricsRecord[]): [number, number] {
-  const epochs = records.map((r) => r.epoch).filter(finite);
+/** An axis shared by all panels: the values' range, padded; [0, 1] with none. */
+export function epochDomain(values: (number | null | undefined)[]): [number, number] {
+  const epochs = values.filter(finite);
   if (epochs.length === 0) return [0, 1];
   const lo = Math.min(...epochs);
   const hi = Math.max(...epochs);
@@ -79,22 +81,42 @@ function warmupSpan(records: MetricsRecord[]): { a: number; b: number } | null {
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: Vega-Lite's layer types are too deep to spell out here.
-type Layer = any;
+export type Layer = any;
 
-function panel(
+export interface PanelOptions {
+  /** A 95% band from each row's lo to hi. */
+  band?: boolean;
+  /** A y axis from 0 to 1 when every value lies in it. */
+  unitInterval?: boolean;
+  warmupLabel?: boolean;
+  /** The x field and its title (default: epoch, "meta-epoch"). */
+  x?: { field: string; title: string };
+  /** The field that picks a line's colour (default series), and one that picks its dash. */
+  color?: string;
+  dash?: string;
+  /** Fixed colours for the colour field's values (so that a run has one colour in every panel). */
+  colors?: { domain: string[]; range: string[] };
+  /** Fixed dash patterns for the dash field's values. */
+  dashes?: { domain: string[]; range: number[][] };
+  /** A logarithmic x axis (for wall-clock times that differ by orders of magnitude). */
+  logX?: boolean;
+}
+
+/** One panel of line charts over rows, optionally with a shaded warm-up span. */
+export function panel(
   title: string,
   yTitle: string,
   rows: Row[],
   domain: [number, number],
   warmup: { a: number; b: number } | null,
-  opts: { band?: boolean; unitInterval?: boolean; warmupLabel?: boolean } = {},
+  opts: PanelOptions = {},
 ): Layer {
   const fewPoints = rows.length <= 60;
   const x = {
-    field: "epoch",
+    field: opts.x?.field ?? "epoch",
     type: "quantitative",
-    title: "meta-epoch",
-    scale: { domain, nice: false, zero: false },
+    title: opts.x?.title ?? "meta-epoch",
+    scale: opts.logX ? { type: "log", domain, nice: false } : { domain, nice: false, zero: false },
   };
   const inUnit = opts.unitInterval && rows.every((r) => r.value >= 0 && r.value <= 1);
   const y = {
@@ -106,8 +128,31 @@ function panel(
   // An empty colour domain gives the legend infinite bounds: no legend without data.
   const color =
     rows.length > 0
-      ? { field: "series", type: "nominal", title: null, legend: { orient: "bottom", columns: 2 } }
+      ? {
+          field: opts.color ?? "series",
+          type: "nominal",
+          title: null,
+          legend: { orient: "bottom", columns: 2, ...(opts.dash ? { symbolType: "square", symbolOpacity: 1 } : {}) },
+          ...(opts.colors ? { scale: opts.colors } : {}),
+        }
       : { value: "#4c78a8" };
+  const dash = opts.dash
+    ? {
+        strokeDash: {
+          field: opts.dash,
+          type: "nominal",
+          title: null,
+          legend: {
+            orient: "bottom",
+            columns: 3,
+            symbolType: "stroke",
+            symbolStrokeWidth: 2,
+            symbolStrokeColor: "#444444",
+          },
+          ...(opts.dashes ? { scale: opts.dashes } : {}),
+        },
+      }
+    : {};
   const layers: Layer[] = [];
   if (warmup) {
     layers.push({
@@ -136,10 +181,21 @@ function panel(
       encoding: { x, y: { field: "lo", type: "quantitative" }, y2: { field: "hi" }, color },
     });
   }
-  layers.push({
-    mark: { type: "line", strokeWidth: 1.8, point: fewPoints ? { size: 18 } : false, clip: true },
-    encoding: { x, y, color },
-  });
+  if (opts.dash) {
+    // Points in their own layer, so that the dash legend draws strokes; with many points, only the
+    // evaluations' (a meta-test is often a single point).
+    layers.push({ mark: { type: "line", strokeWidth: 1.8, clip: true }, encoding: { x, y, color, ...dash } });
+    layers.push({
+      ...(fewPoints ? {} : { transform: [{ filter: "isValid(datum.lo)" }] }),
+      mark: { type: "point", filled: true, size: 18, clip: true },
+      encoding: { x, y, color },
+    });
+  } else {
+    layers.push({
+      mark: { type: "line", strokeWidth: 1.8, point: fewPoints ? { size: 18 } : false, clip: true },
+      encoding: { x, y, color },
+    });
+  }
   if (rows.length === 0) {
     layers.push({
       data: { values: [{ t: "no data yet" }] },
@@ -156,21 +212,29 @@ function panel(
   };
 }
 
+/** The look every chart shares. */
+export const CHART_CONFIG = {
+  font: CHART_FONT,
+  axis: { labelFontSize: 11, titleFontSize: 12, grid: true, gridColor: "#e6e6e6" },
+  legend: { labelFontSize: 11, symbolSize: 60 },
+  view: { stroke: "#cccccc" },
+};
+
+/** What every chart's top-level spec starts with. */
+export const CHART_FRAME = {
+  $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+  background: "white",
+  padding: 12,
+  config: CHART_CONFIG,
+};
+
 /** The Vega-Lite spec of the curves: four panels in a 2 x 2 grid. */
 export function curvesSpec(records: MetricsRecord[]): TopLevelSpec {
   const rows = curveRows(records);
-  const domain = epochDomain(records);
+  const domain = epochDomain(records.map((r) => r.epoch));
   const warmup = warmupSpan(records);
   return {
-    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-    background: "white",
-    padding: 12,
-    config: {
-      font: CHART_FONT,
-      axis: { labelFontSize: 11, titleFontSize: 12, grid: true, gridColor: "#e6e6e6" },
-      legend: { labelFontSize: 11, symbolSize: 60 },
-      view: { stroke: "#cccccc" },
-    },
+    ...CHART_FRAME,
     concat: [
       panel(CURVE_TITLES.accuracy, "accuracy", rows.accuracy, domain, warmup, { band: true, unitInterval: true }),
       panel(CURVE_TITLES.loss, "cross-entropy", rows.loss, domain, warmup),

@@ -3,10 +3,11 @@
 // it: SVGs are inlined, CSS and the one script are inline, a Content-Security-Policy forbids loads.
 import { toDarts } from "../searchspace/genotype.js";
 import { escapeHtml } from "./escape.js";
+import { fmt, fmtAcc, fmtInt, fmtSeconds, page, row } from "./htmlParts.js";
 import type { RunContents } from "./runReader.js";
 import { inlineSvg } from "./svg.js";
 
-export const LOADED_TITLE = "metanas report loaded";
+export { LOADED_TITLE } from "./htmlParts.js";
 
 export interface ReportParts {
   run: RunContents;
@@ -14,47 +15,6 @@ export interface ReportParts {
   curves: string;
   histogram: string | null;
   generatedAt: Date;
-}
-
-const CSS = `
-body{font-family:DejaVu Sans,Verdana,Arial,sans-serif;margin:24px auto;max-width:1100px;color:#222;padding:0 16px}
-h1{font-size:1.5em}h2{font-size:1.2em;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:1.8em}
-table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:left;vertical-align:top}
-th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
-pre,code{font-family:DejaVu Sans Mono,Menlo,Consolas,monospace;font-size:0.85em}
-pre{background:#f7f7f7;border:1px solid #e3e3e3;padding:10px;overflow:auto;max-height:420px}
-.missing{background:#fff6e0;border:1px solid #e8c66a;padding:8px 12px}
-.figure{overflow-x:auto;margin:8px 0}.cells{display:flex;flex-wrap:wrap;gap:24px}
-.genotype{word-break:break-all;white-space:pre-wrap}
-`;
-
-function fmt(v: number | null | undefined, digits = 4): string {
-  return typeof v === "number" && Number.isFinite(v) ? v.toFixed(digits) : "n/a";
-}
-
-function fmtInt(v: number | null | undefined): string {
-  return typeof v === "number" && Number.isFinite(v) ? Math.round(v).toLocaleString("en-US") : "n/a";
-}
-
-function fmtSeconds(s: number | null | undefined): string {
-  if (typeof s !== "number" || !Number.isFinite(s)) return "n/a";
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = s % 60;
-  return h > 0 ? `${h} h ${m} min` : m > 0 ? `${m} min ${sec.toFixed(0)} s` : `${sec.toFixed(1)} s`;
-}
-
-/** Accuracy as a percentage when it is a fraction. */
-function fmtAcc(acc: number | null | undefined, ci?: number | null): string {
-  if (typeof acc !== "number" || !Number.isFinite(acc)) return "n/a";
-  const pct = acc <= 1 ? 100 : 1;
-  const base = `${(acc * pct).toFixed(2)}%`;
-  return typeof ci === "number" && Number.isFinite(ci) ? `${base} ± ${(ci * pct).toFixed(2)}%` : base;
-}
-
-function row(cells: string[], header = false): string {
-  const tag = header ? "th" : "td";
-  return `<tr>${cells.map((c) => `<${tag}>${c}</${tag}>`).join("")}</tr>`;
 }
 
 function accuracySection(run: RunContents): string {
@@ -190,18 +150,9 @@ export function buildReportHtml(parts: ReportParts): string {
       : "";
   const trains = run.records.filter((r) => r.kind === "train").length;
   const evals = run.records.length - trains;
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>metanas report: ${escapeHtml(name)}</title>
-<style>${CSS}</style>
-</head>
-<body>
-<h1>metanas report: ${escapeHtml(name)}</h1>
-<p>Run directory <code>${escapeHtml(run.runDir)}</code>; report written ${escapeHtml(parts.generatedAt.toISOString())};
+  return page(
+    `metanas report: ${name}`,
+    `<p>Run directory <code>${escapeHtml(run.runDir)}</code>; report written ${escapeHtml(parts.generatedAt.toISOString())};
 ${trains} meta-training and ${evals} evaluation records.</p>
 ${missing}
 ${accuracySection(run)}
@@ -210,9 +161,6 @@ ${cellsSection(parts)}
 <div class="figure" id="curves">${inlineSvg(parts.curves, "curves")}</div>
 ${metaTestSection(parts)}
 <h2>Configuration</h2>
-${run.config ? `<pre id="config">${escapeHtml(JSON.stringify(run.config, null, 2))}</pre>` : '<p class="missing">No config.json.</p>'}
-<script>document.title = ${JSON.stringify(LOADED_TITLE)}; document.body.setAttribute("data-loaded", "1");</script>
-</body>
-</html>
-`;
+${run.config ? `<pre id="config">${escapeHtml(JSON.stringify(run.config, null, 2))}</pre>` : '<p class="missing">No config.json.</p>'}`,
+  );
 }

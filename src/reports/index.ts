@@ -1,33 +1,25 @@
-// Pictures of a run: cell diagrams, learning curves, and the HTML report page.
+// Pictures of a run: cell diagrams, learning curves, and the HTML report page; and the page that
+// compares several runs.
 import { join } from "node:path";
 import { writeFileAtomic } from "../util/atomicWrite.js";
 import { renderCell } from "./cellDiagram.js";
 import { renderCurves } from "./curves.js";
+import { writeFigure } from "./figures.js";
 import { buildReportHtml } from "./htmlReport.js";
 import { renderParamsHistogram } from "./paramsHistogram.js";
 import { RUN_FILES } from "./records.js";
 import { readRun } from "./runReader.js";
-import { svgToPng } from "./svg.js";
 
 export { type CellKind, cellDot, renderCell } from "./cellDiagram.js";
+export { COMPARE_FILE, type Comparison, defaultLabels, writeComparison } from "./compare.js";
+export { COMPARE_TITLES } from "./compareCharts.js";
 export { CURVE_TITLES, curvesSpec, renderCurves } from "./curves.js";
+export { PNG_SCALE, writeFigure } from "./figures.js";
 export { buildReportHtml, LOADED_TITLE } from "./htmlReport.js";
 export { renderParamsHistogram } from "./paramsHistogram.js";
 export type { EvalRecord, MetricsRecord, Summary, TrainRecord } from "./records.js";
 export { loadRunGenotype, parseMetrics, type RunContents, readRun } from "./runReader.js";
 export { svgSize, svgToPng } from "./svg.js";
-
-/** PNG figures are drawn at twice the SVG's CSS-pixel size. */
-export const PNG_SCALE = 2;
-
-/** Writes an SVG and its PNG next to each other; returns both paths. */
-export async function writeFigure(dir: string, name: string, svg: string, scale = PNG_SCALE): Promise<string[]> {
-  const svgPath = join(dir, `${name}.svg`);
-  const pngPath = join(dir, `${name}.png`);
-  writeFileAtomic(svgPath, svg, { makeDir: true });
-  writeFileAtomic(pngPath, await svgToPng(svg, scale), { makeDir: true });
-  return [svgPath, pngPath];
-}
 
 /**
  * Writes RUN_DIR/report.html and RUN_DIR/figures/{normal,reduce,curves,params}.{svg,png} from what

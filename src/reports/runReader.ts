@@ -185,7 +185,9 @@ export function readRun(runDir: string): RunContents {
   if (summaryText === null) missing.push(`no ${RUN_FILES.summary} yet: run still going or stopped`);
   else if (summary === null) missing.push(`${RUN_FILES.summary} is unreadable: it may be half written`);
 
-  const { genotype, source } = readGenotype(runDir, summary, missing);
+  // Conv4 has no cells: no genotype is expected, and none missing.
+  const { genotype, source } =
+    config?.model === "conv4" ? { genotype: null, source: null } : readGenotype(runDir, summary, missing);
   return { runDir, config, records, skippedLines: skipped, summary, genotype, genotypeSource: source, missing };
 }
 

@@ -9,10 +9,10 @@ import { meanAndCi95 } from "../evaluation/statistics.js";
 import { STRATEGIES, type Strategy } from "../sparsification/strategy.js";
 import { writeFileAtomic } from "../util/atomicWrite.js";
 import { type ProgressReporter, silentReporter } from "../util/progress.js";
-import { ConfigError, type RunConfig, validateConfig } from "./config.js";
+import { adjustableKeys, ConfigError, flagOf, type RunConfig, type SettingKey, validateConfig } from "./config.js";
 import type { Summary } from "./format.js";
 import { RunDirError } from "./runDir.js";
-import { runTraining } from "./runner.js";
+import { runEvaluation, runTraining } from "./runner.js";
 
 export const ABLATION_FILES = {
   config: "ablation-config.json",
@@ -46,8 +46,11 @@ export interface AblationRow {
 }
 
 export interface AblationResult {
+  /** The settings of the searches and of this meta-test. */
   config: RunConfig;
   rows: AblationRow[];
+  /** "" for the first meta-test; else which meta-test settings differ (as in the file names). */
+  variant: string;
 }
 
 export interface AblationOptions {
@@ -58,27 +61,46 @@ export interface AblationOptions {
   afterRun?: (dir: string) => Promise<void>;
 }
 
-/** The settings every strategy shares: the base configuration without its strategy. */
-function sharedSettings(c: RunConfig): Omit<RunConfig, "strategy"> {
-  const { strategy: _, ...rest } = c;
-  return rest;
+/** Settings that only meta-testing reads (and how it runs): the same searches serve any of them. */
+const EVAL_KEYS = new Set<string>(adjustableKeys("eval"));
+
+/** What the searches share: the configuration without its strategy and meta-test settings. */
+function trainingSettings(c: RunConfig): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(c).filter(([k]) => k !== "strategy" && !EVAL_KEYS.has(k)));
 }
 
-function checkAblationDir(dir: string, base: RunConfig): void {
+/**
+ * The ablation's first configuration (its searches were trained with it), written on the first call.
+ * A later call may change only meta-test settings: the searches are then meta-tested again.
+ */
+function ablationBase(dir: string, base: RunConfig): RunConfig {
   const file = path.join(dir, ABLATION_FILES.config);
   if (existsSync(file)) {
-    // Validated, so that settings retired since (workers) do not count as a difference.
     const saved = validateConfig(JSON.parse(readFileSync(file, "utf8")), file);
-    if (JSON.stringify(sharedSettings(saved)) !== JSON.stringify(sharedSettings(base)))
+    if (JSON.stringify(trainingSettings(saved)) !== JSON.stringify(trainingSettings(base)))
       throw new RunDirError(
-        `${dir} holds an ablation with other settings: rerun it with the same ones to continue it, or choose another --out`,
+        `${dir} holds an ablation with other settings: rerun it with the same ones (only meta-test settings may change), or choose another --out`,
       );
-    return;
+    return saved;
   }
   if (existsSync(dir) && (!statSync(dir).isDirectory() || readdirSync(dir).length > 0))
     throw new RunDirError(`${dir} already holds files that are not an ablation: choose another --out`);
   mkdirSync(dir, { recursive: true });
   writeFileAtomic(file, `${JSON.stringify(base, null, 2)}\n`);
+  return base;
+}
+
+/** The meta-test settings that differ from the ablation's first configuration, as flag-value pairs. */
+function evalChanges(saved: RunConfig, c: RunConfig): [SettingKey, unknown][] {
+  return (Object.keys(c) as SettingKey[])
+    .filter((k) => EVAL_KEYS.has(k) && JSON.stringify(c[k]) !== JSON.stringify(saved[k]))
+    .filter((k) => !["threads", "workers", "device", "dataDir"].includes(k))
+    .map((k) => [k, c[k]]);
+}
+
+/** File-name suffix of a variant of the ablation's meta-test ("" for the first one). */
+export function variantSuffix(changes: [SettingKey, unknown][]): string {
+  return changes.map(([k, v]) => `${flagOf(k).replace(/^--/, "")}-${String(v)}`).join("-");
 }
 
 function row(strategy: Strategy, summary: Summary, run: string): AblationRow {
@@ -108,7 +130,8 @@ function row(strategy: Strategy, summary: Summary, run: string): AblationRow {
 
 /**
  * Runs (or resumes, or reuses) one search per strategy under `dir`, then writes ablation.json and
- * ablation.md. Returns null when a run was stopped (Ctrl-C): rerunning the command continues it.
+ * ablation.md. A later call with other meta-test settings (e.g. --test-t-min) meta-tests the same
+ * searches again and writes ablation-<variant>.json/.md. Returns null when a run was stopped (Ctrl-C): rerunning the command continues it.
  */
 export async function runAblation(
   dir: string,
@@ -119,19 +142,34 @@ export async function runAblation(
   if (base.model !== "metanas")
     throw new ConfigError(`the ablation compares architecture searches: use --model metanas, not ${base.model}`);
   const strategies = o.strategies ?? STRATEGIES;
-  checkAblationDir(dir, base);
+  const saved = ablationBase(dir, base);
+  const changes = evalChanges(saved, base);
+  const suffix = variantSuffix(changes);
   const rows: AblationRow[] = [];
   for (const strategy of strategies) {
     const sub = path.join(dir, strategy);
     const summaryFile = path.join(sub, "summary.json");
+    const variantFile = path.join(sub, `evaluation-${suffix}.json`);
     let summary: Summary | null;
-    if (existsSync(summaryFile)) {
+    if (suffix && existsSync(variantFile)) {
+      reporter.log(`ablation: ${strategy} was meta-tested with these settings earlier (${variantFile}); reusing it`);
+      summary = JSON.parse(readFileSync(variantFile, "utf8")) as Summary;
+    } else if (suffix && existsSync(summaryFile)) {
+      reporter.log(
+        `ablation: meta-testing ${strategy} again with ${changes.map(([k, v]) => `${flagOf(k)} ${v}`).join(" ")}`,
+      );
+      summary = await runEvaluation(sub, {
+        reporter,
+        overrides: Object.fromEntries(changes) as Partial<RunConfig>,
+        file: path.basename(variantFile),
+      });
+    } else if (existsSync(summaryFile)) {
       reporter.log(`ablation: ${strategy} finished earlier (${sub}); reusing it`);
       summary = JSON.parse(readFileSync(summaryFile, "utf8")) as Summary;
     } else {
       const resume = existsSync(path.join(sub, "config.json"));
       reporter.log(`ablation: ${resume ? "resuming" : "running"} strategy ${strategy} in ${sub}`);
-      const start = resume ? { resume: true as const } : { config: { ...base, strategy } };
+      const start = resume ? { resume: true as const } : { config: { ...saved, strategy } };
       ({ summary } = await runTraining(sub, start, {
         reporter,
         handleSignals: o.handleSignals,
@@ -139,12 +177,28 @@ export async function runAblation(
       }));
     }
     if (!summary) return null;
+    if (suffix && !existsSync(variantFile)) {
+      // Trained just now with the first settings: meta-test it again with the variant's.
+      summary = await runEvaluation(sub, {
+        reporter,
+        overrides: Object.fromEntries(changes) as Partial<RunConfig>,
+        file: path.basename(variantFile),
+      });
+    }
+    if (!summary) return null;
     rows.push(row(strategy, summary, strategy));
   }
-  const result = { config: base, rows };
-  writeFileAtomic(path.join(dir, ABLATION_FILES.json), `${JSON.stringify(result, null, 2)}\n`);
-  writeFileAtomic(path.join(dir, ABLATION_FILES.markdown), ablationMarkdown(result));
+  const result: AblationResult = { config: { ...saved, ...Object.fromEntries(changes) }, rows, variant: suffix };
+  writeFileAtomic(path.join(dir, ablationFile(ABLATION_FILES.json, suffix)), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileAtomic(path.join(dir, ablationFile(ABLATION_FILES.markdown, suffix)), ablationMarkdown(result));
   return result;
+}
+
+/** ablation.md, or ablation-<variant>.md for a meta-test variant. */
+export function ablationFile(name: string, suffix: string): string {
+  if (!suffix) return name;
+  const ext = path.extname(name);
+  return `${name.slice(0, name.length - ext.length)}-${suffix}${ext}`;
 }
 
 const pct = (v: Interval) => `${(100 * v.mean).toFixed(1)}% ± ${(100 * v.ci95).toFixed(1)}`;

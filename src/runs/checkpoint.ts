@@ -87,7 +87,9 @@ export function loadCheckpoint(
 ): CheckpointState {
   const file = path.join(runDir, CHECKPOINT_FILE);
   if (!existsSync(file))
-    throw new CheckpointError(`${runDir} has no checkpoint (${CHECKPOINT_FILE}): start a new run instead of --resume`);
+    throw new CheckpointError(
+      `${runDir} has no checkpoint (${CHECKPOINT_FILE}): the run stopped before its first one; start a new run`,
+    );
   let loaded: ReturnType<typeof loadSafetensors>;
   try {
     loaded = loadSafetensors(file);

@@ -1,76 +1,289 @@
 // The run configuration: one typed, validated object (zod), built from a preset, an optional
 // config file and command-line flags, printed at the start and saved as config.json.
+//
+// SETTINGS below is the single source of every setting: its validation, its group, its one-line
+// description, its command-line flag (--kebab-case of the key) and whether a resumed or re-evaluated
+// run may change it. The schema, the CLI flags and their --help, `metanas config` and the presets'
+// type are all derived from it, so a new setting is one entry here (give it a .default() and no
+// preset needs to change).
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { STRATEGIES } from "../sparsification/strategy.js";
 import { PRESETS, type PresetName } from "./presets.js";
 
-const int = (min: number) => z.number().int().min(min);
-const prob = z.number().min(0).lt(1);
-const positive = z.number().positive();
+/** The groups of --help and `metanas config`, in their order. */
+export const SETTING_GROUPS = {
+  task: "Task",
+  network: "Network",
+  inner: "Inner loop (task learner)",
+  meta: "Meta-learning",
+  evaluation: "Evaluation",
+  run: "Run and resources",
+} as const;
+export type SettingGroup = keyof typeof SETTING_GROUPS;
+
+/** How a flag's text becomes a value: an integer, a number, a comma list of integers, one of a few names, text. */
+export type ValueKind = "int" | "number" | "list" | "choice" | "text";
+
+interface Value<S extends z.ZodType = z.ZodType> {
+  schema: S;
+  kind: ValueKind;
+  choices?: readonly string[];
+}
+
+export interface Setting<S extends z.ZodType = z.ZodType> extends Value<S> {
+  group: SettingGroup;
+  /** One line for --help and `metanas config`. */
+  description: string;
+  /** The value's name in --help (default: n, x, a,b, NAME or TEXT by kind). */
+  placeholder?: string;
+  /** Older flag spellings that are still accepted (not shown in --help). */
+  aliases?: string[];
+  /** `--resume` may change it: how long a run goes and how it reports, not what it learns. */
+  resume?: boolean;
+  /** `metanas eval` may set it when meta-testing a finished run again. */
+  eval?: boolean;
+}
+
+const int = (min: number) => ({ schema: z.number().int().min(min), kind: "int" as const });
+const real = <S extends z.ZodType<number>>(schema: S) => ({ schema, kind: "number" as const });
+const positive = () => real(z.number().positive());
+const nonNegative = () => real(z.number().min(0));
+const probability = () => real(z.number().min(0).lt(1));
+const ints = (min: number) => ({ schema: z.array(z.number().int().min(min)), kind: "list" as const });
+const text = () => ({ schema: z.string(), kind: "text" as const });
+const choice = <const T extends readonly [string, ...string[]]>(values: T) => ({
+  schema: z.enum(values),
+  kind: "choice" as const,
+  choices: values,
+});
+const optional = <S extends z.ZodType, K extends ValueKind>(v: { schema: S; kind: K }) => ({
+  ...v,
+  schema: z.optional(v.schema),
+});
+
+export const DATASETS = ["builtin", "omniglot", "miniimagenet"] as const;
+export const MODELS = ["metanas", "fixed", "conv4"] as const;
+export const META_LEARNERS = ["reptile", "fomaml"] as const;
+
+export const SETTINGS = {
+  // Task
+  dataset: {
+    ...choice(DATASETS),
+    group: "task",
+    placeholder: "NAME",
+    description: "builtin (rendered characters, no download), omniglot, or miniimagenet",
+  },
+  dataDir: {
+    ...optional(text()),
+    group: "task",
+    placeholder: "DIR",
+    aliases: ["--dir"],
+    resume: true,
+    eval: true,
+    description: "dataset folder (omniglot: the zips or their folders; miniimagenet: the CSVs and images/)",
+  },
+  ways: { ...int(2), group: "task", description: "classes per task (n-way)" },
+  shots: { ...int(1), group: "task", description: "support images per class in meta-test tasks (k-shot)" },
+  queries: { ...int(1), group: "task", description: "query images per class in every task" },
+  trainShots: { ...int(1), group: "task", description: "support images per class in meta-training tasks" },
+
+  // Network
+  model: {
+    ...choice(MODELS),
+    group: "network",
+    placeholder: "NAME",
+    description: "metanas (architecture search), fixed (a genotype's network) or conv4 (the REPTILE baseline)",
+  },
+  genotype: {
+    ...optional(text()),
+    group: "network",
+    placeholder: "FILE",
+    description: "model fixed: a run's genotype.json or genotype.txt, or the genotype itself",
+  },
+  strategy: {
+    ...choice(STRATEGIES),
+    group: "network",
+    placeholder: "NAME",
+    description: "sparsification: darts, anneal-ops (ops annealed) or metanas (ops and input pairs annealed)",
+  },
+  channels: {
+    ...int(2),
+    schema: z
+      .number()
+      .int()
+      .min(2)
+      .refine((c) => c % 2 === 0, "must be even (FactorizedReduce halves it)"),
+    group: "network",
+    description: "C: channels per cell node, constant through the network (even)",
+  },
+  cells: { ...int(1), group: "network", description: "cells of the cell network" },
+  reductions: { ...ints(0), group: "network", description: "0-based positions of the reduction cells" },
+  nodes: { ...int(1), group: "network", description: "intermediate nodes per cell" },
+  conv4Channels: { ...int(1), group: "network", description: "model conv4: channels of each of its four blocks" },
+
+  // Inner loop
+  innerSteps: { ...int(1), group: "inner", description: "adaptation steps per meta-training task" },
+  batchSize: {
+    ...int(1),
+    group: "inner",
+    description: "images per inner-loop batch in meta-training (drawn from the support set)",
+  },
+  lrWeights: { ...positive(), group: "inner", description: "task learner's Adam learning rate for the weights" },
+  lrArch: {
+    ...positive(),
+    group: "inner",
+    description: "task learner's Adam learning rate for the architecture (alpha, beta)",
+  },
+  weightDecay: { ...nonNegative(), group: "inner", description: "task learner's weight decay of the weights" },
+  archWeightDecay: {
+    ...nonNegative(),
+    group: "inner",
+    description: "task learner's weight decay of the architecture parameters",
+  },
+  tMax: { ...positive(), group: "inner", description: "temperature at the start of every task's adaptation" },
+  tMin: {
+    ...positive(),
+    group: "inner",
+    description: "temperature that meta-training tasks anneal down to (then held)",
+  },
+  trainThreshold: {
+    ...probability(),
+    group: "inner",
+    description: "forward pruning in meta-training: ops and input pairs weighing at most this are skipped",
+  },
+  dropPath: {
+    ...probability(),
+    group: "inner",
+    description: "drop-path probability after every non-identity op in meta-training steps",
+  },
+
+  // Meta-learning
+  metaLearner: {
+    ...choice(META_LEARNERS),
+    group: "meta",
+    placeholder: "NAME",
+    description: "outer loop: reptile, or fomaml (first-order MAML)",
+  },
+  epochs: { ...int(0), group: "meta", resume: true, description: "meta-epochs of the run" },
+  warmup: {
+    ...int(0),
+    group: "meta",
+    description: "meta-epochs at the start without architecture adaptation (T stays t-max)",
+  },
+  metaBatch: { ...int(1), group: "meta", description: "tasks per meta-epoch" },
+  metaLrWeights: {
+    ...nonNegative(),
+    group: "meta",
+    description: "REPTILE step of the weights toward the tasks' mean (1: all the way)",
+  },
+  metaLrArch: {
+    ...nonNegative(),
+    group: "meta",
+    description: "REPTILE step of the architecture toward the tasks' mean",
+  },
+  fomamlLrWeights: { ...positive(), group: "meta", description: "fomaml: Adam meta learning rate of the weights" },
+  fomamlLrArch: { ...positive(), group: "meta", description: "fomaml: Adam meta learning rate of the architecture" },
+  pruneEvery: {
+    ...int(0),
+    group: "meta",
+    description: "meta-model pruning every N meta-epochs (0: never)",
+  },
+  pruneBelow: {
+    ...probability(),
+    group: "meta",
+    description: "meta-model pruning removes for good the ops weighing less than this at t-min",
+  },
+
+  // Evaluation
+  testTasks: {
+    ...int(1),
+    group: "evaluation",
+    aliases: ["--tasks"],
+    resume: true,
+    eval: true,
+    description: "tasks of the final meta-test",
+  },
+  testSteps: { ...int(1), group: "evaluation", eval: true, description: "adaptation steps per meta-test task" },
+  testArchSteps: {
+    ...int(0),
+    group: "evaluation",
+    eval: true,
+    description: "meta-test steps that also adapt the architecture (the first ones)",
+  },
+  testBatchSize: {
+    ...int(1),
+    group: "evaluation",
+    eval: true,
+    description: "images per inner-loop batch in meta-testing",
+  },
+  testTMin: {
+    ...positive(),
+    group: "evaluation",
+    eval: true,
+    description: "temperature that meta-test tasks anneal down to",
+  },
+  testThreshold: {
+    ...probability(),
+    group: "evaluation",
+    eval: true,
+    description: "forward pruning threshold in meta-testing (what the per-task sizes count)",
+  },
+  evalEvery: {
+    ...int(0),
+    group: "evaluation",
+    resume: true,
+    description: "validation every N meta-epochs (0: only the final meta-test)",
+  },
+  evalTasks: { ...int(1), group: "evaluation", resume: true, description: "tasks per validation" },
+
+  // Run and resources
+  seed: { ...int(0), group: "run", description: "seed of every random choice (tasks, weights, drop-path)" },
+  threads: { ...int(1), group: "run", resume: true, eval: true, description: "libtorch threads per process" },
+  checkpointEvery: {
+    ...int(0),
+    group: "run",
+    resume: true,
+    description: "checkpoint every N meta-epochs (0: at the end and when stopped only)",
+  },
+  device: {
+    ...text(),
+    group: "run",
+    placeholder: "NAME",
+    resume: true,
+    eval: true,
+    description: "libtorch device: cpu, or cuda with a CUDA build of libtorch",
+  },
+} as const satisfies Record<string, Setting>;
+
+export type SettingKey = keyof typeof SETTINGS;
+export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
+
+const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/** The command-line flag of a setting: --kebab-case of its key (--data-dir, --t-min, ...). */
+export function flagOf(key: SettingKey): string {
+  return `--${kebab(key)}`;
+}
+
+export function isSettingKey(key: string): key is SettingKey {
+  return Object.hasOwn(SETTINGS, key);
+}
+
+/** The keys a resumed run (`--resume`) or a re-evaluation (`metanas eval`) may change. */
+export function adjustableKeys(when: "resume" | "eval"): SettingKey[] {
+  return SETTING_KEYS.filter((k) => (SETTINGS[k] as Setting)[when] === true);
+}
+
+type Shape = { [K in SettingKey]: (typeof SETTINGS)[K]["schema"] };
+const shape = Object.fromEntries(SETTING_KEYS.map((k) => [k, SETTINGS[k].schema])) as Shape;
 
 export const RunConfigSchema = z
-  .object({
-    preset: z.string().optional(),
-    /** builtin (no download), omniglot (zips or folders), miniimagenet (Ravi & Larochelle layout). */
-    dataset: z.enum(["builtin", "omniglot", "miniimagenet"]),
-    dataDir: z.string().optional(),
-    /** metanas: architecture search; fixed: a genotype's network; conv4: the MAML/REPTILE baseline. */
-    model: z.enum(["metanas", "fixed", "conv4"]),
-    /** A genotype (DARTS notation, JSON, or a file holding either) for model "fixed". */
-    genotype: z.string().optional(),
-    strategy: z.enum(STRATEGIES),
-    metaLearner: z.enum(["reptile", "fomaml"]),
-    ways: int(2),
-    shots: int(1),
-    queries: int(1),
-    /** Support images per class in meta-training tasks. */
-    trainShots: int(1),
-    channels: int(2).refine((c) => c % 2 === 0, "must be even (FactorizedReduce halves it)"),
-    cells: int(1),
-    reductions: z.array(int(0)),
-    nodes: int(1),
-    conv4Channels: int(1),
-    epochs: int(0),
-    /** Meta-epochs at the start without architecture adaptation (T stays t_max). */
-    warmup: int(0),
-    metaBatch: int(1),
-    innerSteps: int(1),
-    batchSize: int(1),
-    lrWeights: positive,
-    lrArch: positive,
-    weightDecay: z.number().min(0),
-    archWeightDecay: z.number().min(0),
-    tMax: positive,
-    tMin: positive,
-    trainThreshold: prob,
-    dropPath: prob,
-    metaLrWeights: z.number().min(0),
-    metaLrArch: z.number().min(0),
-    fomamlLrWeights: positive,
-    fomamlLrArch: positive,
-    /** Meta-model pruning every N meta-epochs (0: never), of op weights below pruneBelow at t_min. */
-    pruneEvery: int(0),
-    pruneBelow: prob,
-    testTasks: int(1),
-    testSteps: int(1),
-    /** Meta-test steps that adapt the architecture (the first ones). */
-    testArchSteps: int(0),
-    testBatchSize: int(1),
-    testTMin: positive,
-    testThreshold: prob,
-    /** Validation every N meta-epochs (0: only the final meta-test), on evalTasks tasks. */
-    evalEvery: int(0),
-    evalTasks: int(1),
-    seed: int(0),
-    threads: int(1),
-    checkpointEvery: int(0),
-    device: z.string(),
-  })
+  .object({ preset: z.string().optional(), ...shape })
   .strict()
   .superRefine((c, ctx) => {
-    const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
-    if (c.tMin > c.tMax) issue("tMin", `t_min (${c.tMin}) must not exceed t_max (${c.tMax})`);
+    const issue = (path: SettingKey, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+    if (c.tMin > c.tMax) issue("tMin", `t-min (${c.tMin}) must not exceed t-max (${c.tMax})`);
     if (c.warmup > c.epochs) issue("warmup", `warm-up (${c.warmup}) is longer than the run (${c.epochs} meta-epochs)`);
     if (c.testArchSteps > c.testSteps)
       issue("testArchSteps", `architecture steps (${c.testArchSteps}) exceed meta-test steps (${c.testSteps})`);
@@ -80,22 +293,69 @@ export const RunConfigSchema = z
   });
 
 export type RunConfig = z.infer<typeof RunConfigSchema>;
+/** What a preset gives: every setting that has no default. */
+export type PresetValues = Omit<z.input<typeof RunConfigSchema>, "preset">;
 
 export class ConfigError extends Error {}
 
-/** One line per problem, naming the key and what is wrong. */
-function describe(err: z.ZodError): string {
-  return err.issues.map((i) => `${i.path.join(".") || "config"}: ${i.message}`).join("; ");
+/** The closest setting key to a misspelt one, when it is close. */
+function closestKey(name: string): SettingKey | null {
+  const distance = (a: string, b: string) => {
+    const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      let diag = d[0]!;
+      d[0] = i;
+      for (let j = 1; j <= b.length; j++) {
+        const up = d[j]!;
+        d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+        diag = up;
+      }
+    }
+    return d[b.length]!;
+  };
+  let best: SettingKey | null = null;
+  let bestD = 3;
+  for (const k of SETTING_KEYS) {
+    const dist = distance(name.toLowerCase(), k.toLowerCase());
+    if (dist < bestD) [best, bestD] = [k, dist];
+  }
+  return best;
 }
 
+/**
+ * One line per problem, naming the key (and its flag, where the values came from the command line
+ * or could have) and what is wrong.
+ */
+function describe(err: z.ZodError, withFlags: boolean): string {
+  return err.issues
+    .map((i) => {
+      if (i.code === "unrecognized_keys") {
+        return i.keys
+          .map((k) => {
+            const near = closestKey(k);
+            return `unknown setting "${k}"${near ? ` (did you mean ${near}?)` : ""}`;
+          })
+          .join("; ");
+      }
+      const key = String(i.path[0] ?? "");
+      const name = isSettingKey(key) ? (withFlags ? `${key} (${flagOf(key)})` : key) : key || "config";
+      return `${name}: ${i.message}`;
+    })
+    .join("; ");
+}
+
+/**
+ * Validates a whole configuration. `withFlags` names each setting's flag in the error: true where
+ * the values came from a preset, a config file and flags of search/train/config.
+ */
 /** Keys of earlier versions that no longer mean anything: meta-test worker threads gave way to ranks (--nproc). */
 const RETIRED_KEYS = ["workers"];
 
-export function validateConfig(raw: unknown, source = "configuration"): RunConfig {
+export function validateConfig(raw: unknown, source = "configuration", withFlags = false): RunConfig {
   if (typeof raw === "object" && raw !== null && !Array.isArray(raw))
     raw = Object.fromEntries(Object.entries(raw).filter(([k]) => !RETIRED_KEYS.includes(k)));
   const r = RunConfigSchema.safeParse(raw);
-  if (!r.success) throw new ConfigError(`invalid ${source}: ${describe(r.error)}`);
+  if (!r.success) throw new ConfigError(`invalid ${source}: ${describe(r.error, withFlags)}`);
   return r.data;
 }
 
@@ -104,7 +364,7 @@ export function readConfigFile(file: string): Record<string, unknown> {
   try {
     text = readFileSync(file, "utf8");
   } catch {
-    throw new ConfigError(`config file ${file} cannot be read: check the path`);
+    throw new ConfigError(`config file ${file} cannot be read: check the --config path`);
   }
   try {
     const v = JSON.parse(text);
@@ -115,20 +375,25 @@ export function readConfigFile(file: string): Record<string, unknown> {
   }
 }
 
+export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
+
+export function isPresetName(name: string): name is PresetName {
+  return Object.hasOwn(PRESETS, name);
+}
+
 /** preset <- config file <- flags; the result is validated as a whole. */
 export function buildConfig(
   preset: string,
   fileValues: Record<string, unknown>,
   flags: Record<string, unknown>,
 ): RunConfig {
-  if (!(preset in PRESETS))
-    throw new ConfigError(`unknown preset "${preset}": use one of ${Object.keys(PRESETS).join(", ")}`);
-  const base = PRESETS[preset as PresetName];
+  if (!isPresetName(preset))
+    throw new ConfigError(`unknown --preset "${preset}": use one of ${PRESET_NAMES.join(", ")}`);
   const merged = {
-    ...base,
+    ...PRESETS[preset],
     ...fileValues,
     ...Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)),
     preset,
   };
-  return validateConfig(merged);
+  return validateConfig(merged, "configuration", true);
 }

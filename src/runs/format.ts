@@ -22,7 +22,10 @@ export interface TrainRecord {
   /** Seconds this epoch took, and since the run started. */
   seconds: number;
   elapsed: number;
-  /** CPU seconds this process spent in the epoch (rank 0's): on a busy machine, what the epoch cost itself. */
+  /**
+   * CPU seconds this epoch's process used (all its threads): on a shared machine a fairer measure
+   * of what an epoch costs than wall time, which also counts the other processes' turns.
+   */
   cpuSeconds?: number;
   /** Runs spread over ranks: how many, and rank 0's seconds waiting for the others, then in the all-reduce. */
   ranks?: number;

@@ -1,4 +1,7 @@
-// The paper's four settings (SPEC section 7) and the built-in quick run.
+// The paper's four settings (docs/method.md §7) and the built-in quick run. Their type comes from the
+// configuration schema (config.ts): a preset must give every setting that has no default there.
+import type { PresetValues } from "./config.js";
+
 const paperCommon = {
   model: "metanas",
   strategy: "metanas",
@@ -38,7 +41,7 @@ const paperCommon = {
   checkpointEvery: 100,
   device: "cpu",
   conv4Channels: 64,
-} as const;
+} satisfies Partial<PresetValues>;
 
 const omniglot = {
   ...paperCommon,
@@ -48,7 +51,7 @@ const omniglot = {
   lrArch: 5e-3,
   tMin: 0.05,
   testBatchSize: 10,
-} as const;
+} satisfies Partial<PresetValues>;
 const mini = {
   ...paperCommon,
   dataset: "miniimagenet",
@@ -57,7 +60,7 @@ const mini = {
   lrArch: 1e-3,
   tMin: 0.1,
   conv4Channels: 32,
-} as const;
+} satisfies Partial<PresetValues>;
 
 export const PRESETS = {
   "omniglot-20way-1shot": { ...omniglot, shots: 1 },
@@ -97,6 +100,6 @@ export const PRESETS = {
     checkpointEvery: 4,
     conv4Channels: 32,
   },
-} as const;
+} satisfies Record<string, PresetValues>;
 
 export type PresetName = keyof typeof PRESETS;

@@ -20,7 +20,7 @@ import { toDarts, toJson } from "../searchspace/genotype.js";
 import { type ProgressReporter, silentReporter } from "../util/progress.js";
 import { Rng } from "../util/rng.js";
 import { type CheckpointState, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
-import { ConfigError, type RunConfig, validateConfig } from "./config.js";
+import { adjustableKeys, ConfigError, flagOf, type RunConfig, type SettingKey, validateConfig } from "./config.js";
 import {
   agree,
   anyRank,
@@ -423,15 +423,22 @@ export async function runTraining(
   }
 }
 
-/** Meta-tests a run's latest checkpoint again (e.g. with more tasks); rank 0 writes evaluation.json. */
-export async function runEvaluation(dir: string, o: RunOptions & { tasks?: number } = {}): Promise<Summary | null> {
+/**
+ * Meta-tests a run's latest checkpoint again (e.g. with more tasks, or other meta-test settings);
+ * rank 0 writes evaluation.json (or `file`). `overrides` may set what a re-evaluation may change
+ * (testTasks, testSteps, testTMin, threads, ...).
+ */
+export async function runEvaluation(
+  dir: string,
+  o: RunOptions & { overrides?: Partial<RunConfig>; file?: string } = {},
+): Promise<Summary | null> {
   const reporter = o.reporter ?? silentReporter;
   const ranks = await joinRanks(o.launch);
   const { group, root } = ranks;
   let s: Session | null = null;
   try {
     const prepared = await prepareAll(ranks, async () => {
-      const c = await savedConfig(dir, ranks);
+      const c = adjustedConfig(await savedConfig(dir, ranks), o.overrides ?? {}, "eval");
       const session = await openSession(c, (line) => reporter.log(line));
       try {
         const checkpoint = root ? loadCheckpoint(dir, c, session.model, session.opt, session.learner) : null;
@@ -446,11 +453,11 @@ export async function runEvaluation(dir: string, o: RunOptions & { tasks?: numbe
     if (group) epoch = (await syncFromRoot(group, s, "sending the meta-state", { epoch })).epoch!;
     const started = performance.now();
     const c = prepared.c;
-    const r = await runEval(s, ranks, "test", o.tasks ?? c.testTasks, evalSeed(c, -1), reporter, "meta-test");
+    const r = await runEval(s, ranks, "test", c.testTasks, evalSeed(c, -1), reporter, "meta-test");
     await group?.barrier("the end of the evaluation");
     if (!root) return null;
     const summary = summarise(s, r, epoch, (performance.now() - started) / 1000);
-    writeSummary(dir, summary, "evaluation.json");
+    writeSummary(dir, summary, o.file ?? "evaluation.json");
     group?.destroy();
     await o.afterRun?.(dir);
     return summary;
@@ -460,26 +467,31 @@ export async function runEvaluation(dir: string, o: RunOptions & { tasks?: numbe
   }
 }
 
-/** Settings a resumed run may change: how long it runs and how it reports, not what it learns. */
-const ADJUSTABLE = new Set<string>([
-  "epochs",
-  "evalEvery",
-  "evalTasks",
-  "testTasks",
-  "checkpointEvery",
-  "threads",
-  "device",
-]);
-
-function resumedConfig(saved: RunConfig, overrides: Partial<RunConfig>): RunConfig {
+/**
+ * The saved configuration with the settings that may change on --resume or eval replaced (the
+ * schema marks them: how long a run goes and how it reports, not what it learns).
+ */
+function adjustedConfig(saved: RunConfig, overrides: Partial<RunConfig>, when: "resume" | "eval"): RunConfig {
+  const allowed = new Set<string>(adjustableKeys(when));
   const changed = Object.entries(overrides).filter(
     ([k, v]) => v !== undefined && JSON.stringify(v) !== JSON.stringify((saved as Record<string, unknown>)[k]),
   );
-  const refused = changed.filter(([k]) => !ADJUSTABLE.has(k)).map(([k]) => k);
+  const refused = changed.filter(([k]) => !allowed.has(k)).map(([k]) => flagOf(k as SettingKey));
   if (refused.length > 0) {
+    const may = [...allowed].map((k) => flagOf(k as SettingKey)).join(", ");
     throw new RunDirError(
-      `a resumed run keeps its configuration; ${refused.join(", ")} cannot change (only ${[...ADJUSTABLE].join(", ")} can): start a new run to change them`,
+      when === "resume"
+        ? `a resumed run keeps its configuration; ${refused.join(", ")} cannot change (only ${may} can): start a new run to change them`
+        : `eval meta-tests the run as it was trained; ${refused.join(", ")} cannot change (only ${may} can)`,
     );
   }
-  return validateConfig({ ...saved, ...Object.fromEntries(changed) }, "resumed configuration");
+  return validateConfig(
+    { ...saved, ...Object.fromEntries(changed) },
+    when === "resume" ? "resumed configuration" : "evaluation settings",
+    true,
+  );
+}
+
+function resumedConfig(saved: RunConfig, overrides: Partial<RunConfig>): RunConfig {
+  return adjustedConfig(saved, overrides, "resume");
 }

@@ -54,7 +54,7 @@ export function evalPool(s: Session, split: EvalSplit): ClassPool {
   return split === "val" ? (s.dataset.splits.val ?? s.dataset.splits.test) : s.dataset.splits.test;
 }
 
-/** Inner-loop settings of meta-training tasks (SPEC section 3): the architecture adapts in every step. */
+/** Inner-loop settings of meta-training tasks (docs/method.md §3): the architecture adapts in every step. */
 export function trainInner(c: RunConfig): InnerLoopSettings {
   return {
     steps: c.innerSteps,

@@ -1,4 +1,4 @@
-// The candidate operations of SPEC section 1, each a module with forward(x). BN is affine only in
+// The candidate operations of docs/method.md §1, each a module with forward(x). BN is affine only in
 // networks built from a genotype; in the search network it has no learned scale/shift.
 import { avgPool2d, cat, maxPool2d, type Tensor } from "../engine/index.js";
 import { BatchNorm2d, Conv2d } from "../nn/layers.js";

@@ -1,4 +1,4 @@
-// The seven candidate operations, in the index order of SPEC section 1 (no "zero" op).
+// The seven candidate operations, in the index order of docs/method.md §1 (no "zero" op).
 export const OP_NAMES = [
   "max_pool_3x3",
   "avg_pool_3x3",

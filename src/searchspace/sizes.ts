@@ -47,12 +47,15 @@ export function parameterCountWith(net: SearchNetwork, weights: NetworkCellWeigh
   return total;
 }
 
-/** MACs per image of one forward pass (measured on a batch of two, halved). */
+/** Batch norm needs more than one value per channel, so sizes are measured on a batch of two. */
+const MEASURE_BATCH = 2;
+
+/** MACs per image of one forward pass: the layers count the whole batch's work, divided by its size. */
 export function macsPerImage(
   forward: (x: ReturnType<typeof rand>) => unknown,
   inputShape: [number, number, number],
 ): number {
-  return tidy(() => noGrad(() => countMacs(() => forward(rand([2, ...inputShape]))).macs / 2));
+  return tidy(() => noGrad(() => countMacs(() => forward(rand([MEASURE_BATCH, ...inputShape]))).macs / MEASURE_BATCH));
 }
 
 export function searchSizes(

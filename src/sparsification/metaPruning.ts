@@ -1,4 +1,4 @@
-// Meta-model pruning (SPEC section 2): op logits whose softmax at t_min is below a bound are set
+// Meta-model pruning (docs/method.md §2): op logits whose softmax at t_min is below a bound are set
 // to -1e9 for good, so those ops are never computed again.
 import { noGrad, type Tensor, tensor, tidy } from "../engine/index.js";
 

@@ -1,4 +1,4 @@
-// The annealing schedule of SPEC section 2: T falls linearly from tMax to tMin over the
+// The annealing schedule of docs/method.md §2: T falls linearly from tMax to tMin over the
 // architecture-adaptation steps of a task, then stays at tMin (also for the query prediction).
 export interface TemperatureSettings {
   tMax: number;

@@ -1,4 +1,4 @@
-// The task learner's two Adam optimisers (SPEC section 3): beta1 = 0, beta2 = 0.999, eps 1e-8;
+// The task learner's two Adam optimisers (docs/method.md §3): beta1 = 0, beta2 = 0.999, eps 1e-8;
 // weights without weight decay (unless a fixed network asks for it), architecture with 1e-3.
 import { Adam, Snapshot, type Tensor } from "../engine/index.js";
 import type { MetaModel } from "../models/model.js";

@@ -1,4 +1,4 @@
-// The task learner (SPEC section 3), first-order DARTS: per step two batches drawn with
+// The task learner (docs/method.md §3), first-order DARTS: per step two batches drawn with
 // replacement from the support set; an architecture step on the second batch's loss (gradients
 // with respect to alpha and beta only, at the current weights), then a weight step on the first.
 import { sampleBatch } from "../data/sampler.js";
@@ -35,7 +35,7 @@ export function predictionPhase(o: InnerLoopSettings): ForwardPhase {
   return { temperature: o.archSteps > 0 ? o.tMin : o.tMax, threshold: o.threshold, dropPath: 0 };
 }
 
-/** Yields to the event loop so that finalizers and signals get their turn (LIBTORCH-NOTES). */
+/** Yields to the event loop so that finalizers and signals get their turn (native/README.md). */
 export const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function lossOn(model: MetaModel, set: TaskSet, phase: ForwardPhase) {

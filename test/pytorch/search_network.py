@@ -1,5 +1,5 @@
-"""An independent PyTorch implementation of the MetaNAS one-shot network (SPEC sections 1-2),
-written from the SPEC, fed with metanas's weights: prints logits, loss and gradients as JSON.
+"""An independent PyTorch implementation of the MetaNAS one-shot network (docs/method.md §1-2),
+written from docs/method.md, fed with metanas's weights: prints logits, loss and gradients as JSON.
 Run by test/searchspace-pytorch.test.ts with Debian's python3-torch."""
 import json
 import struct
