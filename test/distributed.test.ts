@@ -413,6 +413,14 @@ describe("launch settings", () => {
     assert.throws(() => launchFromEnv({ WORLD_SIZE: "2", MASTER_ADDR: "a", MASTER_PORT: "1" }), /RANK is not set/);
   });
 
+  it("accepts and ignores the local-rank argument that torch.distributed.launch appends", () => {
+    for (const extra of [["--local_rank=1"], ["--local-rank", "1"]]) {
+      const r = metanas(["inspect", "--json", ...extra]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(JSON.parse(r.stdout).channels, 28);
+    }
+  });
+
   it("gives the ranks the command line without --nproc", () => {
     assert.deepEqual(withoutNproc(["search", "--nproc", "2", "--ways", "5", "--nproc=3"]), ["search", "--ways", "5"]);
   });

@@ -7,10 +7,11 @@ process.env.OMP_WAIT_POLICY ??= "PASSIVE";
 // c10d logs its own view of a failed rendezvous or collective through glog; metanas says it in one
 // line (METANAS_DEBUG shows both). glog reads this when libtorch loads.
 if (!process.env.METANAS_DEBUG) process.env.GLOG_minloglevel ??= "3";
-// torch.distributed.launch (without --use_env) appends --local_rank=N (or --local-rank N); the
-// rank comes from the environment anyway.
-const localRankFlag = /^--local[_-]rank(=.*)?$/;
-const args = process.argv.filter((a, i, all) => !localRankFlag.test(a) && !/^--local[_-]rank$/.test(all[i - 1] ?? ""));
+// torch.distributed.launch (without its use-env option) appends a local-rank argument
+// ("--local_rank=N", or the name and N apart); the rank comes from the environment anyway. It is
+// the launcher's argument, not a metanas flag, so it is matched here and dropped.
+const localRank = /^-{2}local[_-]rank(=.*)?$/;
+const args = process.argv.filter((a, i, all) => !localRank.test(a) && !/^-{2}local[_-]rank$/.test(all[i - 1] ?? ""));
 
 const { createProgram } = await import("./program.js");
 const { SharedFailure } = await import("../runs/distributed.js");
