@@ -179,8 +179,8 @@ describe("the CLI on several ranks", () => {
         [2, 2],
       ],
     );
-    const alone = metanas(["eval", "--run", "two", "--json"]);
-    const spread = metanas(["eval", "--run", "two", "--nproc", "2", "--json"]);
+    const alone = metanas(["eval", "two", "--json"]);
+    const spread = metanas(["eval", "two", "--nproc", "2", "--json"]);
     assert.equal(alone.status, 0, alone.stderr);
     assert.equal(spread.status, 0, spread.stderr);
     const a = JSON.parse(alone.stdout.trim());

@@ -134,7 +134,7 @@ describe("runs", () => {
     for (const t of tensors.values()) t.dispose();
     await assert.rejects(
       runTraining(dir, { resume: true }),
-      /written by an earlier metanas \(metanas-checkpoint-1\) that drew meta-training tasks differently, so resuming would not continue the same run: start a new run \(metanas eval --run still meta-tests it\)/,
+      /written by an earlier metanas \(metanas-checkpoint-1\) that drew meta-training tasks differently, so resuming would not continue the same run: start a new run \(metanas eval .*corrupt still meta-tests it\)/,
     );
     assert.equal((await runEvaluation(dir, { overrides: { testTasks: 2 } }))?.tasks, 2);
   });

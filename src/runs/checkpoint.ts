@@ -103,7 +103,7 @@ export function loadCheckpoint(
     const old = OLD_FORMATS.has(metadata.format ?? "");
     if (old && o.resume)
       throw new CheckpointError(
-        `checkpoint ${file} was written by an earlier metanas (${metadata.format}) that drew meta-training tasks differently, so resuming would not continue the same run: start a new run (metanas eval --run still meta-tests it)`,
+        `checkpoint ${file} was written by an earlier metanas (${metadata.format}) that drew meta-training tasks differently, so resuming would not continue the same run: start a new run (metanas eval ${runDir} still meta-tests it)`,
       );
     if (metadata.format !== FORMAT && !old)
       throw new CheckpointError(`${file} is not a metanas checkpoint (format ${metadata.format ?? "missing"})`);
