@@ -90,8 +90,8 @@ async function measure(c: RunConfig, measuredTasks: number): Promise<Measured> {
     pruneBelow: c.pruneBelow,
     task: { ways: c.ways, shots: c.trainShots, queries: c.queries },
     inner: trainInner(c),
+    seed: c.seed,
   };
-  const rng = new Rng(c.seed);
   const scale = c.metaBatch / measuredTasks;
   const wall: number[] = [];
   const cpu: number[] = [];
@@ -99,7 +99,7 @@ async function measure(c: RunConfig, measuredTasks: number): Promise<Measured> {
   try {
     for (const epoch of [0, 1]) {
       const [t0, c0] = [performance.now(), process.cpuUsage()];
-      await metaEpoch(epoch, model, opt, learner, pool, settings, rng);
+      await metaEpoch(epoch, model, opt, learner, pool, settings);
       const used = process.cpuUsage(c0);
       wall.push(((performance.now() - t0) / 1000) * scale);
       cpu.push(((used.user + used.system) / 1e6) * scale);

@@ -60,6 +60,11 @@ if (configure.status !== 0) {
       "libtorch was not found: install it with `apt-get install -y libtorch-dev`, or set LIBTORCH_DIR to an unpacked libtorch from pytorch.org.",
     );
   }
+  if (out.includes("METANAS_GLOO_NOT_FOUND")) {
+    fail(
+      "the Gloo headers (gloo/algorithm.h) were not found, which libtorch's distributed layer needs: install them with `apt-get install -y libgloo-dev`.",
+    );
+  }
   process.stderr.write(out);
   fail("configuring the native addon failed (CMake output above).");
 }

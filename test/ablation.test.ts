@@ -34,7 +34,6 @@ const tiny: Partial<RunConfig> = {
   testSteps: 3,
   testArchSteps: 2,
   testBatchSize: 3,
-  workers: 1,
 };
 const tinyFlags = Object.entries(tiny).flatMap(([k, v]) => [
   `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`,

@@ -1,17 +1,16 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { sampleTask } from "../src/data/sampler.js";
-import type { ClassPool, Task } from "../src/data/types.js";
+import type { Task } from "../src/data/types.js";
 import * as E from "../src/engine/index.js";
 import { FirstOrderMaml } from "../src/metalearner/fomaml.js";
-import { metaEpoch } from "../src/metalearner/metaTrainer.js";
-import { cloneAll, copyInto } from "../src/metalearner/parameters.js";
+import { metaEpoch, trainTaskRng } from "../src/metalearner/metaTrainer.js";
 import { Reptile } from "../src/metalearner/reptile.js";
 import type { ForwardPhase, MetaModel } from "../src/models/model.js";
-import { SearchModel } from "../src/models/searchModel.js";
 import { TaskOptimizers } from "../src/tasklearner/optimizers.js";
-import { adapt, type InnerLoopSettings, innerTemperature } from "../src/tasklearner/taskLearner.js";
+import { adapt, innerTemperature } from "../src/tasklearner/taskLearner.js";
 import { Rng } from "../src/util/rng.js";
+import { inner, tinySearchModel, toyPool, values } from "./tinyMeta.js";
 
 /** Two weight tensors and one architecture tensor; logits = x.mean * w1 + w2 + a (enough to differentiate). */
 class ToyModel implements MetaModel {
@@ -37,7 +36,6 @@ class ToyModel implements MetaModel {
     for (const t of [...this.weights, ...this.arch]) t.dispose();
   }
 }
-const values = (ts: E.Tensor[]) => ts.map((t) => t.toArray().map((v) => Number(v.toFixed(6))));
 const set = (ts: E.Tensor[], vs: number[][]) =>
   E.noGrad(() => ts.forEach((t, i) => E.tidy(() => t.copy_(E.tensor(vs[i]!, [vs[i]!.length])))));
 
@@ -53,7 +51,7 @@ describe("REPTILE", () => {
     set(model.weights, [[4, 0], [1]]);
     set(model.arch, [[-0.5, -1.5]]);
     reptile.afterTask(model, () => E.zeros([]));
-    reptile.end(model);
+    reptile.end(model, 2);
     // mean w1 = [3, 2], mean w2 = [3]: w_meta + 1.0 (mean - w_meta) = mean
     // mean a = [0.5, -0.5]... use asymmetric: a_1 = [1.5, 0.5], a_2 = [-0.5, -1.5] -> mean [0.5, -0.5] = meta: no move
     assert.deepEqual(values(model.weights), [[3, 2], [3]]);
@@ -62,7 +60,7 @@ describe("REPTILE", () => {
     reptile.begin(model);
     set(model.arch, [[1.5, 0.5]]);
     reptile.afterTask(model, () => E.zeros([]));
-    reptile.end(model);
+    reptile.end(model, 1);
     assert.deepEqual(values(model.arch), [[0.5 + 0.6 * 1.0, -0.5 + 0.6 * 1.0].map((v) => Number(v.toFixed(6)))]);
     reptile.dispose();
     model.dispose();
@@ -85,7 +83,7 @@ describe("first-order MAML", () => {
     set(model.weights, [[0, 0], [0]]);
     const g2 = E.tidy(() => E.grad(loss(), [...model.weights, ...model.arch]).map((g) => g!.toArray()));
     fomaml.afterTask(model, loss);
-    fomaml.end(model);
+    fomaml.end(model, 2);
     // Adam's first step moves every coordinate by lr against the sign of the mean gradient.
     const meta = [[1, 2], [3], [0.5, -0.5]];
     const after = values([...model.weights, ...model.arch]);
@@ -102,38 +100,6 @@ describe("first-order MAML", () => {
     model.dispose();
     E.dispose([x, target]);
   });
-});
-
-/** A tiny pool: class c's images are a constant c / numClasses plus noise. */
-function toyPool(numClasses: number, perClass: number, size = 8): ClassPool {
-  const rng = new Rng(5);
-  const images = Array.from({ length: numClasses }, (_, c) =>
-    Array.from({ length: perClass }, () =>
-      Float32Array.from({ length: size * size }, () => c / numClasses + 0.1 * rng.float()),
-    ),
-  );
-  return { numClasses, imageShape: [1, size, size], classSize: () => perClass, image: (c, i) => images[c]![i]! };
-}
-
-/** A one-shot network small enough to adapt in milliseconds, with its task optimisers. */
-function tinySearchModel() {
-  const model = new SearchModel(
-    { inputChannels: 1, classes: 3, channels: 2, cells: 2, reductions: [1], nodes: 3, stemMultiplier: 3 },
-    "metanas",
-  );
-  const opt = new TaskOptimizers(model, { lrWeights: 0.01, lrArch: 0.01, weightDecay: 0, archWeightDecay: 1e-3 });
-  return { model, opt };
-}
-
-const inner = (o: Partial<InnerLoopSettings> = {}): InnerLoopSettings => ({
-  steps: 3,
-  archSteps: 3,
-  batchSize: 4,
-  tMax: 1,
-  tMin: 0.05,
-  threshold: 0.01,
-  dropPath: 0,
-  ...o,
 });
 
 describe("task learner", () => {
@@ -175,29 +141,83 @@ describe("task learner", () => {
       pruneEvery: 0,
       pruneBelow: 0.01,
       task: { ways: 3, shots: 2, queries: 1 },
-      inner: inner(),
+      inner: inner({ dropPath: 0.2 }),
+      seed: 9,
     };
-    const startW = cloneAll(model.weights);
-    const startA = cloneAll(model.arch);
-    // By hand: sample the task and adapt it with the same random streams.
-    const rng = new Rng(9);
-    const torchState = E.getRngState();
+    const start = new E.Snapshot([...model.weights, ...model.arch]);
+    // By hand: the task's own streams (JS and libtorch's, for drop-path) derived from (seed, epoch, index).
+    const rng = trainTaskRng(9, 0, 0);
+    E.manualSeed(rng.seed());
     await adapt(model, optA, sampleTask(pool, settings.task, rng), settings.inner, rng);
     const byHandW = values(model.weights);
     const byHandA = values(model.arch);
     optA.dispose();
-    // Through the meta-learner, from the same start.
-    copyInto(model.weights, startW);
-    copyInto(model.arch, startA);
-    E.setRngState(torchState);
+    // Through the meta-learner, from the same start; libtorch's generator elsewhere does not matter.
+    start.restore();
+    E.manualSeed(12345);
     const optB = new TaskOptimizers(model, { lrWeights: 0.01, lrArch: 0.01, weightDecay: 0, archWeightDecay: 1e-3 });
     const reptile = new Reptile(1.0, 1.0);
-    await metaEpoch(0, model, optB, reptile, pool, settings, new Rng(9));
+    await metaEpoch(0, model, optB, reptile, pool, settings);
     assert.deepEqual(values(model.weights), byHandW);
     assert.deepEqual(values(model.arch), byHandA);
     optB.dispose();
     reptile.dispose();
-    E.dispose([startW, startA, torchState]);
+    start.dispose();
+    model.dispose();
+  });
+
+  it("with two optimiser chains, each chain starts from the epoch's Adam state and the next epoch from their mean", async () => {
+    E.manualSeed(5);
+    const { model, opt } = tinySearchModel();
+    const pool = toyPool(5, 6);
+    const settings = {
+      metaBatch: 2,
+      warmup: 0,
+      pruneEvery: 0,
+      pruneBelow: 0.01,
+      task: { ways: 3, shots: 2, queries: 1 },
+      inner: inner({ dropPath: 0.2 }),
+      seed: 4,
+    };
+    // One epoch with one chain first, so that the Adam state is not zero.
+    const reptile = new Reptile(1.0, 0.6);
+    await metaEpoch(0, model, opt, reptile, pool, settings);
+    const startParams = new E.Snapshot([...model.weights, ...model.arch]);
+    const startOpt = opt.snapshot();
+    const [w0, a0] = opt.steps;
+    // By hand: each task from the same parameters and the same optimiser state.
+    const ends: { params: number[][]; moments: number[][]; steps: [number, number] }[] = [];
+    for (const i of [0, 1]) {
+      startParams.restore();
+      startOpt.restore();
+      const rng = trainTaskRng(4, 1, i);
+      E.manualSeed(rng.seed());
+      await adapt(model, opt, sampleTask(pool, settings.task, rng), settings.inner, rng);
+      ends.push({
+        params: values([...model.weights, ...model.arch]),
+        moments: values(opt.moments()),
+        steps: opt.steps,
+      });
+    }
+    const assertMean = (got: number[][], a: number[][], b: number[][], what: string) =>
+      got.forEach((row, k) =>
+        row.forEach((v, j) => {
+          const want = (a[k]![j]! + b[k]![j]!) / 2;
+          assert.ok(Math.abs(v - want) <= 1e-5 * (1 + Math.abs(want)), `${what} ${k}[${j}]: ${v} vs ${want}`);
+        }),
+      );
+    startParams.restore();
+    startOpt.restore();
+    const rate1 = new Reptile(1.0, 1.0);
+    await metaEpoch(1, model, opt, rate1, pool, { ...settings, optimizerChains: 2 });
+    assertMean(values([...model.weights, ...model.arch]), ends[0]!.params, ends[1]!.params, "meta-parameter");
+    assertMean(values(opt.moments()), ends[0]!.moments, ends[1]!.moments, "Adam moment");
+    assert.deepEqual(opt.steps, [w0 + 3, a0 + 3], "each chain took 3 steps: the mean step count");
+    assert.notDeepEqual(ends[0]!.moments, ends[1]!.moments, "the chains' states differ before averaging");
+    E.dispose([startParams, startOpt]);
+    rate1.dispose();
+    reptile.dispose();
+    opt.dispose();
     model.dispose();
   });
 
@@ -213,12 +233,13 @@ describe("task learner", () => {
       pruneBelow: 0.01,
       task: { ways: 3, shots: 2, queries: 1 },
       inner: inner({ dropPath: 0.2 }),
+      seed: 1,
     };
-    const rng = new Rng(1);
-    await metaEpoch(0, model, opt, reptile, pool, settings, rng);
-    await metaEpoch(1, model, opt, reptile, pool, settings, rng);
+    await metaEpoch(0, model, opt, reptile, pool, settings);
+    await metaEpoch(1, model, opt, reptile, pool, { ...settings, optimizerChains: 2 });
     const live = E.liveTensors();
-    for (let e = 2; e < 8; e++) await metaEpoch(e, model, opt, reptile, pool, settings, rng);
+    for (let e = 2; e < 8; e++)
+      await metaEpoch(e, model, opt, reptile, pool, { ...settings, optimizerChains: 1 + (e % 2) });
     assert.equal(E.liveTensors(), live);
     reptile.dispose();
     opt.dispose();

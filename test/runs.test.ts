@@ -5,12 +5,13 @@ import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { loadSafetensors } from "../src/engine/index.js";
+import { loadSafetensors, saveSafetensors } from "../src/engine/index.js";
 import { buildConfig, ConfigError, type RunConfig } from "../src/runs/config.js";
 import type { MetricsRecord, Summary } from "../src/runs/format.js";
 import { readMetrics } from "../src/runs/runDir.js";
 import { runEvaluation, runTraining } from "../src/runs/runner.js";
 import { fromDarts } from "../src/searchspace/genotype.js";
+import { TINY_RUN_FLAGS } from "./tinyMeta.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const cli = path.join(root, "dist/src/cli/main.js");
@@ -102,16 +103,12 @@ describe("runs", () => {
     assert.equal(train[0]!.kind === "train" && train[0]!.warmup, true);
     assert.equal(train[1]!.kind === "train" && train[1]!.temperature, 0.05);
     assert.ok(records.some((r) => r.kind === "eval" && r.split === "test"));
-    // eval again from the checkpoint: in this thread and in two workers, task for task the same
-    const serial = await runEvaluation(dir, { overrides: { testTasks: 3, workers: 1 } });
-    assert.equal(serial.tasks, 3);
-    assert.ok(existsSync(path.join(dir, "evaluation.json")));
-    const parallel = await runEvaluation(dir, { overrides: { testTasks: 3, workers: 2 } });
-    assert.deepEqual(parallel.perTaskParams, serial.perTaskParams);
-    assert.deepEqual(parallel.topGenotypes, serial.topGenotypes);
-    assert.equal(parallel.accuracy, serial.accuracy);
-    // the final meta-test of the run drew the same tasks
-    assert.equal(serial.accuracy, s.accuracy);
+    // eval again from the checkpoint draws the same test tasks as the run's final meta-test
+    const again = await runEvaluation(dir, { overrides: { testTasks: 3 } });
+    assert.ok(again && existsSync(path.join(dir, "evaluation.json")));
+    assert.equal(again.tasks, 3);
+    assert.equal(again.accuracy, s.accuracy);
+    assert.deepEqual(again.perTaskParams, s.perTaskParams);
   });
 
   it("refuses a corrupt or mismatched checkpoint and never touches the run", async () => {
@@ -129,6 +126,17 @@ describe("runs", () => {
     const cfg = JSON.parse(readFileSync(path.join(dir, "config.json"), "utf8"));
     writeFileSync(path.join(dir, "config.json"), JSON.stringify({ ...cfg, seed: 99 }));
     await assert.rejects(runTraining(dir, { resume: true }), /belongs to a different configuration/);
+    // A checkpoint of the earlier format (tasks drawn from one running stream) and a config.json
+    // with its meta-test workers: meta-tested again, but not resumed.
+    writeFileSync(path.join(dir, "config.json"), JSON.stringify({ ...cfg, workers: 2 }));
+    const { tensors, metadata } = loadSafetensors(file);
+    saveSafetensors(file, tensors, { ...metadata, format: "metanas-checkpoint-1" });
+    for (const t of tensors.values()) t.dispose();
+    await assert.rejects(
+      runTraining(dir, { resume: true }),
+      /written by an earlier metanas \(metanas-checkpoint-1\) that drew meta-training tasks differently, so resuming would not continue the same run: start a new run \(metanas eval .*corrupt still meta-tests it\)/,
+    );
+    assert.equal((await runEvaluation(dir, { overrides: { testTasks: 2 } }))?.tasks, 2);
   });
 
   it("refuses to overwrite a run and explains bad settings in one line", async () => {
@@ -153,40 +161,7 @@ describe("runs", () => {
 
 describe("cli", () => {
   const run = (args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", cwd: tmp });
-  const tinyFlags = [
-    "--channels",
-    "2",
-    "--cells",
-    "2",
-    "--reductions",
-    "1",
-    "--ways",
-    "3",
-    "--queries",
-    "2",
-    "--train-shots",
-    "2",
-    "--epochs",
-    "2",
-    "--warmup",
-    "1",
-    "--meta-batch",
-    "2",
-    "--inner-steps",
-    "2",
-    "--batch-size",
-    "4",
-    "--eval-every",
-    "0",
-    "--test-tasks",
-    "2",
-    "--test-steps",
-    "2",
-    "--test-arch-steps",
-    "1",
-    "--test-batch-size",
-    "3",
-  ];
+  const tinyFlags = [...TINY_RUN_FLAGS, "--epochs", "2", "--test-tasks", "2"];
 
   it("search --json ends with one JSON line: accuracy, ci95, tasks, genotype", () => {
     const r = run(["search", "--preset", "quick", ...tinyFlags, "--out", "cli-run", "--json"]);

@@ -664,6 +664,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT("setDefaultDevice", SetDefaultDevice);
   EXPORT("allocatorInfo", AllocatorInfo);
   EXPORT("version", Version);
+  metanas::registerDistributed(env, exports);
   return exports;
 }
 

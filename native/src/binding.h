@@ -74,5 +74,7 @@ Napi::Value guardedEntry(const Napi::CallbackInfo& info) {
 // Registration functions of the other native files, called from addon.cc's Init.
 void registerProfiler(Napi::Env env, Napi::Object exports);
 void registerKernels(Napi::Env env, Napi::Object exports);
+// Process groups, collectives and the rendezvous store (distributed.cc).
+void registerDistributed(Napi::Env env, Napi::Object exports);
 
 }  // namespace metanas

@@ -1,15 +1,44 @@
 // metanas search | train | eval: meta-architecture search, fixed-architecture meta-training
 // (a genotype's network or the Conv4 baseline), and meta-testing a finished run.
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import { selfContained } from "../models/build.js";
 import { writeReport } from "../reports/index.js";
 import { adjustableKeys, buildConfig, flagOf, MODELS, type RunConfig, readConfigFile } from "../runs/config.js";
+import { launchFromEnv } from "../runs/distributed.js";
 import type { Summary } from "../runs/format.js";
-import { defaultRunDir } from "../runs/runDir.js";
+import { defaultRunDir, readRunConfig } from "../runs/runDir.js";
 import { runEvaluation, runTraining } from "../runs/runner.js";
 import { parseGenotype } from "../searchspace/genotype.js";
-import { reporterFor } from "../util/progress.js";
+import { reporterFor, silentReporter } from "../util/progress.js";
+import { launchLocal } from "./launch.js";
 import { addSettingOptions, configFileOption, helpWithPresetValues, presetOption, settingValues } from "./settings.js";
+
+/** --nproc N: ranks to start on this machine. */
+function nprocOption(): Option {
+  return new Option(
+    "--nproc <n>",
+    "ranks to start on this machine, one process and one libtorch thread each (default 1; docs/distributed.md)",
+  ).argParser((text) => {
+    const n = Number(text);
+    if (text.trim() === "" || !Number.isInteger(n) || n < 1) throw new InvalidArgumentError("must be an integer >= 1.");
+    return n;
+  });
+}
+
+/** Starts `nproc` local ranks of this command when asked to, and leaves with their exit code. */
+async function launchIfAsked(nproc: unknown, config: () => RunConfig, training: boolean): Promise<boolean> {
+  const n = typeof nproc === "number" ? nproc : 1;
+  if (n === 1) return false;
+  const code = await launchLocal({ nproc: n, config: config(), training }, (line) => console.error(line));
+  process.exitCode = code;
+  return true;
+}
+
+/** How this process takes part: alone, or as one rank of a launch (only rank 0 reports). */
+function participation() {
+  const launch = launchFromEnv();
+  return { launch, reporter: launch && launch.rank !== 0 ? silentReporter : reporterFor() };
+}
 
 function printCells(summary: Summary): void {
   if (!summary.genotypeJson) return;
@@ -68,15 +97,17 @@ function trainingCommand(
       "--resume <dir>",
       `continue the run in <dir> from its last checkpoint (may change: ${adjustableKeys("resume").map(flagOf).join(" ")})`,
     )
-    .option("--json", "print the final result as one JSON line");
+    .option("--json", "print the final result as one JSON line")
+    .addOption(nprocOption());
   addSettingOptions(cmd);
   const models = MODELS.filter((m) => m !== "metanas").join(" or ");
   helpWithPresetValues(cmd, "quick", name === "train" ? { model: `${models}; fixed when --genotype is given` } : {});
   cmd.action(async (o: Record<string, unknown>) => {
-    const reporter = reporterFor();
     const flags = settingValues(o);
-    const options = { reporter, handleSignals: true, afterRun: report };
     if (o.resume) {
+      if (await launchIfAsked(o.nproc, () => readRunConfig(String(o.resume)), true)) return;
+      const { launch, reporter } = participation();
+      const options = { reporter, handleSignals: true, afterRun: report, launch };
       const r = await runTraining(String(o.resume), { resume: true, overrides: flags }, options);
       finish(r.summary, r.dir, Boolean(o.json));
       return;
@@ -96,6 +127,9 @@ function trainingCommand(
     }
     // Reads a genotype file now, so that a bad one fails before anything is printed or written.
     const config = selfContained(buildConfig(String(o.preset), { ...modelDefaults, ...fileValues }, flags));
+    if (await launchIfAsked(o.nproc, () => config, true)) return;
+    const { launch, reporter } = participation();
+    const options = { reporter, handleSignals: true, afterRun: report, launch };
     const dir = o.out ? String(o.out) : defaultRunDir(String(o.preset));
     reporter.log(`metanas ${name}: ${JSON.stringify(config)}`);
     reporter.log(`run directory: ${dir}`);
@@ -120,7 +154,8 @@ export function register(program: Command): void {
     .description("meta-test the latest checkpoint of a run again (writes RUN_DIR/evaluation.json)")
     .argument("[RUN_DIR]", "a run directory written by search or train")
     .option("--run <dir>", "the run directory (the same as RUN_DIR)")
-    .option("--json", "print the final result as one JSON line");
+    .option("--json", "print the final result as one JSON line")
+    .addOption(nprocOption());
   addSettingOptions(evalCmd, evalKeys);
   evalCmd.configureHelp({
     optionDescription: (option) =>
@@ -130,7 +165,9 @@ export function register(program: Command): void {
     const dir = runDir ?? (o.run as string | undefined);
     if (!dir) throw new Error("eval needs the run directory: metanas eval RUN_DIR");
     const overrides = settingValues(o, evalKeys);
-    const summary = await runEvaluation(dir, { reporter: reporterFor(), overrides, afterRun: report });
+    if (await launchIfAsked(o.nproc, () => ({ ...readRunConfig(dir), ...overrides }), false)) return;
+    const { launch, reporter } = participation();
+    const summary = await runEvaluation(dir, { reporter, overrides, afterRun: report, launch });
     finish(summary, dir, Boolean(o.json));
   });
 }

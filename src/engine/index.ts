@@ -16,6 +16,12 @@ export {
   zeros,
   zerosLike,
 } from "./create.js";
+export {
+  DistributedError,
+  type PeerDevice,
+  ProcessGroup,
+  type RendezvousOptions,
+} from "./distributed.js";
 export { DType, type DTypeName } from "./dtype.js";
 export {
   addScaled,
@@ -59,3 +65,12 @@ export {
 } from "./safetensors.js";
 export { type Disposable, dispose, keep, tidy } from "./scope.js";
 export { type Shape, Tensor } from "./tensor.js";
+export {
+  accumulate,
+  cloneAll,
+  copyInto,
+  disposeAll,
+  Snapshot,
+  scaleAll,
+  zerosLikeAll,
+} from "./tensorList.js";

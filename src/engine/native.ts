@@ -119,6 +119,8 @@ export interface NativeAddon {
   kernelInfo(): KernelInfo;
   profilerStart(): void;
   profilerStop(): { name: string; selfUs: number; totalUs: number; calls: number }[];
+  /** libtorch's c10d: rendezvous store and Gloo process group (native/src/distributed.cc). */
+  distributed: NativeDistributed;
 }
 
 /** Which kernels run: the addon's own ("metanas") or libtorch's ("aten", METANAS_KERNELS=aten). */
@@ -126,6 +128,25 @@ export interface KernelInfo {
   kernels: "metanas" | "aten";
   /** Where float matrix products go: oneDNN's sgemm, or libtorch's matmul when oneDNN is not loadable. */
   sgemm: "onednn" | "aten";
+}
+
+export interface NativeDistributed {
+  connect(o: {
+    addr: string;
+    port: number;
+    rank: number;
+    size: number;
+    host: boolean;
+    prefix: string;
+    timeoutMs: number;
+    storeOwner: string;
+  }): Promise<void>;
+  exchange(label: string, value: string): Promise<string[]>;
+  createGroup(o: { interfaces?: string; hostname?: string }): Promise<void>;
+  allReduceSum(ids: number[], label: string): Promise<void>;
+  broadcast(ids: number[], root: number, label: string): Promise<void>;
+  barrier(label: string): Promise<void>;
+  destroy(): void;
 }
 
 /** The allocator policy the addon set when it loaded, and glibc's malloc counters (mallinfo2). */

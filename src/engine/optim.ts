@@ -3,6 +3,7 @@ import { zerosLike } from "./create.js";
 import { native } from "./native.js";
 import { keep } from "./scope.js";
 import type { Tensor } from "./tensor.js";
+import { Snapshot } from "./tensorList.js";
 
 export interface AdamOptions {
   lr: number;
@@ -58,6 +59,13 @@ export class Adam {
   /** The moments and the step count, to save or to restore later. */
   state(): { step: number; m: Tensor[]; v: Tensor[] } {
     return { step: this.step, m: this.m, v: this.v };
+  }
+  /** The moments and the step count as they are now, to restore later (dispose the snapshot). */
+  snapshot(): Snapshot {
+    const step = this.step;
+    return new Snapshot([...this.m, ...this.v], () => {
+      this.step = step;
+    });
   }
   /** Copies another state's moments into this optimiser (shapes must match). */
   loadState(s: { step: number; m: readonly Tensor[]; v: readonly Tensor[] }): void {

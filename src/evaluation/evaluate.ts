@@ -2,13 +2,13 @@
 // steps adapting the architecture, then 50 weight-only steps), accuracy on its query set, the
 // pruned task-specific architecture and its size. Task optimisers restart from their
 // meta-trained state before every task. Task t draws from its own random stream, so results do
-// not depend on how the tasks are spread over workers.
+// not depend on how the tasks are spread over ranks.
 import { sampleTask } from "../data/sampler.js";
 import type { ClassPool, TaskSpec } from "../data/types.js";
-import { cloneAll, copyInto, disposeAll } from "../metalearner/parameters.js";
+import { Snapshot } from "../engine/index.js";
 import type { MetaModel } from "../models/model.js";
 import { toDarts } from "../searchspace/genotype.js";
-import { disposeSnapshot, type TaskOptimizers } from "../tasklearner/optimizers.js";
+import type { TaskOptimizers } from "../tasklearner/optimizers.js";
 import { adapt, type InnerLoopSettings, predict, predictionPhase, predictWith } from "../tasklearner/taskLearner.js";
 import { Rng } from "../util/rng.js";
 import { meanAndCi95 } from "./statistics.js";
@@ -71,15 +71,11 @@ export async function evaluateTasks(
 ): Promise<TaskResult[]> {
   const settings = testSettings(model, inner);
   const phase = predictionPhase(settings);
-  const metaW = cloneAll(model.weights);
-  const metaA = cloneAll(model.arch);
-  const optState = opt.snapshot();
+  const meta = Snapshot.join([new Snapshot([...model.weights, ...model.arch]), opt.snapshot()]);
   const results: TaskResult[] = [];
   try {
     for (const t of taskIndices) {
-      copyInto(model.weights, metaW);
-      copyInto(model.arch, metaA);
-      opt.restore(optState);
+      meta.restore();
       const rng = taskRng(seed, t);
       const sample = sampleTask(pool, task, rng);
       await adapt(model, opt, sample, settings, rng);
@@ -103,11 +99,8 @@ export async function evaluateTasks(
       onTask?.(t, r);
     }
   } finally {
-    copyInto(model.weights, metaW);
-    copyInto(model.arch, metaA);
-    opt.restore(optState);
-    disposeAll([...metaW, ...metaA]);
-    disposeSnapshot(optState);
+    meta.restore();
+    meta.dispose();
   }
   return results;
 }

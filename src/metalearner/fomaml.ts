@@ -1,16 +1,14 @@
 // First-order MAML, the first-order form of the paper's Equation (8): the meta-gradient is the
 // gradient of the query loss at the adapted parameters (second-order terms dropped), averaged over
 // the meta-batch and applied with an Adam meta-optimiser, as MAML does.
-import { Adam, grad, type Tensor, tidy } from "../engine/index.js";
+import { Adam, accumulate, disposeAll, grad, Snapshot, type Tensor, tidy, zerosLikeAll } from "../engine/index.js";
 import type { MetaModel } from "../models/model.js";
 import type { MetaLearner } from "./metaLearner.js";
-import { accumulate, cloneAll, copyInto, disposeAll, zerosLikeAll } from "./parameters.js";
 
 export class FirstOrderMaml implements MetaLearner {
   readonly name = "fomaml" as const;
-  #meta: { w: Tensor[]; a: Tensor[] } | null = null;
-  #gradSum: { w: Tensor[]; a: Tensor[] } | null = null;
-  #tasks = 0;
+  #meta: Snapshot | null = null;
+  #gradSum: Tensor[] | null = null;
   readonly #optW: Adam;
   readonly #optA: Adam | null;
 
@@ -21,34 +19,35 @@ export class FirstOrderMaml implements MetaLearner {
 
   begin(model: MetaModel): void {
     this.#release();
-    this.#meta = { w: cloneAll(model.weights), a: cloneAll(model.arch) };
-    this.#gradSum = { w: zerosLikeAll(model.weights), a: zerosLikeAll(model.arch) };
-    this.#tasks = 0;
+    const params = [...model.weights, ...model.arch];
+    this.#meta = new Snapshot(params);
+    this.#gradSum = zerosLikeAll(params);
   }
 
   afterTask(model: MetaModel, queryLoss: () => Tensor): void {
     if (!this.#meta || !this.#gradSum) throw new Error("FirstOrderMaml.afterTask before begin");
     const sum = this.#gradSum;
     tidy(() => {
-      const params = [...model.weights, ...model.arch];
-      const g = grad(queryLoss(), params);
-      const nw = model.weights.length;
+      const g = grad(queryLoss(), [...model.weights, ...model.arch]);
       g.forEach((gi, i) => {
-        if (gi) accumulate([i < nw ? sum.w[i]! : sum.a[i - nw]!], [gi]);
+        if (gi) accumulate([sum[i]!], [gi]);
       });
     });
-    this.#tasks += 1;
-    copyInto(model.weights, this.#meta.w);
-    copyInto(model.arch, this.#meta.a);
+    this.#meta.restore();
   }
 
-  end(_model: MetaModel): void {
-    if (!this.#gradSum || this.#tasks === 0) throw new Error("FirstOrderMaml.end without tasks");
-    const n = this.#tasks;
+  accumulators(): Tensor[] {
+    if (!this.#gradSum) throw new Error("FirstOrderMaml.accumulators before begin");
+    return this.#gradSum;
+  }
+
+  end(model: MetaModel, tasks: number): void {
+    if (!this.#gradSum || !(tasks > 0)) throw new Error("FirstOrderMaml.end without tasks");
     const sum = this.#gradSum;
+    const nw = model.weights.length;
     tidy(() => {
-      this.#optW.apply(sum.w.map((g) => g.div(n)));
-      this.#optA?.apply(sum.a.map((g) => g.div(n)));
+      this.#optW.apply(sum.slice(0, nw).map((g) => g.div(tasks)));
+      this.#optA?.apply(sum.slice(nw).map((g) => g.div(tasks)));
     });
     this.#release();
   }
@@ -83,8 +82,8 @@ export class FirstOrderMaml implements MetaLearner {
   }
 
   #release(): void {
-    if (this.#meta) disposeAll([...this.#meta.w, ...this.#meta.a]);
-    if (this.#gradSum) disposeAll([...this.#gradSum.w, ...this.#gradSum.a]);
+    this.#meta?.dispose();
+    if (this.#gradSum) disposeAll(this.#gradSum);
     this.#meta = null;
     this.#gradSum = null;
   }

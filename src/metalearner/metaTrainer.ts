@@ -1,16 +1,38 @@
 // The outer loop (docs/method.md §4): per meta-epoch a meta-batch of tasks, each adapted from the
 // meta-parameters by the task learner; the meta-learner turns the adapted parameters into an update.
+//
+// Random streams: task i of meta-epoch e is drawn, and its batches and drop-path masks are drawn,
+// from streams derived from (seed, e, i) alone, so every process that adapts task i sees the same
+// task whatever the number of processes. libtorch's global generator (drop-path) is seeded per task.
+//
+// Spread over ranks: the meta-batch's tasks form `optimizerChains` chains of consecutive tasks
+// (default: one per rank), and each rank adapts the tasks of its chains. Along a chain the task
+// optimisers' Adam state carries over from task to task, as in the reference code; every chain
+// starts from the state the meta-epoch started with, and the next meta-epoch starts from the mean
+// of the chains' final states (moments and step counts). With one chain this is the reference
+// behaviour exactly; with one process per chain the ranks' states stay equal, so a checkpoint from
+// rank 0 holds the whole run. One all-reduce per meta-epoch adds up the meta-learner's sums, the
+// chains' Adam moments and (in float64) the per-task metrics and step counts; every rank then
+// applies the same meta-update.
 import { sampleTask } from "../data/sampler.js";
 import type { ClassPool, TaskSpec } from "../data/types.js";
-import { crossEntropy } from "../engine/index.js";
-import type { MetaModel } from "../models/model.js";
-import { SearchModel } from "../models/searchModel.js";
-import { meanEntropy, pruneOpLogits } from "../sparsification/metaPruning.js";
+import {
+  accumulate,
+  copyInto,
+  crossEntropy,
+  disposeAll,
+  manualSeed,
+  type ProcessGroup,
+  scaleAll,
+  tensor,
+  zerosLikeAll,
+} from "../engine/index.js";
+import type { ArchitectureEntropy, MetaModel } from "../models/model.js";
 import { toTensors } from "../tasklearner/batch.js";
 import type { TaskOptimizers } from "../tasklearner/optimizers.js";
 import { adapt, type InnerLoopSettings, predict, predictionPhase } from "../tasklearner/taskLearner.js";
 import { timed } from "../util/phaseTimes.js";
-import type { Rng } from "../util/rng.js";
+import { deriveSeed, Rng } from "../util/rng.js";
 import type { MetaLearner } from "./metaLearner.js";
 
 export interface MetaTrainSettings {
@@ -21,6 +43,10 @@ export interface MetaTrainSettings {
   pruneBelow: number;
   task: TaskSpec;
   inner: InnerLoopSettings;
+  /** The run's seed, from which every task's random streams are derived. */
+  seed: number;
+  /** Chains along which the task optimisers' state carries over (default: one per rank). */
+  optimizerChains?: number;
 }
 
 export interface EpochResult {
@@ -29,33 +55,38 @@ export interface EpochResult {
   temperature: number;
   warmup: boolean;
   prunedLogits: number;
-  entropy: { normalOps: number; normalPairs: number; reduceOps: number; reducePairs: number };
+  entropy: ArchitectureEntropy;
+  /** Seconds this rank waited for the others to finish their tasks, and then spent in the all-reduce (0 in one process). */
+  waitSeconds: number;
+  collectiveSeconds: number;
 }
 
-/** Mean entropies of the meta-architecture's op and pair weights at temperature T. */
-export function architectureEntropy(model: MetaModel, temperature: number): EpochResult["entropy"] {
-  if (!(model instanceof SearchModel)) return { normalOps: 0, normalPairs: 0, reduceOps: 0, reducePairs: 0 };
-  const a = model.architecture;
-  const rows = (t: { data(): ArrayLike<number>; shape: number[] }) => {
-    const d = Array.from(t.data());
-    const k = t.shape[t.shape.length - 1]!;
-    return Array.from({ length: d.length / k }, (_, r) => d.slice(r * k, (r + 1) * k));
-  };
-  return {
-    normalOps: meanEntropy(rows(a.alpha.normal), temperature),
-    normalPairs: meanEntropy(
-      a.beta.normal.map((b) => Array.from(b.data())),
-      temperature,
-    ),
-    reduceOps: meanEntropy(rows(a.alpha.reduce), temperature),
-    reducePairs: meanEntropy(
-      a.beta.reduce.map((b) => Array.from(b.data())),
-      temperature,
-    ),
-  };
+const NO_ENTROPY: ArchitectureEntropy = { normalOps: 0, normalPairs: 0, reduceOps: 0, reducePairs: 0 };
+
+/** The random stream of meta-training task `index` of meta-epoch `epoch` (0-based). */
+export function trainTaskRng(seed: number, epoch: number, index: number): Rng {
+  return new Rng(deriveSeed(seed, epoch, index));
 }
 
-/** One meta-epoch (0-based `epoch`), updating the model's meta-parameters in place. */
+/** Consecutive blocks: block k of `blocks` over `n` items is [floor(k n / blocks), floor((k + 1) n / blocks)). */
+function block(n: number, blocks: number, k: number): [number, number] {
+  return [Math.floor((k * n) / blocks), Math.floor(((k + 1) * n) / blocks)];
+}
+
+/** The task indices of each chain a rank adapts: chains are consecutive tasks, ranks take consecutive chains. */
+export function chainsOfRank(metaBatch: number, chains: number, rank: number, size: number): number[][] {
+  if (!(Number.isInteger(chains) && chains >= size && chains <= metaBatch))
+    throw new Error(
+      `the meta-batch of ${metaBatch} tasks cannot be spread as ${chains} optimiser chain(s) over ${size} rank(s): every rank needs a chain and every chain a task`,
+    );
+  const [first, last] = block(chains, size, rank);
+  return Array.from({ length: last - first }, (_, k) => {
+    const [a, b] = block(metaBatch, chains, first + k);
+    return Array.from({ length: b - a }, (_, j) => a + j);
+  });
+}
+
+/** One meta-epoch (0-based `epoch`), updating the model's meta-parameters in place on every rank. */
 export async function metaEpoch(
   epoch: number,
   model: MetaModel,
@@ -63,37 +94,87 @@ export async function metaEpoch(
   learner: MetaLearner,
   pool: ClassPool,
   s: MetaTrainSettings,
-  rng: Rng,
+  group: ProcessGroup | null = null,
 ): Promise<EpochResult> {
+  const size = group?.size ?? 1;
+  const chains = s.optimizerChains ?? size;
+  const mine = chainsOfRank(s.metaBatch, chains, group?.rank ?? 0, size);
   const warmup = epoch < s.warmup;
   const inner: InnerLoopSettings = { ...s.inner, archSteps: warmup || model.arch.length === 0 ? 0 : s.inner.steps };
   const phase = predictionPhase(inner);
+  // Per task: query loss and accuracy (0 for other ranks' tasks, so a sum over ranks is exact).
+  const perTask = new Float64Array(2 * s.metaBatch);
+  // Several chains in this process: each starts from the epoch's state; their final states are summed.
+  const start = mine.length > 1 ? opt.snapshot() : null;
+  const stateSum = mine.length > 1 ? zerosLikeAll(opt.moments()) : null;
+  const stepSum = [0, 0];
+  let waitSeconds = 0;
+  let collectiveSeconds = 0;
+  learner.begin(model);
+  try {
+    for (const [k, chain] of mine.entries()) {
+      if (k > 0) start?.restore();
+      for (const i of chain) {
+        const rng = trainTaskRng(s.seed, epoch, i);
+        manualSeed(rng.seed());
+        const task = timed("tasks", () => sampleTask(pool, s.task, rng));
+        await adapt(model, opt, task, inner, rng);
+        const q = predict(model, task.query, phase);
+        perTask[2 * i] = q.loss;
+        perTask[2 * i + 1] = q.accuracy;
+        learner.afterTask(model, () => {
+          const { x, y } = toTensors(task.query);
+          return crossEntropy(model.forward(x, phase), y);
+        });
+      }
+      if (stateSum) accumulate(stateSum, opt.moments());
+      opt.steps.forEach((v, j) => (stepSum[j]! += v));
+    }
+    if (stateSum) copyInto(opt.moments(), stateSum);
+  } finally {
+    start?.dispose();
+    if (stateSum) disposeAll(stateSum);
+  }
+  if (group) {
+    const numbers = tensor(Float64Array.from([...perTask, ...stepSum]), [2 * s.metaBatch + 2], "float64");
+    try {
+      const label = `the all-reduce of meta-epoch ${epoch + 1}`;
+      // The barrier takes the wait for the slowest rank, so that the all-reduce's own time shows apart.
+      const t0 = performance.now();
+      await group.barrier(label);
+      const t1 = performance.now();
+      await group.allReduceSum([...learner.accumulators(), ...opt.moments()], label);
+      await group.allReduceSum([numbers], label);
+      waitSeconds = (t1 - t0) / 1000;
+      collectiveSeconds = (performance.now() - t1) / 1000;
+      const summed = numbers.data();
+      perTask.set(summed.subarray(0, 2 * s.metaBatch));
+      stepSum.splice(0, 2, summed[2 * s.metaBatch]!, summed[2 * s.metaBatch + 1]!);
+    } finally {
+      numbers.dispose();
+    }
+  }
+  if (chains > 1) {
+    // The next meta-epoch starts from the mean of the chains' final states.
+    scaleAll(opt.moments(), 1 / chains);
+    opt.steps = [stepSum[0]! / chains, stepSum[1]! / chains];
+  }
+  learner.end(model, s.metaBatch);
   let loss = 0;
   let accuracy = 0;
-  learner.begin(model);
   for (let i = 0; i < s.metaBatch; i++) {
-    const task = timed("tasks", () => sampleTask(pool, s.task, rng));
-    await adapt(model, opt, task, inner, rng);
-    const q = predict(model, task.query, phase);
-    loss += q.loss / s.metaBatch;
-    accuracy += q.accuracy / s.metaBatch;
-    learner.afterTask(model, () => {
-      const { x, y } = toTensors(task.query);
-      return crossEntropy(model.forward(x, phase), y);
-    });
+    loss += perTask[2 * i]! / s.metaBatch;
+    accuracy += perTask[2 * i + 1]! / s.metaBatch;
   }
-  learner.end(model);
-  let prunedLogits = 0;
-  if (s.pruneEvery > 0 && !warmup && (epoch + 1) % s.pruneEvery === 0 && model instanceof SearchModel) {
-    for (const kind of ["normal", "reduce"] as const)
-      prunedLogits += pruneOpLogits(model.architecture.alpha[kind], s.inner.tMin, s.pruneBelow);
-  }
+  const prune = s.pruneEvery > 0 && !warmup && (epoch + 1) % s.pruneEvery === 0;
   return {
     loss,
     accuracy,
     temperature: phase.temperature,
     warmup,
-    prunedLogits,
-    entropy: architectureEntropy(model, phase.temperature),
+    prunedLogits: prune ? (model.pruneOps?.(s.inner.tMin, s.pruneBelow) ?? 0) : 0,
+    entropy: model.architectureEntropy?.(phase.temperature) ?? NO_ENTROPY,
+    waitSeconds,
+    collectiveSeconds,
   };
 }

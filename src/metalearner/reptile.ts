@@ -1,16 +1,14 @@
 // REPTILE on weights and architecture (docs/method.md §4):
 //   w_meta += lrWeights * (mean_i w_i - w_meta);  a_meta += lrArch * (mean_i a_i - a_meta)
 // plain SGD steps on the pseudo-gradient, rates constant.
-import type { Tensor } from "../engine/index.js";
+import { accumulate, disposeAll, Snapshot, type Tensor, zerosLikeAll } from "../engine/index.js";
 import type { MetaModel } from "../models/model.js";
 import type { MetaLearner } from "./metaLearner.js";
-import { accumulate, cloneAll, copyInto, disposeAll, zerosLikeAll } from "./parameters.js";
 
 export class Reptile implements MetaLearner {
   readonly name = "reptile" as const;
-  #meta: { w: Tensor[]; a: Tensor[] } | null = null;
-  #sum: { w: Tensor[]; a: Tensor[] } | null = null;
-  #tasks = 0;
+  #meta: Snapshot | null = null;
+  #sum: Tensor[] | null = null;
 
   constructor(
     readonly lrWeights: number,
@@ -19,34 +17,35 @@ export class Reptile implements MetaLearner {
 
   begin(model: MetaModel): void {
     this.#release();
-    this.#meta = { w: cloneAll(model.weights), a: cloneAll(model.arch) };
-    this.#sum = { w: zerosLikeAll(model.weights), a: zerosLikeAll(model.arch) };
-    this.#tasks = 0;
+    const params = [...model.weights, ...model.arch];
+    this.#meta = new Snapshot(params);
+    this.#sum = zerosLikeAll(params);
   }
 
   afterTask(model: MetaModel, _queryLoss?: () => Tensor): void {
     if (!this.#meta || !this.#sum) throw new Error("Reptile.afterTask before begin");
-    accumulate(this.#sum.w, model.weights);
-    accumulate(this.#sum.a, model.arch);
-    this.#tasks += 1;
+    accumulate(this.#sum, [...model.weights, ...model.arch]);
     // The next task starts from the meta-parameters again.
-    copyInto(model.weights, this.#meta.w);
-    copyInto(model.arch, this.#meta.a);
+    this.#meta.restore();
   }
 
-  end(model: MetaModel): void {
-    if (!this.#meta || !this.#sum || this.#tasks === 0) throw new Error("Reptile.end without tasks");
-    const n = this.#tasks;
-    const update = (params: Tensor[], meta: Tensor[], sum: Tensor[], lr: number) => {
-      // meta + lr * (sum / n - meta) = (1 - lr) * meta + (lr / n) * sum
-      params.forEach((p, i) => {
-        p.copy_(meta[i]!)
-          .mul_(1 - lr)
-          .addScaled_(sum[i]!, lr / n);
-      });
-    };
-    update(model.weights, this.#meta.w, this.#sum.w, this.lrWeights);
-    update(model.arch, this.#meta.a, this.#sum.a, this.lrArch);
+  accumulators(): Tensor[] {
+    if (!this.#sum) throw new Error("Reptile.accumulators before begin");
+    return this.#sum;
+  }
+
+  end(model: MetaModel, tasks: number): void {
+    if (!this.#meta || !this.#sum || !(tasks > 0)) throw new Error("Reptile.end without tasks");
+    const meta = this.#meta.copies;
+    const sum = this.#sum;
+    const nw = model.weights.length;
+    // meta + lr * (sum / n - meta) = (1 - lr) * meta + (lr / n) * sum
+    [...model.weights, ...model.arch].forEach((p, i) => {
+      const lr = i < nw ? this.lrWeights : this.lrArch;
+      p.copy_(meta[i]!)
+        .mul_(1 - lr)
+        .addScaled_(sum[i]!, lr / tasks);
+    });
     this.#release();
   }
 
@@ -56,8 +55,8 @@ export class Reptile implements MetaLearner {
   loadState(): void {}
 
   #release(): void {
-    if (this.#meta) disposeAll([...this.#meta.w, ...this.#meta.a]);
-    if (this.#sum) disposeAll([...this.#sum.w, ...this.#sum.a]);
+    this.#meta?.dispose();
+    if (this.#sum) disposeAll(this.#sum);
     this.#meta = null;
     this.#sum = null;
   }

@@ -8,6 +8,14 @@ export type { ForwardPhase };
 
 export type ModelKind = "metanas" | "fixed" | "conv4";
 
+/** Mean entropies (nats) of the op weights per edge and the input-pair weights per node, per cell kind. */
+export interface ArchitectureEntropy {
+  normalOps: number;
+  normalPairs: number;
+  reduceOps: number;
+  reducePairs: number;
+}
+
 export interface MetaModel {
   readonly kind: ModelKind;
   /** Weights in a fixed order, with names (checkpoints are keyed by them). */
@@ -29,5 +37,10 @@ export interface MetaModel {
   /** Weights a forward pass at this phase uses (what survives pruning). */
   activeParams(phase: ForwardPhase): number;
   totalParams(): number;
+  // What only some models can do; callers ask for it instead of testing the model's class.
+  /** Entropies of the architecture's weights at temperature T (models with a searchable architecture). */
+  architectureEntropy?(temperature: number): ArchitectureEntropy;
+  /** Meta-model pruning: op logits whose weight at tMin is below `below` are removed for good; returns how many. */
+  pruneOps?(tMin: number, below: number): number;
   dispose(): void;
 }

@@ -5,8 +5,16 @@ import type { Genotype } from "../searchspace/genotype.js";
 import { type NetworkConfig, SearchNetwork } from "../searchspace/network.js";
 import { parameterCountWith, sparseParameterCount } from "../searchspace/sizes.js";
 import { discreteCellWeights } from "../sparsification/cellWeights.js";
+import { meanEntropy, pruneOpLogits } from "../sparsification/metaPruning.js";
 import type { Strategy } from "../sparsification/strategy.js";
-import type { ForwardPhase, MetaModel } from "./model.js";
+import type { ArchitectureEntropy, ForwardPhase, MetaModel } from "./model.js";
+
+/** The rows of a [rows, k] tensor. */
+function rows(t: { data(): ArrayLike<number>; shape: number[] }): number[][] {
+  const d = Array.from(t.data());
+  const k = t.shape[t.shape.length - 1]!;
+  return Array.from({ length: d.length / k }, (_, r) => d.slice(r * k, (r + 1) * k));
+}
 
 export class SearchModel implements MetaModel {
   readonly kind = "metanas" as const;
@@ -48,6 +56,22 @@ export class SearchModel implements MetaModel {
   }
   totalParams(): number {
     return this.net.numParameters();
+  }
+  architectureEntropy(temperature: number): ArchitectureEntropy {
+    const { alpha, beta } = this.architecture;
+    const pairs = (bs: typeof beta.normal) => bs.map((b) => Array.from(b.data()));
+    return {
+      normalOps: meanEntropy(rows(alpha.normal), temperature),
+      normalPairs: meanEntropy(pairs(beta.normal), temperature),
+      reduceOps: meanEntropy(rows(alpha.reduce), temperature),
+      reducePairs: meanEntropy(pairs(beta.reduce), temperature),
+    };
+  }
+  pruneOps(tMin: number, below: number): number {
+    return (
+      pruneOpLogits(this.architecture.alpha.normal, tMin, below) +
+      pruneOpLogits(this.architecture.alpha.reduce, tMin, below)
+    );
   }
   dispose(): void {
     this.net.dispose();

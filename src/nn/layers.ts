@@ -10,6 +10,7 @@ import {
   rand,
   separableConv2d,
   type Tensor,
+  tidy,
   zeros,
 } from "../engine/index.js";
 import { addMacs } from "./macs.js";
@@ -19,10 +20,13 @@ type Pair = [number, number];
 const pair = (v: number | Pair): Pair => (typeof v === "number" ? [v, v] : v);
 
 function uniform(shape: number[], bound: number): Tensor {
+  // tidy: the intermediate tensors go at once, not when the garbage collector gets to them.
   return noGrad(() =>
-    rand(shape)
-      .mul(2 * bound)
-      .sub(bound),
+    tidy(() =>
+      rand(shape)
+        .mul(2 * bound)
+        .sub(bound),
+    ),
   );
 }
 

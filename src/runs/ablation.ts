@@ -185,6 +185,7 @@ export async function runAblation(
         file: path.basename(variantFile),
       });
     }
+    if (!summary) return null;
     rows.push(row(strategy, summary, strategy));
   }
   const result: AblationResult = { config: { ...saved, ...Object.fromEntries(changes) }, rows, variant: suffix };

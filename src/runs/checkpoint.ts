@@ -1,24 +1,18 @@
-// Checkpoints: meta-weights, architecture, task-optimiser and meta-optimiser states, both random
-// generators and the epoch, in one safetensors file written atomically.
+// Checkpoints: meta-weights, architecture, task-optimiser and meta-optimiser states, the epoch and
+// the number of ranks, in one safetensors file written atomically. No random generator state is
+// needed: every meta-training task's streams derive from (seed, meta-epoch, task index).
 import { existsSync } from "node:fs";
 import path from "node:path";
-import {
-  getRngState,
-  loadSafetensors,
-  SafetensorsError,
-  saveSafetensors,
-  setRngState,
-  type Tensor,
-} from "../engine/index.js";
+import { copyInto, loadSafetensors, SafetensorsError, saveSafetensors, type Tensor } from "../engine/index.js";
 import type { MetaLearner } from "../metalearner/metaLearner.js";
-import { copyInto } from "../metalearner/parameters.js";
 import type { MetaModel } from "../models/model.js";
 import type { TaskOptimizers } from "../tasklearner/optimizers.js";
-import { Rng } from "../util/rng.js";
 import type { RunConfig } from "./config.js";
 
 export const CHECKPOINT_FILE = "checkpoint.safetensors";
-const FORMAT = "metanas-checkpoint-1";
+const FORMAT = "metanas-checkpoint-2";
+/** Format 1 drew the tasks of a meta-epoch from one running stream: resuming it now would not continue the same run. */
+const OLD_FORMATS = new Set(["metanas-checkpoint-1"]);
 
 /** Settings that must not change when a run is resumed: they define the model and the task stream. */
 const STRUCTURAL: (keyof RunConfig)[] = [
@@ -47,7 +41,8 @@ export function structuralKey(c: RunConfig): string {
 
 export interface CheckpointState {
   epoch: number;
-  rng: Rng;
+  /** How many ranks ran the meta-training so far (the task optimisers' chains follow it). */
+  world: number;
 }
 
 export function saveCheckpoint(
@@ -57,7 +52,7 @@ export function saveCheckpoint(
   model: MetaModel,
   opt: TaskOptimizers,
   learner: MetaLearner,
-  rng: Rng,
+  world = 1,
 ): void {
   const tensors = new Map<string, Tensor>();
   model.weights.forEach((t, i) => tensors.set(`weights/${model.weightNames[i]}`, t));
@@ -70,29 +65,25 @@ export function saveCheckpoint(
   if (opt.arch) putAdam("task-opt.arch", opt.arch);
   const learnerState = learner.state();
   for (const [k, t] of Object.entries(learnerState.tensors)) tensors.set(`meta-learner/${k}`, t);
-  const torchRng = getRngState();
-  tensors.set("rng/libtorch", torchRng);
-  try {
-    saveSafetensors(path.join(runDir, CHECKPOINT_FILE), tensors, {
-      format: FORMAT,
-      epoch: String(epoch),
-      structure: structuralKey(c),
-      rng: JSON.stringify(rng.state()),
-      steps: JSON.stringify({ weights: opt.weights.step, arch: opt.arch?.step ?? 0 }),
-      learner: JSON.stringify({ name: learner.name, numbers: learnerState.numbers }),
-    });
-  } finally {
-    torchRng.dispose();
-  }
+  const [weightSteps, archSteps] = opt.steps;
+  saveSafetensors(path.join(runDir, CHECKPOINT_FILE), tensors, {
+    format: FORMAT,
+    epoch: String(epoch),
+    world: String(world),
+    structure: structuralKey(c),
+    steps: JSON.stringify({ weights: weightSteps, arch: archSteps }),
+    learner: JSON.stringify({ name: learner.name, numbers: learnerState.numbers }),
+  });
 }
 
-/** Restores everything a checkpoint holds into the model, optimisers and meta-learner; returns the epoch and the JS random stream. */
+/** Restores everything a checkpoint holds into the model, optimisers and meta-learner; returns the epoch and world size. */
 export function loadCheckpoint(
   runDir: string,
   c: RunConfig,
   model: MetaModel,
   opt: TaskOptimizers,
   learner: MetaLearner,
+  o: { resume?: boolean } = {},
 ): CheckpointState {
   const file = path.join(runDir, CHECKPOINT_FILE);
   if (!existsSync(file))
@@ -109,7 +100,12 @@ export function loadCheckpoint(
   }
   const { tensors, metadata } = loaded;
   try {
-    if (metadata.format !== FORMAT)
+    const old = OLD_FORMATS.has(metadata.format ?? "");
+    if (old && o.resume)
+      throw new CheckpointError(
+        `checkpoint ${file} was written by an earlier metanas (${metadata.format}) that drew meta-training tasks differently, so resuming would not continue the same run: start a new run (metanas eval ${runDir} still meta-tests it)`,
+      );
+    if (metadata.format !== FORMAT && !old)
       throw new CheckpointError(`${file} is not a metanas checkpoint (format ${metadata.format ?? "missing"})`);
     if (metadata.structure !== structuralKey(c)) {
       throw new CheckpointError(
@@ -150,12 +146,11 @@ export function loadCheckpoint(
       [...tensors].filter(([k]) => k.startsWith("meta-learner/")).map(([k, t]) => [k.slice("meta-learner/".length), t]),
     );
     learner.loadState({ tensors: learnerTensors, numbers: learnerMeta.numbers ?? {} });
-    const torchRng = tensors.get("rng/libtorch");
-    if (!torchRng) throw new CheckpointError(`checkpoint ${file} lacks the random generator state`);
-    setRngState(torchRng);
     const epoch = Number(metadata.epoch);
     if (!Number.isInteger(epoch) || epoch < 0) throw new CheckpointError(`checkpoint ${file} has no valid epoch`);
-    return { epoch, rng: Rng.fromState(JSON.parse(metadata.rng ?? "[]")) };
+    const world = Number(metadata.world ?? "1");
+    if (!Number.isInteger(world) || world < 1) throw new CheckpointError(`checkpoint ${file} has no valid world size`);
+    return { epoch, world };
   } catch (err) {
     if (err instanceof SyntaxError)
       throw new CheckpointError(`checkpoint ${file} has unreadable metadata: it is corrupt`);

@@ -240,14 +240,6 @@ export const SETTINGS = {
   // Run and resources
   seed: { ...int(0), group: "run", description: "seed of every random choice (tasks, weights, drop-path)" },
   threads: { ...int(1), group: "run", resume: true, eval: true, description: "libtorch threads per process" },
-  workers: {
-    ...int(1),
-    schema: z.number().int().min(1).default(1),
-    group: "run",
-    resume: true,
-    eval: true,
-    description: "worker threads for meta-testing (tasks are independent); 1: in the main thread",
-  },
   checkpointEvery: {
     ...int(0),
     group: "run",
@@ -356,7 +348,12 @@ function describe(err: z.ZodError, withFlags: boolean): string {
  * Validates a whole configuration. `withFlags` names each setting's flag in the error: true where
  * the values came from a preset, a config file and flags of search/train/config.
  */
+/** Keys of earlier versions that no longer mean anything: meta-test worker threads gave way to ranks (--nproc). */
+const RETIRED_KEYS = ["workers"];
+
 export function validateConfig(raw: unknown, source = "configuration", withFlags = false): RunConfig {
+  if (typeof raw === "object" && raw !== null && !Array.isArray(raw))
+    raw = Object.fromEntries(Object.entries(raw).filter(([k]) => !RETIRED_KEYS.includes(k)));
   const r = RunConfigSchema.safeParse(raw);
   if (!r.success) throw new ConfigError(`invalid ${source}: ${describe(r.error, withFlags)}`);
   return r.data;

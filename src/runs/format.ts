@@ -32,6 +32,10 @@ export interface TrainRecord {
    * of what an epoch costs than wall time, which also counts the other processes' turns.
    */
   cpuSeconds?: number;
+  /** Runs spread over ranks: how many, and rank 0's seconds waiting for the others, then in the all-reduce. */
+  ranks?: number;
+  waitSeconds?: number;
+  collectiveSeconds?: number;
 }
 
 /** One evaluation on held-out tasks. */
@@ -64,6 +68,8 @@ export interface Summary {
   /** Parameters of the one-shot network, and of the pruned per-task networks. */
   params: { total: number; pruned: number };
   perTaskParams: { min: number; median: number; max: number; mean: number; values: number[] };
+  /** Query accuracy of each test task, in task order (the same tasks for the same seed). */
+  perTaskAccuracy?: number[];
   topGenotypes: GenotypeCount[];
   /**
    * Searches: the adapted one-shot network at the final temperature without forward pruning

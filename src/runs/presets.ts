@@ -38,8 +38,6 @@ const paperCommon = {
   seed: 1,
   // One intra-op thread: on small tensors OpenMP threads cost more than they gain (measured 5x slower with 2).
   threads: 1,
-  // Meta-test tasks are independent: spread them over both cores.
-  workers: 2,
   checkpointEvery: 100,
   device: "cpu",
   conv4Channels: 64,

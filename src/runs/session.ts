@@ -1,5 +1,5 @@
 // Everything a run works with, built from its configuration: data, model, task optimisers and
-// meta-learner. Shared by the runner and the evaluation workers.
+// meta-learner.
 import { loadDataset } from "../data/load.js";
 import type { ClassPool, FewShotDataset } from "../data/types.js";
 import { manualSeed, setDefaultDevice, setNumThreads } from "../engine/index.js";

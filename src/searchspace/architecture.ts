@@ -1,6 +1,6 @@
 // The architecture parameters (the "controller" of pt.darts): one set shared by all normal cells
 // and one by all reduction cells. The network never owns them; it is handed their weights.
-import { keep, noGrad, randn, type Tensor } from "../engine/index.js";
+import { keep, noGrad, randn, type Tensor, tidy } from "../engine/index.js";
 import { type CellWeights, cellWeights } from "../sparsification/cellWeights.js";
 import { inputPairs, type Strategy, usesInputPairs } from "../sparsification/strategy.js";
 import type { CellGene, GeneEdge, Genotype } from "./genotype.js";
@@ -18,7 +18,7 @@ export class Architecture {
 
   /** Initialised as 1e-3 * N(0, 1) from libtorch's generator (seed it first). */
   constructor(readonly nodes = 3) {
-    const init = (shape: number[]) => keep(noGrad(() => randn(shape).mul(1e-3))).requiresGrad_(true);
+    const init = (shape: number[]) => keep(noGrad(() => tidy(() => randn(shape).mul(1e-3)))).requiresGrad_(true);
     const betas = () => Array.from({ length: nodes }, (_, j) => init([inputPairs(2 + j).length]));
     this.alpha = { normal: init([numEdges(nodes), NUM_OPS]), reduce: init([numEdges(nodes), NUM_OPS]) };
     this.beta = { normal: betas(), reduce: betas() };

@@ -1,6 +1,6 @@
 // The task learner's two Adam optimisers (docs/method.md §3): beta1 = 0, beta2 = 0.999, eps 1e-8;
 // weights without weight decay (unless a fixed network asks for it), architecture with 1e-3.
-import { Adam, keep, type Tensor } from "../engine/index.js";
+import { Adam, Snapshot, type Tensor } from "../engine/index.js";
 import type { MetaModel } from "../models/model.js";
 
 export interface TaskOptimizerSettings {
@@ -8,11 +8,6 @@ export interface TaskOptimizerSettings {
   lrArch: number;
   weightDecay: number;
   archWeightDecay: number;
-}
-
-export interface OptimizerSnapshot {
-  weights: { step: number; m: Tensor[]; v: Tensor[] };
-  arch: { step: number; m: Tensor[]; v: Tensor[] } | null;
 }
 
 export class TaskOptimizers {
@@ -33,25 +28,28 @@ export class TaskOptimizers {
         : null;
   }
 
-  /** A copy of the optimisers' state (dispose with disposeSnapshot). */
-  snapshot(): OptimizerSnapshot {
-    const copy = (a: Adam) => ({
-      step: a.step,
-      m: a.m.map((t) => keep(t.clone())),
-      v: a.v.map((t) => keep(t.clone())),
-    });
-    return { weights: copy(this.weights), arch: this.arch ? copy(this.arch) : null };
+  /** Both optimisers' state as it is now, to restore later (dispose the snapshot). */
+  snapshot(): Snapshot {
+    return Snapshot.join([this.weights.snapshot(), this.arch?.snapshot() ?? null]);
   }
-  restore(s: OptimizerSnapshot): void {
-    this.weights.loadState(s.weights);
-    if (this.arch && s.arch) this.arch.loadState(s.arch);
+
+  /** The Adam moments of both optimisers in a fixed order (owned by them): what ranks average. */
+  moments(): Tensor[] {
+    const own = (a: Adam | null) => (a ? [...a.m, ...a.v] : []);
+    return [...own(this.weights), ...own(this.arch)];
   }
+
+  /** Step counts (weights, architecture), which Adam's bias correction reads. */
+  get steps(): [number, number] {
+    return [this.weights.step, this.arch?.step ?? 0];
+  }
+  set steps([w, a]: [number, number]) {
+    this.weights.step = w;
+    if (this.arch) this.arch.step = a;
+  }
+
   dispose(): void {
     this.weights.dispose();
     this.arch?.dispose();
   }
-}
-
-export function disposeSnapshot(s: OptimizerSnapshot): void {
-  for (const t of [...s.weights.m, ...s.weights.v, ...(s.arch?.m ?? []), ...(s.arch?.v ?? [])]) t.dispose();
 }

@@ -55,3 +55,22 @@ export class Rng {
     return this.int(0x7fffffff);
   }
 }
+
+/**
+ * A 31-bit seed mixed from several non-negative integers (a run's seed, a meta-epoch, a task index):
+ * a stream derived this way depends only on what it is for, not on which process draws it.
+ */
+export function deriveSeed(...parts: number[]): number {
+  let h = 0x9e3779b9;
+  for (const p of parts) {
+    if (!Number.isInteger(p) || p < 0) throw new Error(`deriveSeed: parts must be non-negative integers, got ${p}`);
+    // Both 32-bit halves, so parts above 2^32 still matter.
+    for (const word of [p >>> 0, Math.floor(p / 0x100000000) >>> 0]) {
+      h = Math.imul(h ^ word, 0x85ebca6b);
+      h ^= h >>> 13;
+      h = Math.imul(h, 0xc2b2ae35);
+      h ^= h >>> 16;
+    }
+  }
+  return h >>> 1;
+}

@@ -1,0 +1,458 @@
+// Process groups over libtorch's own c10d: a TCPStore for the rendezvous and a Gloo process group
+// for collectives on CPU tensors (all-reduce sum, broadcast, barrier), as torch.distributed does.
+//
+// Every blocking call (the store's rendezvous, the group's full-mesh connect, a collective's wait)
+// runs on a libuv pool thread behind a Promise, so the JavaScript thread keeps printing progress and
+// handling signals. Collectives are issued one at a time (each must be awaited before the next), so
+// their order is the program's order on every rank, as c10d requires.
+//
+// A collective that fails (a peer died, or did not answer within the timeout) is diagnosed through
+// the store: before each collective a rank records its sequence number there, so the ranks that
+// never arrived can be named.
+#include <c10/core/GradMode.h>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/csrc/distributed/c10d/exception.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "binding.h"
+
+#ifndef USE_C10D_GLOO
+#error "ProcessGroupGloo needs USE_C10D_GLOO (Torch's CMake config defines it; the Gloo headers come from libgloo-dev)"
+#endif
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Group {
+  int rank = 0;
+  int size = 1;
+  std::string where;       // addr:port of the store
+  std::string storeOwner;  // who hosts the store: "rank 0" or "the launcher"
+  std::chrono::milliseconds timeout{0};
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
+  int64_t collectives = 0;  // issued so far, the same count on every rank
+  int64_t exchanges = 0;
+};
+
+// One group per process. Never freed at exit: Gloo's threads may still be running then.
+Group* group = nullptr;
+// True while a call is in flight: c10d needs the same order of calls on every rank, so they are
+// issued one at a time.
+std::atomic<bool> busy{false};
+
+std::string messageOf(const std::exception& e) {
+  if (auto c = dynamic_cast<const c10::Error*>(&e)) return c->what_without_backtrace();
+  return e.what();
+}
+
+std::string seconds(std::chrono::milliseconds ms) {
+  std::ostringstream s;
+  s << static_cast<double>(ms.count()) / 1000.0;
+  return s.str();
+}
+
+std::string ranksText(const std::vector<int>& ranks) {
+  std::string s = ranks.size() == 1 ? "rank " : "ranks ";
+  for (size_t k = 0; k < ranks.size(); ++k) s += (k ? ", " : "") + std::to_string(ranks[k]);
+  return s;
+}
+
+std::vector<uint8_t> bytes(const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); }
+std::string text(const std::vector<uint8_t>& b) { return std::string(b.begin(), b.end()); }
+
+// A store operation; losing the store means losing its host.
+template <typename F>
+auto storeCall(Group* g, const std::string& during, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    throw std::runtime_error("lost the rendezvous store at " + g->where + " (hosted by " + g->storeOwner + ") during " +
+                             during + ": " + g->storeOwner + " stopped or cannot be reached (" + messageOf(e) + ")");
+  }
+}
+
+// Resolves or rejects a Promise with the outcome of work done on a libuv pool thread; `done` runs
+// back on the JavaScript thread.
+class Job : public Napi::AsyncWorker {
+ public:
+  using Work = std::function<void()>;
+  using Done = std::function<Napi::Value(Napi::Env)>;
+  Job(Napi::Env env, Work work, Done done)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)), done_(std::move(done)) {}
+  Napi::Promise promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    try {
+      work_();
+    } catch (const std::exception& e) {
+      SetError(messageOf(e));
+    } catch (...) {
+      SetError("unknown native error in a collective");
+    }
+  }
+  void OnOK() override {
+    busy = false;
+    Napi::Env env = Env();
+    try {
+      deferred_.Resolve(done_ ? done_(env) : env.Undefined());
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    } catch (const std::exception& e) {
+      deferred_.Reject(Napi::Error::New(env, messageOf(e)).Value());
+    }
+  }
+  void OnError(const Napi::Error& e) override {
+    busy = false;
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Work work_;
+  Done done_;
+};
+
+Napi::Promise queue(Napi::Env env, Job::Work work, Job::Done done = nullptr) {
+  auto* job = new Job(env, std::move(work), std::move(done));
+  auto promise = job->promise();
+  busy = true;
+  job->Queue();
+  return promise;
+}
+
+void claim(const char* what, bool needGroup = true) {
+  if (busy) {
+    throw std::runtime_error(std::string(what) + ": another distributed call is still in flight (await each one first)");
+  }
+  if (needGroup && (!group || !group->pg)) throw std::runtime_error(std::string(what) + ": no process group (call createGroup first)");
+}
+
+std::string str(const Napi::Object& o, const char* key) {
+  auto v = o.Get(key);
+  if (!v.IsString()) throw std::runtime_error(std::string("distributed options: ") + key + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+double num(const Napi::Object& o, const char* key) {
+  auto v = o.Get(key);
+  if (!v.IsNumber()) throw std::runtime_error(std::string("distributed options: ") + key + " must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+// ---------------------------------------------------------------- rendezvous
+// connect({addr, port, rank, size, host, prefix, timeoutMs, storeOwner}): joins (or, with host,
+// serves) the TCPStore at addr:port. The host waits until all `size` ranks have checked in.
+Napi::Value Connect(const Napi::CallbackInfo& info) {
+  claim("connect", false);
+  if (group) throw std::runtime_error("connect: this process already belongs to a process group");
+  if (!info[0].IsObject()) throw std::runtime_error("connect: expected an options object");
+  auto o = info[0].As<Napi::Object>();
+  auto* g = new Group();
+  std::string addr = str(o, "addr");
+  int port = static_cast<int>(num(o, "port"));
+  g->rank = static_cast<int>(num(o, "rank"));
+  g->size = static_cast<int>(num(o, "size"));
+  bool host = o.Get("host").ToBoolean();
+  std::string prefix = str(o, "prefix");
+  g->timeout = std::chrono::milliseconds(static_cast<int64_t>(num(o, "timeoutMs")));
+  g->storeOwner = str(o, "storeOwner");
+  g->where = addr + ":" + std::to_string(port);
+  return queue(
+      info.Env(),
+      [g, addr, port, host, prefix] {
+        c10d::TCPStoreOptions so;
+        so.port = static_cast<std::uint16_t>(port);
+        so.isServer = host;
+        so.numWorkers = g->size;
+        so.waitWorkers = true;
+        so.timeout = g->timeout;
+        c10::intrusive_ptr<c10d::Store> store;
+        try {
+          store = c10::make_intrusive<c10d::TCPStore>(addr, so);
+        } catch (const std::exception& e) {
+          std::string m = messageOf(e);
+          if (host && (m.find("Address already in use") != std::string::npos || m.find("errno: 98") != std::string::npos)) {
+            throw std::runtime_error("port " + std::to_string(port) + " (MASTER_PORT) is already in use on this machine, so rank 0 cannot serve the rendezvous there: choose another MASTER_PORT");
+          }
+          if (host) throw std::runtime_error("rendezvous at " + g->where + " did not complete within " + seconds(g->timeout) + " s: not all " + std::to_string(g->size) + " ranks joined (" + m + ")");
+          throw std::runtime_error("could not join the rendezvous at " + g->where + " (hosted by " + g->storeOwner + ") within " + seconds(g->timeout) + " s (" + m + ")");
+        }
+        if (!prefix.empty()) store = c10::make_intrusive<c10d::PrefixStore>(prefix, store);
+        g->store = c10::make_intrusive<c10d::PrefixStore>("metanas", store);
+      },
+      [g](Napi::Env env) {
+        group = g;
+        return env.Undefined();
+      });
+}
+
+// exchange(label, value): every rank's value, in rank order (an all-gather of short strings
+// through the store). A rank that does not answer within the timeout is named.
+Napi::Value Exchange(const Napi::CallbackInfo& info) {
+  claim("exchange", false);
+  if (!group || !group->store) throw std::runtime_error("exchange: not connected (call connect first)");
+  if (!info[0].IsString() || !info[1].IsString()) throw std::runtime_error("exchange: expected (label, value) strings");
+  std::string label = info[0].As<Napi::String>().Utf8Value();
+  std::string value = info[1].As<Napi::String>().Utf8Value();
+  Group* g = group;
+  auto values = std::make_shared<std::vector<std::string>>();
+  return queue(
+      info.Env(),
+      [g, label, value, values] {
+        int64_t round = ++g->exchanges;
+        auto key = [](int r, int64_t n) { return "exchange/" + std::to_string(n) + "/" + std::to_string(r); };
+        // Each value carries its label: ranks that took different paths (say, --resume on some
+        // and not on others) meet at different exchanges, which is said instead of misread.
+        storeCall(g, label, [&] { g->store->set(key(g->rank, round), bytes(label + '\n' + value)); });
+        std::vector<std::string> keys;
+        for (int r = 0; r < g->size; ++r) keys.push_back(key(r, round));
+        auto started = Clock::now();
+        try {
+          g->store->wait(keys, g->timeout);
+        } catch (const std::exception& e) {
+          std::vector<int> missing;
+          storeCall(g, label, [&] {
+            for (int r = 0; r < g->size; ++r)
+              if (!g->store->check({keys[r]})) missing.push_back(r);
+          });
+          auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+          if (missing.empty()) throw std::runtime_error(label + " failed: " + messageOf(e));
+          throw std::runtime_error(ranksText(missing) + " did not answer " + label + " within " + seconds(waited) +
+                                   " s: stopped, or cannot reach " + g->where);
+        }
+        std::vector<int> elsewhere;
+        std::string theirs;
+        storeCall(g, label, [&] {
+          for (int r = 0; r < g->size; ++r) {
+            std::string got = text(g->store->get(keys[r]));
+            auto cut = got.find('\n');
+            std::string gotLabel = got.substr(0, cut);
+            if (gotLabel != label) {
+              elsewhere.push_back(r);
+              theirs = gotLabel;
+            }
+            values->push_back(cut == std::string::npos ? "" : got.substr(cut + 1));
+          }
+          // Every rank has read round n-2 by the time this one finished round n-1.
+          if (round > 2) g->store->deleteKey(key(g->rank, round - 2));
+        });
+        if (!elsewhere.empty())
+          throw std::runtime_error(ranksText(elsewhere) + " reached " + theirs + " where rank " + std::to_string(g->rank) +
+                                   " reached " + label + ": the ranks were started differently (every rank needs the same command, --resume included)");
+      },
+      [values](Napi::Env env) {
+        auto arr = Napi::Array::New(env, values->size());
+        for (size_t k = 0; k < values->size(); ++k) arr.Set(k, Napi::String::New(env, (*values)[k]));
+        return arr;
+      });
+}
+
+// createGroup({interfaces?: "eth0,eth1", hostname?: "127.0.0.1"}): the Gloo process group over the
+// connected store. Without either, Gloo binds to what this machine's hostname resolves to.
+Napi::Value CreateGroup(const Napi::CallbackInfo& info) {
+  claim("createGroup", false);
+  if (!group || !group->store) throw std::runtime_error("createGroup: not connected (call connect first)");
+  if (group->pg) throw std::runtime_error("createGroup: the process group exists already");
+  std::string interfaces, hostname;
+  if (info[0].IsObject()) {
+    auto o = info[0].As<Napi::Object>();
+    if (o.Get("interfaces").IsString()) interfaces = o.Get("interfaces").As<Napi::String>().Utf8Value();
+    if (o.Get("hostname").IsString()) hostname = o.Get("hostname").As<Napi::String>().Utf8Value();
+  }
+  Group* g = group;
+  return queue(info.Env(), [g, interfaces, hostname] {
+    auto opts = c10d::ProcessGroupGloo::Options::create(g->timeout);
+    try {
+      if (!interfaces.empty()) {
+        std::stringstream list(interfaces);
+        std::string name;
+        while (std::getline(list, name, ','))
+          if (!name.empty()) opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(name));
+      } else if (!hostname.empty()) {
+        opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(hostname));
+      } else {
+        opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+      }
+    } catch (const std::exception& e) {
+      throw std::runtime_error("no network device for the process group (" + messageOf(e) + "): set GLOO_SOCKET_IFNAME to this machine's interface");
+    }
+    opts->threads = static_cast<int>(opts->devices.size()) * 2;
+    try {
+      g->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(g->store, g->rank, g->size, opts);
+    } catch (const std::exception& e) {
+      throw std::runtime_error("the ranks could not connect to each other (" + messageOf(e) + "): check that every machine can reach the others, and GLOO_SOCKET_IFNAME");
+    }
+  });
+}
+
+// ---------------------------------------------------------------- collectives
+std::vector<at::Tensor> tensorList(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (i >= info.Length() || !info[i].IsArray()) throw std::runtime_error(std::string(what) + ": expected an array of tensor ids");
+  auto arr = info[i].As<Napi::Array>();
+  std::vector<at::Tensor> out;
+  for (uint32_t k = 0; k < arr.Length(); ++k) {
+    Napi::Value v = arr.Get(k);
+    if (!v.IsNumber()) throw std::runtime_error(std::string(what) + ": expected an array of tensor ids");
+    out.push_back(metanas::tensorAt(v.As<Napi::Number>().Int32Value()));
+  }
+  if (out.empty()) throw std::runtime_error(std::string(what) + ": no tensors");
+  for (auto& t : out) {
+    if (t.scalar_type() != out[0].scalar_type()) throw std::runtime_error(std::string(what) + ": all tensors must have the same dtype");
+  }
+  return out;
+}
+
+// One contiguous CPU buffer of every tensor's values: Gloo moves one buffer per collective (tensors
+// on a GPU are staged through it).
+at::Tensor flatten(const std::vector<at::Tensor>& ts) {
+  at::NoGradGuard noGrad;
+  std::vector<at::Tensor> parts;
+  for (auto& t : ts) parts.push_back(t.detach().reshape({-1}));
+  return at::cat(parts).to(at::kCPU).contiguous();
+}
+
+void unflatten(const at::Tensor& flat, const std::vector<at::Tensor>& ts) {
+  at::NoGradGuard noGrad;
+  int64_t at = 0;
+  for (auto t : ts) {
+    int64_t n = t.numel();
+    t.detach().copy_(flat.slice(0, at, at + n).view(t.sizes()));
+    at += n;
+  }
+}
+
+// Runs one collective with the arrival bookkeeping that lets a failure name the missing ranks.
+void runCollective(Group* g, const std::string& label, const std::function<c10::intrusive_ptr<c10d::Work>()>& issue) {
+  int64_t seq = ++g->collectives;
+  storeCall(g, label, [&] { g->store->set("arrive/" + std::to_string(g->rank), bytes(std::to_string(seq))); });
+  auto started = Clock::now();
+  try {
+    issue()->wait(g->timeout);
+  } catch (const std::exception& e) {
+    auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+    std::string cause = messageOf(e);
+    std::vector<int> missing;
+    storeCall(g, label, [&] {
+      for (int r = 0; r < g->size; ++r) {
+        if (r == g->rank) continue;
+        std::string key = "arrive/" + std::to_string(r);
+        if (!g->store->check({key}) || std::stoll(text(g->store->get(key))) < seq) missing.push_back(r);
+      }
+    });
+    bool timedOut = waited + std::chrono::milliseconds(50) >= g->timeout;
+    std::string how = timedOut ? "no answer within " + seconds(g->timeout) + " s"
+                               : "its connection closed after " + seconds(waited) + " s";
+    if (!missing.empty()) {
+      throw std::runtime_error(ranksText(missing) + " did not answer " + label + " (" + how + "): stopped, or cannot be reached");
+    }
+    throw std::runtime_error(label + " failed after " + seconds(waited) + " s: a rank stopped during it (" + cause + ")");
+  }
+}
+
+// allReduceSum(ids, label): every tensor replaced in place by its sum over the ranks.
+Napi::Value AllReduceSum(const Napi::CallbackInfo& info) {
+  claim("allReduceSum");
+  auto ts = tensorList(info, 0, "allReduceSum");
+  std::string label = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "an all-reduce";
+  auto flat = flatten(ts);
+  Group* g = group;
+  return queue(
+      info.Env(),
+      [g, flat, label] {
+        std::vector<at::Tensor> v{flat};
+        c10d::AllreduceOptions o;
+        o.reduceOp = c10d::ReduceOp::SUM;
+        o.timeout = g->timeout;
+        runCollective(g, label, [&] { return g->pg->allreduce(v, o); });
+      },
+      [flat, ts](Napi::Env env) {
+        unflatten(flat, ts);
+        return env.Undefined();
+      });
+}
+
+// broadcast(ids, root, label): every rank's tensors replaced in place by the root's.
+Napi::Value Broadcast(const Napi::CallbackInfo& info) {
+  claim("broadcast");
+  auto ts = tensorList(info, 0, "broadcast");
+  if (!info[1].IsNumber()) throw std::runtime_error("broadcast: expected the root rank");
+  int root = info[1].As<Napi::Number>().Int32Value();
+  if (root < 0 || root >= group->size) throw std::runtime_error("broadcast: root rank out of range");
+  std::string label = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "a broadcast";
+  auto flat = flatten(ts);
+  Group* g = group;
+  return queue(
+      info.Env(),
+      [g, flat, root, label] {
+        std::vector<at::Tensor> v{flat};
+        c10d::BroadcastOptions o;
+        o.rootRank = root;
+        o.timeout = g->timeout;
+        runCollective(g, label, [&] { return g->pg->broadcast(v, o); });
+      },
+      [g, flat, ts, root](Napi::Env env) {
+        if (g->rank != root) unflatten(flat, ts);
+        return env.Undefined();
+      });
+}
+
+Napi::Value Barrier(const Napi::CallbackInfo& info) {
+  claim("barrier");
+  std::string label = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "a barrier";
+  Group* g = group;
+  return queue(info.Env(), [g, label] {
+    c10d::BarrierOptions o;
+    o.timeout = g->timeout;
+    runCollective(g, label, [&] { return g->pg->barrier(o); });
+  });
+}
+
+// Leaves the group: the process group first, then the store (rank 0 serves it to the others, so
+// it should leave last: a barrier before this call sees to that).
+Napi::Value Destroy(const Napi::CallbackInfo& info) {
+  claim("destroy", false);
+  if (group) {
+    group->pg.reset();
+    group->store.reset();
+    delete group;
+    group = nullptr;
+  }
+  return info.Env().Undefined();
+}
+
+template <Napi::Value (*F)(const Napi::CallbackInfo&)>
+Napi::Value guarded(const Napi::CallbackInfo& info) {
+  try {
+    return F(info);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), messageOf(e));
+  }
+}
+
+}  // namespace
+
+void metanas::registerDistributed(Napi::Env env, Napi::Object exports) {
+  auto dist = Napi::Object::New(env);
+  dist.Set("connect", Napi::Function::New(env, guarded<Connect>, "connect"));
+  dist.Set("exchange", Napi::Function::New(env, guarded<Exchange>, "exchange"));
+  dist.Set("createGroup", Napi::Function::New(env, guarded<CreateGroup>, "createGroup"));
+  dist.Set("allReduceSum", Napi::Function::New(env, guarded<AllReduceSum>, "allReduceSum"));
+  dist.Set("broadcast", Napi::Function::New(env, guarded<Broadcast>, "broadcast"));
+  dist.Set("barrier", Napi::Function::New(env, guarded<Barrier>, "barrier"));
+  dist.Set("destroy", Napi::Function::New(env, guarded<Destroy>, "destroy"));
+  exports.Set("distributed", dist);
+}

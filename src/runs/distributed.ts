@@ -1,0 +1,216 @@
+// A run spread over ranks (processes on one or several machines), launched the way PyTorch jobs
+// are: every process gets RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT (and LOCAL_RANK,
+// LOCAL_WORLD_SIZE), from torchrun, a Kubernetes PyTorchJob, a Slurm script, or `--nproc N`.
+// Rank 0 owns the run directory; the other ranks need neither it nor the same paths.
+import { createHash } from "node:crypto";
+import { DistributedError, ProcessGroup, type Tensor, tensor } from "../engine/index.js";
+import type { TaskResult } from "../evaluation/evaluate.js";
+import type { RunConfig } from "./config.js";
+import type { Session } from "./session.js";
+
+/** The default limit of the rendezvous and of every collective, as torch.distributed's (30 min). */
+export const DEFAULT_TIMEOUT_SECONDS = 1800;
+
+/** Where this process sits in a distributed launch, read from the standard variables. */
+export interface Launch {
+  rank: number;
+  size: number;
+  /** This process's index on its machine, and the number of ranks there. */
+  localRank: number;
+  localSize: number;
+  addr: string;
+  port: number;
+  /** torchrun's agent serves the store (its default static rendezvous): every rank is a client. */
+  agentStore: boolean;
+  /** Key prefix in the store (torchrun's agent store: /worker/attempt_N). */
+  prefix: string;
+  /** GLOO_SOCKET_IFNAME: the network interfaces the ranks talk over. */
+  interfaces?: string;
+  timeoutSeconds: number;
+}
+
+/** An error every rank sees the same way: printed by the first rank of each machine only. */
+export class SharedFailure extends Error {}
+
+function intVar(env: NodeJS.ProcessEnv, name: string, min: number, max = Number.POSITIVE_INFINITY): number | undefined {
+  const text = env[name];
+  if (text === undefined || text === "") return undefined;
+  const v = Number(text);
+  if (!Number.isInteger(v) || v < min || v > max)
+    throw new DistributedError(
+      `${name}=${text} is not valid: it must be an integer${Number.isFinite(max) ? ` from ${min} to ${max}` : ` >= ${min}`}`,
+    );
+  return v;
+}
+
+/**
+ * The launch this process is part of, or null for a single process (WORLD_SIZE unset or 1).
+ * Follows torch.distributed's env:// rules, including torchrun's agent-hosted store.
+ */
+export function launchFromEnv(env: NodeJS.ProcessEnv = process.env): Launch | null {
+  const size = intVar(env, "WORLD_SIZE", 1) ?? 1;
+  if (size === 1) return null;
+  const rank = intVar(env, "RANK", 0, size - 1);
+  if (rank === undefined)
+    throw new DistributedError(
+      `WORLD_SIZE=${size} but RANK is not set: give every process its RANK (0 to ${size - 1})`,
+    );
+  const addr = env.MASTER_ADDR;
+  const port = intVar(env, "MASTER_PORT", 1, 65535);
+  if (!addr || port === undefined)
+    throw new DistributedError(
+      `WORLD_SIZE=${size} needs MASTER_ADDR and MASTER_PORT (rank 0's address and a free port there); for ranks on this machine alone use --nproc ${size}`,
+    );
+  const localSize = intVar(env, "LOCAL_WORLD_SIZE", 1) ?? 1;
+  const agentStore = env.TORCHELASTIC_USE_AGENT_STORE === "True";
+  return {
+    rank,
+    size,
+    localRank: intVar(env, "LOCAL_RANK", 0, localSize - 1) ?? 0,
+    localSize,
+    addr,
+    port,
+    agentStore,
+    prefix: agentStore ? `/worker/attempt_${env.TORCHELASTIC_RESTART_COUNT ?? "0"}` : "",
+    interfaces: env.GLOO_SOCKET_IFNAME || undefined,
+    timeoutSeconds: intVar(env, "METANAS_DIST_TIMEOUT", 1) ?? DEFAULT_TIMEOUT_SECONDS,
+  };
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1)$/;
+
+/** Joins the store: rank 0 serves it (unless torchrun's agent does) and waits for every rank. */
+export function rendezvous(l: Launch): Promise<ProcessGroup> {
+  return ProcessGroup.rendezvous({
+    addr: l.addr,
+    port: l.port,
+    rank: l.rank,
+    size: l.size,
+    host: l.rank === 0 && !l.agentStore,
+    prefix: l.prefix,
+    timeoutSeconds: l.timeoutSeconds,
+    storeOwner: l.agentStore ? "the torchrun agent" : "rank 0",
+  });
+}
+
+/** Connects the ranks to each other: over GLOO_SOCKET_IFNAME, loopback for a local launch, else the hostname's address. */
+export function connectPeers(g: ProcessGroup, l: Launch): Promise<void> {
+  if (l.interfaces) return g.connectPeers({ interfaces: l.interfaces });
+  return g.connectPeers(LOOPBACK.test(l.addr) ? { hostname: "127.0.0.1" } : {});
+}
+
+/** Settings that may differ between machines: where the data is, how many threads a process uses. */
+const MACHINE_LOCAL = new Set(["dataDir", "threads"]);
+
+/** A short hash of what a rank will run: the configuration (less machine-local settings) and the world size. */
+export function configHash(c: RunConfig, size: number): string {
+  const shared = Object.fromEntries(Object.entries(c).filter(([k]) => !MACHINE_LOCAL.has(k)));
+  return createHash("sha256")
+    .update(JSON.stringify({ config: shared, size }))
+    .digest("hex")
+    .slice(0, 12);
+}
+
+/** Rank 0's value, on every rank (rank 0 passes it, the others pass null). */
+export async function fromRoot(g: ProcessGroup, label: string, value: string | null): Promise<string> {
+  const all = await g.exchange(label, value ?? "");
+  return all[0]!;
+}
+
+/**
+ * Every rank states the hash of its configuration and data, or why it cannot start; all ranks
+ * start, or all stop with the same message.
+ */
+export async function agree(
+  g: ProcessGroup,
+  c: RunConfig | null,
+  data: string | null,
+  problem: string | null,
+): Promise<void> {
+  const hash = c ? configHash(c, g.size) : null;
+  const mine = JSON.stringify({ hash, data, problem });
+  const all = (await g.exchange("the configuration check", mine)).map(
+    (v) => JSON.parse(v) as { hash: string | null; data: string | null; problem: string | null },
+  );
+  const failed = all.findIndex((a) => a.problem !== null);
+  if (failed >= 0) {
+    const p = all[failed]!.problem!;
+    throw new SharedFailure(failed === 0 ? p : `rank ${failed} cannot start: ${p}`);
+  }
+  const ranksWhere = (differs: (a: (typeof all)[number]) => boolean) =>
+    all.map((a, r) => (differs(a) ? r : -1)).filter((r) => r >= 0);
+  const otherConfig = ranksWhere((a) => a.hash !== all[0]!.hash);
+  if (otherConfig.length > 0)
+    throw new SharedFailure(
+      `rank ${otherConfig.join(", rank ")} was started with another configuration than rank 0 (config hash ${all[otherConfig[0]!]!.hash} vs ${all[0]!.hash}): start every rank with the same command, settings and world size`,
+    );
+  const otherData = ranksWhere((a) => a.data !== all[0]!.data);
+  if (otherData.length > 0)
+    throw new SharedFailure(
+      `rank ${otherData.join(", rank ")} sees other data than rank 0 (image shape and classes per split ${all[otherData[0]!]!.data} vs ${all[0]!.data}): give every machine the same dataset`,
+    );
+}
+
+/** Everything that defines the meta-state: meta-parameters, task-optimiser moments, meta-learner tensors. */
+function stateTensors(s: Session): Tensor[] {
+  return [...s.model.weights, ...s.model.arch, ...s.opt.moments(), ...Object.values(s.learner.state().tensors)];
+}
+
+/**
+ * Makes every rank's meta-state rank 0's (at the start, after a resume, and before each checkpoint,
+ * so that what rank 0 saves is what every rank runs with): one broadcast of the tensors, and the
+ * step counts, meta-learner numbers and `extra` (rank 0's, returned on every rank) through the store.
+ */
+export async function syncFromRoot(
+  g: ProcessGroup,
+  s: Session,
+  label: string,
+  extra: Record<string, number> = {},
+): Promise<Record<string, number>> {
+  await g.broadcast(stateTensors(s), 0, label);
+  const learnerState = s.learner.state();
+  const numbers = JSON.stringify({ steps: s.opt.steps, learner: learnerState.numbers, extra });
+  const root = JSON.parse(await fromRoot(g, label, g.rank === 0 ? numbers : null)) as {
+    steps: [number, number];
+    learner: Record<string, number>;
+    extra: Record<string, number>;
+  };
+  if (g.rank !== 0) {
+    s.opt.steps = root.steps;
+    s.learner.loadState({ tensors: new Map(Object.entries(learnerState.tensors)), numbers: root.learner });
+  }
+  return root.extra;
+}
+
+/** The test tasks of one rank: every size-th task from its rank on. */
+export function taskShare(tasks: number, rank: number, size: number): number[] {
+  const out: number[] = [];
+  for (let t = rank; t < tasks; t += size) out.push(t);
+  return out;
+}
+
+/** All ranks' meta-test results, in task order, on every rank. */
+export async function gatherResults(
+  g: ProcessGroup,
+  label: string,
+  tasks: number,
+  mine: ReadonlyMap<number, TaskResult>,
+): Promise<TaskResult[]> {
+  const all = await g.exchange(label, JSON.stringify([...mine]));
+  const results: (TaskResult | undefined)[] = Array.from({ length: tasks }, () => undefined);
+  for (const part of all) for (const [t, r] of JSON.parse(part) as [number, TaskResult][]) results[t] = r;
+  const missing = results.indexOf(undefined);
+  if (missing >= 0) throw new DistributedError(`${label}: no rank returned test task ${missing}`);
+  return results as TaskResult[];
+}
+
+/** True on every rank when any rank asks for it (a stop request after a signal). */
+export async function anyRank(g: ProcessGroup, flag: boolean, label: string): Promise<boolean> {
+  const t = tensor(Float64Array.of(flag ? 1 : 0), [1], "float64");
+  try {
+    await g.allReduceSum([t], label);
+    return t.item() > 0;
+  } finally {
+    t.dispose();
+  }
+}
