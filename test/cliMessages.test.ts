@@ -32,6 +32,7 @@ const CASES: [string[], RegExp][] = [];
 before(() => {
   const run = configOnlyRun("run");
   const movedData = configOnlyRun("moved-data", { dataset: "omniglot", dataDir: missing });
+  const conv4Run = configOnlyRun("conv4-run", { model: "conv4" });
   const report = writeFixtureRun(at("report-run"), { epochs: 10 });
   writeFileSync(at("bad.json"), "{ ways: 5");
   writeFileSync(at("typo.json"), JSON.stringify({ wyas: 5 }));
@@ -49,6 +50,15 @@ before(() => {
     [["search", "--ways", "x"], /'--ways <n>' argument 'x' is invalid/],
     [["search", "--strategy", "random"], /Allowed choices are darts, anneal-ops, metanas/],
     [["search", "--model", "fixed"], /genotype \(--genotype\): model fixed needs a genotype/],
+    [
+      ["search", "--baseline", "resnet"],
+      /'--baseline <NAME>' argument 'resnet' is invalid. Allowed choices are none, conv4/,
+    ],
+    [
+      ["train", "--model", "conv4", "--baseline", "conv4"],
+      /baseline \(--baseline\): model conv4 is the baseline itself/,
+    ],
+    [["train", "--resume", conv4Run, "--baseline", "conv4"], /baseline \(--baseline\): model conv4 is the baseline/],
     [["search", "--preset", "nope"], /unknown --preset "nope"/],
     [["search", "--config", missing], /cannot be read: check the --config path/],
     [["search", "--config", at("bad.json")], /is not a JSON object: fix its syntax/],

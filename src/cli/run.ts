@@ -1,15 +1,17 @@
 // metanas search | train | eval: meta-architecture search, fixed-architecture meta-training
 // (a genotype's network or the Conv4 baseline), and meta-testing a finished run.
+import path from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { selfContained } from "../models/build.js";
-import { writeReport } from "../reports/index.js";
+import { COMPARE_FILE, writeReport } from "../reports/index.js";
+import { type BaselineResult, runBaseline } from "../runs/baseline.js";
 import { adjustableKeys, buildConfig, flagOf, MODELS, type RunConfig, readConfigFile } from "../runs/config.js";
 import { launchFromEnv } from "../runs/distributed.js";
-import type { Summary } from "../runs/format.js";
+import { BASELINE_FILES, type Summary } from "../runs/format.js";
 import { defaultRunDir, readRunConfig } from "../runs/runDir.js";
-import { runEvaluation, runTraining } from "../runs/runner.js";
+import { runEvaluation, runTraining, type TrainingResult } from "../runs/runner.js";
 import { parseGenotype } from "../searchspace/genotype.js";
-import { reporterFor, silentReporter } from "../util/progress.js";
+import { type ProgressReporter, reporterFor, silentReporter } from "../util/progress.js";
 import { launchLocal } from "./launch.js";
 import { addSettingOptions, configFileOption, helpWithPresetValues, presetOption, settingValues } from "./settings.js";
 
@@ -52,8 +54,11 @@ function printCells(summary: Summary): void {
   }
 }
 
-function finish(summary: Summary | null, dir: string, json: boolean): void {
+const percent = (s: Summary) => `${(100 * s.accuracy).toFixed(2)}% ± ${(100 * s.ci95).toFixed(2)}`;
+
+function finish(summary: Summary | null, dir: string, json: boolean, baseline: BaselineResult | null = null): void {
   if (!summary) return;
+  const b = baseline?.summary;
   const line = {
     accuracy: summary.accuracy,
     ci95: summary.ci95,
@@ -61,14 +66,30 @@ function finish(summary: Summary | null, dir: string, json: boolean): void {
     genotype: summary.genotype,
     params: summary.params,
     run: dir,
+    ...(baseline
+      ? {
+          baseline: {
+            model: "conv4",
+            accuracy: b?.accuracy ?? null,
+            ci95: b?.ci95 ?? null,
+            tasks: b?.tasks ?? null,
+            params: b?.params.total ?? null,
+            run: baseline.dir,
+          },
+        }
+      : {}),
   };
   if (json) {
     console.log(JSON.stringify(line));
     return;
   }
-  console.log(
-    `\nfew-shot accuracy: ${(100 * summary.accuracy).toFixed(2)}% ± ${(100 * summary.ci95).toFixed(2)} (95% CI, ${summary.tasks} test tasks)`,
-  );
+  console.log(`\nfew-shot accuracy: ${percent(summary)} (95% CI, ${summary.tasks} test tasks)`);
+  if (baseline)
+    console.log(
+      b
+        ? `Conv4 on the same tasks: ${percent(b)} (95% CI, ${b.tasks} test tasks; ${b.params.total.toLocaleString("en-US")} weights; ${path.join(dir, BASELINE_FILES.comparison, COMPARE_FILE)})`
+        : `Conv4 on the same tasks: stopped before finishing; continue it with metanas train --resume ${baseline.dir}, then metanas report ${dir}`,
+    );
   console.log(
     `per-task pruned weights: median ${summary.perTaskParams.median.toLocaleString("en-US")} of ${summary.params.total.toLocaleString("en-US")}`,
   );
@@ -79,6 +100,18 @@ function finish(summary: Summary | null, dir: string, json: boolean): void {
 
 async function report(dir: string): Promise<void> {
   await writeReport(dir);
+}
+
+/**
+ * --baseline conv4: once the run has been meta-tested (rank 0, after the other ranks have left),
+ * Conv4 on the same tasks in RUN_DIR/baseline-conv4, in this process alone; then the run's report
+ * again, with the comparison.
+ */
+async function baselineAfter(r: TrainingResult, reporter: ProgressReporter): Promise<BaselineResult | null> {
+  if (!r.summary || r.config.baseline === "none") return null;
+  const b = await runBaseline(r.dir, r.config, { reporter, handleSignals: true, afterRun: report });
+  await report(r.dir);
+  return b;
 }
 
 function trainingCommand(
@@ -109,7 +142,7 @@ function trainingCommand(
       const { launch, reporter } = participation();
       const options = { reporter, handleSignals: true, afterRun: report, launch };
       const r = await runTraining(String(o.resume), { resume: true, overrides: flags }, options);
-      finish(r.summary, r.dir, Boolean(o.json));
+      finish(r.summary, r.dir, Boolean(o.json), await baselineAfter(r, reporter));
       return;
     }
     const fileValues = o.config ? readConfigFile(String(o.config)) : {};
@@ -134,7 +167,7 @@ function trainingCommand(
     reporter.log(`metanas ${name}: ${JSON.stringify(config)}`);
     reporter.log(`run directory: ${dir}`);
     const r = await runTraining(dir, { config }, options);
-    finish(r.summary, r.dir, Boolean(o.json));
+    finish(r.summary, r.dir, Boolean(o.json), await baselineAfter(r, reporter));
   });
 }
 

@@ -2,6 +2,7 @@
 // and the meta-test statistics of the task-specific architectures. No network is needed to view
 // it: SVGs are inlined, CSS and the one script are inline, a Content-Security-Policy forbids loads.
 import { toDarts } from "../searchspace/genotype.js";
+import { type BaselineParts, baselineSection } from "./baseline.js";
 import { escapeHtml } from "./escape.js";
 import { fmt, fmtAcc, fmtInt, fmtSeconds, page, row } from "./htmlParts.js";
 import type { RunContents } from "./runReader.js";
@@ -14,6 +15,8 @@ export interface ReportParts {
   cells: { normal: string; reduce: string } | null;
   curves: string;
   histogram: string | null;
+  /** The run against its Conv4 baseline (--baseline conv4); absent or null without one. */
+  baseline?: BaselineParts | null;
   generatedAt: Date;
 }
 
@@ -156,6 +159,7 @@ export function buildReportHtml(parts: ReportParts): string {
 ${trains} meta-training and ${evals} evaluation records.</p>
 ${missing}
 ${accuracySection(run)}
+${parts.baseline ? baselineSection(run, parts.baseline) : ""}
 ${cellsSection(parts)}
 <h2>Learning curves</h2>
 <div class="figure" id="curves">${inlineSvg(parts.curves, "curves")}</div>

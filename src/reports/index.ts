@@ -2,6 +2,7 @@
 // compares several runs.
 import { join } from "node:path";
 import { writeFileAtomic } from "../util/atomicWrite.js";
+import { prepareBaseline } from "./baseline.js";
 import { renderCell } from "./cellDiagram.js";
 import { renderCurves } from "./curves.js";
 import { writeFigure } from "./figures.js";
@@ -10,6 +11,7 @@ import { renderParamsHistogram } from "./paramsHistogram.js";
 import { RUN_FILES } from "./records.js";
 import { readRun } from "./runReader.js";
 
+export { BASELINE_LABEL, type BaselineParts, runLabel, trainCpuSeconds } from "./baseline.js";
 export { type CellKind, cellDot, renderCell } from "./cellDiagram.js";
 export { COMPARE_FILE, type Comparison, defaultLabels, writeComparison } from "./compare.js";
 export { COMPARE_TITLES } from "./compareCharts.js";
@@ -23,7 +25,9 @@ export { svgSize, svgToPng } from "./svg.js";
 
 /**
  * Writes RUN_DIR/report.html and RUN_DIR/figures/{normal,reduce,curves,params}.{svg,png} from what
- * the run directory holds (a run may still be going or have stopped). Throws when RUN_DIR is absent.
+ * the run directory holds (a run may still be going or have stopped). A run with a Conv4 baseline
+ * (RUN_DIR/baseline-conv4) also gets RUN_DIR/baseline-comparison/compare.html and
+ * figures/baseline.{svg,png} once both have finished. Throws when RUN_DIR is absent.
  */
 export async function writeReport(runDir: string): Promise<{ html: string; figures: string[] }> {
   const run = readRun(runDir);
@@ -46,7 +50,11 @@ export async function writeReport(runDir: string): Promise<{ html: string; figur
     figures.push(...(await writeFigure(figDir, "params", histogram)));
   }
 
+  const baseline = await prepareBaseline(run);
+  if (baseline) figures.push(...baseline.figures);
+
   const html = join(runDir, RUN_FILES.report);
-  writeFileAtomic(html, buildReportHtml({ run, cells, curves, histogram, generatedAt: new Date() }), { makeDir: true });
+  const parts = { run, cells, curves, histogram, baseline: baseline?.parts ?? null, generatedAt: new Date() };
+  writeFileAtomic(html, buildReportHtml(parts), { makeDir: true });
   return { html, figures };
 }

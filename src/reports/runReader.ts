@@ -66,6 +66,8 @@ export function toRecord(raw: unknown): MetricsRecord | null {
       seconds: num(r.seconds) ?? 0,
       elapsed: num(r.elapsed) ?? 0,
     };
+    const cpuSeconds = num(r.cpuSeconds);
+    if (cpuSeconds !== null) rec.cpuSeconds = cpuSeconds;
     return rec;
   }
   if (r.kind === "eval") {

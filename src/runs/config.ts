@@ -65,6 +65,7 @@ const optional = <S extends z.ZodType, K extends ValueKind>(v: { schema: S; kind
 export const DATASETS = ["builtin", "omniglot", "miniimagenet"] as const;
 export const MODELS = ["metanas", "fixed", "conv4"] as const;
 export const META_LEARNERS = ["reptile", "fomaml"] as const;
+export const BASELINES = ["none", "conv4"] as const;
 
 export const SETTINGS = {
   // Task
@@ -236,6 +237,16 @@ export const SETTINGS = {
     description: "validation every N meta-epochs (0: only the final meta-test)",
   },
   evalTasks: { ...int(1), group: "evaluation", resume: true, description: "tasks per validation" },
+  baseline: {
+    ...choice(BASELINES),
+    // A default, so that presets and older run directories (config.json without it) need none.
+    schema: z.enum(BASELINES).default("none"),
+    group: "evaluation",
+    placeholder: "NAME",
+    resume: true,
+    description:
+      "none, or conv4: after a search, meta-train Conv4 on the same tasks (seed, epochs, test tasks) for the report",
+  },
 
   // Run and resources
   seed: { ...int(0), group: "run", description: "seed of every random choice (tasks, weights, drop-path)" },
@@ -290,6 +301,11 @@ export const RunConfigSchema = z
     for (const r of c.reductions)
       if (r >= c.cells) issue("reductions", `reduction position ${r} is not a cell (0..${c.cells - 1})`);
     if (c.model === "fixed" && !c.genotype) issue("genotype", "model fixed needs a genotype (--genotype FILE)");
+    if (c.model === "conv4" && c.baseline !== "none")
+      issue(
+        "baseline",
+        "model conv4 is the baseline itself: leave --baseline out (it goes with a search or a --genotype network)",
+      );
   });
 
 export type RunConfig = z.infer<typeof RunConfigSchema>;

@@ -6,6 +6,11 @@
 //   checkpoint/            the latest checkpoint (safetensors + state.json)
 //   summary.json           the final Summary
 //   report.html, figures/  pictures of the run
+//   baseline-conv4/        --baseline conv4: the Conv4 baseline meta-trained on the same tasks (a run directory)
+//   baseline-comparison/   the run against its baseline: compare.html and figures/
+
+/** The folders of a run's baseline (--baseline conv4) and of its comparison page. */
+export const BASELINE_FILES = { conv4: "baseline-conv4", comparison: "baseline-comparison" } as const;
 
 /** One meta-training epoch. */
 export interface TrainRecord {

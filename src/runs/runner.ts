@@ -248,12 +248,20 @@ async function prepareAll(ranks: Ranks, prepareHere: () => Promise<Prepared>): P
   return p;
 }
 
+/** What a run ended with: its directory, its summary (rank 0, when it finished) and the configuration it ran with. */
+export interface TrainingResult {
+  dir: string;
+  summary: Summary | null;
+  /** The saved configuration with this invocation's changes (--resume may change some settings). */
+  config: RunConfig;
+}
+
 /** Meta-trains (search, or weights of a fixed model), then meta-tests. Returns the run directory and summary (rank 0). */
 export async function runTraining(
   dir: string,
   start: { config: RunConfig } | { resume: true; overrides?: Partial<RunConfig> },
   o: RunOptions = {},
-): Promise<{ dir: string; summary: Summary | null }> {
+): Promise<TrainingResult> {
   const reporter = o.reporter ?? silentReporter;
   const resume = "resume" in start;
   const ranks = await joinRanks(o.launch);
@@ -379,7 +387,7 @@ export async function runTraining(
             `stopped at meta-epoch ${epoch}; continue with: metanas ${c.model === "metanas" ? "search" : "train"} --resume ${dir}${sameWay}`,
           );
           await group?.barrier("the end of the run");
-          return { dir, summary: null };
+          return { dir, summary: null, config: c };
         }
       }
     } catch (err) {
@@ -399,11 +407,11 @@ export async function runTraining(
     if (g && root) writeGenotype(dir, g, epoch);
     if (o.skipFinalTest) {
       await group?.barrier("the end of the run");
-      return { dir, summary: null };
+      return { dir, summary: null, config: c };
     }
     const r = await runEval(s, ranks, "test", c.testTasks, evalSeed(c, -1), reporter, "meta-test");
     await group?.barrier("the end of the run");
-    if (!root) return { dir, summary: null };
+    if (!root) return { dir, summary: null, config: c };
     const summary = summarise(s, r, epoch, (performance.now() - started) / 1000);
     appendMetrics(dir, {
       kind: "eval",
@@ -418,7 +426,7 @@ export async function runTraining(
     writeSummary(dir, summary);
     group?.destroy();
     await o.afterRun?.(dir);
-    return { dir, summary };
+    return { dir, summary, config: c };
   } finally {
     if (o.handleSignals) for (const [sig, h] of Object.entries(handlers)) process.off(sig, h);
     group?.destroy();

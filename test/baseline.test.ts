@@ -1,0 +1,167 @@
+// --baseline conv4: after a search, Conv4 meta-trained and meta-tested on the same tasks in
+// RUN_DIR/baseline-conv4, compared in RUN_DIR/baseline-comparison/compare.html and in the run's
+// report; resumable; and run directories from before the setting still load and resume.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { writeReport } from "../src/reports/index.js";
+import { baselineConfig, runBaseline } from "../src/runs/baseline.js";
+import { buildConfig, flagOf, type RunConfig, type SettingKey } from "../src/runs/config.js";
+import type { Summary } from "../src/runs/format.js";
+import { readRunConfig } from "../src/runs/runDir.js";
+import { runTraining } from "../src/runs/runner.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const cli = path.join(root, "dist/src/cli/main.js");
+const tmp = mkdtempSync(path.join(os.tmpdir(), "metanas-baseline-"));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+// A search small enough for CI (seconds), and the same as command-line flags.
+const tiny: Partial<RunConfig> = {
+  channels: 2,
+  cells: 2,
+  reductions: [1],
+  ways: 3,
+  shots: 1,
+  queries: 2,
+  trainShots: 2,
+  epochs: 2,
+  warmup: 1,
+  metaBatch: 2,
+  innerSteps: 2,
+  batchSize: 4,
+  evalEvery: 0,
+  testTasks: 3,
+  testSteps: 2,
+  testArchSteps: 1,
+  testBatchSize: 3,
+};
+const tinyFlags = Object.entries(tiny).flatMap(([k, v]) => [
+  flagOf(k as SettingKey),
+  Array.isArray(v) ? v.join(",") : String(v),
+]);
+const config = (o: Partial<RunConfig> = {}) => buildConfig("quick", {}, { ...tiny, ...o });
+const cliRun = (args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", cwd: tmp });
+const readSummary = (dir: string) => JSON.parse(readFileSync(path.join(dir, "summary.json"), "utf8")) as Summary;
+/** A summary without its timing, which differs from run to run. */
+const timeless = (s: Summary) => ({ ...s, wallSeconds: 0 });
+const pct = (s: Summary) => `${(100 * s.accuracy).toFixed(2)}% ± ${(100 * s.ci95).toFixed(2)}%`;
+
+describe("--baseline conv4", () => {
+  it("the baseline keeps every setting that decides the tasks, with model conv4 and no baseline of its own", () => {
+    const c = config({ baseline: "conv4", model: "fixed", genotype: "DARTS_V2" });
+    const b = baselineConfig(c);
+    assert.equal(b.model, "conv4");
+    assert.equal(b.baseline, "none");
+    assert.equal(b.genotype, undefined);
+    // The data depends on (dataset, folder, seed); meta-training tasks on (seed, meta-epoch, index)
+    // with the task shape; meta-test tasks on (seed, index) with the task shape.
+    const decide: (keyof RunConfig)[] = [
+      ...["dataset", "dataDir", "seed", "ways", "shots", "queries", "trainShots"],
+      ...["epochs", "metaBatch", "testTasks", "evalEvery", "evalTasks"],
+    ] as (keyof RunConfig)[];
+    for (const k of decide) assert.deepEqual(b[k], c[k], k);
+  });
+
+  let first: { dir: string; baseline: Summary } | null = null;
+  it("search --baseline conv4: Conv4 on the same tasks, the comparison page and the report's section", () => {
+    const dir = path.join(tmp, "search");
+    const r = cliRun(["search", ...tinyFlags, "--baseline", "conv4", "--out", dir]);
+    assert.equal(r.status, 0, r.stderr);
+    const b = path.join(dir, "baseline-conv4");
+    const run = readSummary(dir);
+    const baseline = readSummary(b);
+    const [rc, bc] = [readRunConfig(dir), readRunConfig(b)];
+    assert.equal(rc.baseline, "conv4");
+    assert.equal(bc.model, "conv4");
+    assert.equal(bc.baseline, "none");
+    assert.equal(bc.seed, rc.seed);
+    assert.equal(bc.testTasks, rc.testTasks);
+    assert.equal(baseline.tasks, run.tasks);
+    assert.equal(baseline.epochs, run.epochs);
+    assert.equal(baseline.perTaskAccuracy?.length, 3);
+    // Progress: a line before and after the baseline, and its meta-training bar or lines.
+    assert.match(
+      r.stderr,
+      /baseline: meta-training Conv4 on the same tasks .*seed 1, 2 meta-epochs, 3 meta-test tasks/,
+    );
+    assert.match(r.stderr, /baseline: Conv4 reached/);
+    // The final lines name Conv4's accuracy on the same tasks.
+    assert.match(r.stdout, new RegExp(`Conv4 on the same tasks: ${(100 * baseline.accuracy).toFixed(2)}%`));
+    assert.ok(existsSync(path.join(dir, "baseline-comparison", "compare.html")));
+    assert.ok(existsSync(path.join(dir, "baseline-comparison", "figures", "accuracy.svg")));
+    assert.ok(existsSync(path.join(dir, "figures", "baseline.png")));
+    assert.ok(existsSync(path.join(b, "report.html")), "the baseline has its own report");
+    const html = readFileSync(path.join(dir, "report.html"), "utf8");
+    assert.match(html, /<h2 id="baseline">Against Conv4 \(same tasks\)<\/h2>/);
+    const section = html.slice(html.indexOf('<h2 id="baseline">'));
+    assert.ok(section.includes(pct(run)), `MetaNAS's ${pct(run)} in the section`);
+    assert.ok(section.includes(pct(baseline)), `Conv4's ${pct(baseline)} in the section`);
+    assert.ok(section.includes(baseline.params.total.toLocaleString("en-US")));
+    assert.ok(section.includes(`${run.perTaskParams.median.toLocaleString("en-US")} per task (median, pruned)`));
+    assert.match(section, /href="baseline-comparison\/compare.html"/);
+    assert.match(section, /id="baseline-accuracy"><svg/);
+    const compare = readFileSync(path.join(dir, "baseline-comparison", "compare.html"), "utf8");
+    assert.match(compare, /MetaNAS/);
+    assert.match(compare, /Conv4/);
+    first = { dir, baseline };
+  });
+
+  it("metanas report RUN_DIR writes the section and the comparison page again", async () => {
+    assert.ok(first);
+    rmSync(path.join(first.dir, "baseline-comparison"), { recursive: true });
+    rmSync(path.join(first.dir, "report.html"));
+    const r = cliRun(["report", first.dir]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(existsSync(path.join(first.dir, "baseline-comparison", "compare.html")));
+    assert.match(readFileSync(path.join(first.dir, "report.html"), "utf8"), /Against Conv4 \(same tasks\)/);
+    // A finished baseline is reused, not run again.
+    const checkpoint = path.join(first.dir, "baseline-conv4", "checkpoint.safetensors");
+    const before = statSync(checkpoint).mtimeMs;
+    const again = await runBaseline(first.dir, readRunConfig(first.dir));
+    assert.deepEqual(again?.summary, first.baseline);
+    assert.equal(statSync(checkpoint).mtimeMs, before);
+  });
+
+  it("--resume continues a stopped baseline, which ends as if never stopped; --resume may also add one", async () => {
+    assert.ok(first);
+    const dir = path.join(tmp, "stopped");
+    // A run without a baseline, whose baseline was started (as --resume --baseline conv4 would) and stopped.
+    const c = config();
+    const { summary } = await runTraining(dir, { config: c });
+    assert.ok(summary);
+    assert.ok(!existsSync(path.join(dir, "baseline-conv4")));
+    const stopped = await runBaseline(dir, { ...c, baseline: "conv4" }, { stopAfter: 1 });
+    assert.equal(stopped?.summary, null);
+    assert.ok(!existsSync(path.join(dir, "baseline-conv4", "summary.json")));
+    await writeReport(dir);
+    assert.match(
+      readFileSync(path.join(dir, "report.html"), "utf8"),
+      /The Conv4 baseline in <code>.*baseline-conv4<\/code> has not finished: continue it with <code>metanas train --resume/,
+    );
+    const r = cliRun(["search", "--resume", dir, "--baseline", "conv4"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /baseline: continuing Conv4/);
+    assert.match(r.stderr, /resuming .*baseline-conv4 at meta-epoch 1 of 2/);
+    // Same tasks, same seed: the same numbers as the baseline that ran without a stop.
+    assert.deepEqual(timeless(readSummary(path.join(dir, "baseline-conv4"))), timeless(first.baseline));
+    assert.ok(existsSync(path.join(dir, "baseline-comparison", "compare.html")));
+    assert.match(readFileSync(path.join(dir, "report.html"), "utf8"), /<table id="baseline-table">/);
+  });
+
+  it("a run directory from before the setting (config.json without baseline) loads and resumes without one", async () => {
+    const dir = path.join(tmp, "older");
+    await runTraining(dir, { config: config({ epochs: 1, warmup: 0 }) }, { skipFinalTest: true });
+    const file = path.join(dir, "config.json");
+    const { baseline: _, ...older } = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+    writeFileSync(file, JSON.stringify(older));
+    assert.equal(readRunConfig(dir).baseline, "none");
+    const r = await runTraining(dir, { resume: true, overrides: { epochs: 2 } });
+    assert.equal(r.config.baseline, "none");
+    assert.equal(r.summary?.epochs, 2);
+  });
+});
