@@ -12,6 +12,7 @@ export { FixedModel } from "./models/fixedModel.js";
 export type { ForwardPhase, MetaModel } from "./models/model.js";
 export { SearchModel } from "./models/searchModel.js";
 export { writeComparison, writeReport } from "./reports/index.js";
+export { baselineConfig, runBaseline } from "./runs/baseline.js";
 export { buildConfig, type RunConfig, validateConfig } from "./runs/config.js";
 export { PRESETS } from "./runs/presets.js";
 export { runEvaluation, runTraining } from "./runs/runner.js";

@@ -10,41 +10,25 @@ import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { writeReport } from "../src/reports/index.js";
 import { baselineConfig, runBaseline } from "../src/runs/baseline.js";
-import { buildConfig, flagOf, type RunConfig, type SettingKey } from "../src/runs/config.js";
+import { type RunConfig, validateConfig } from "../src/runs/config.js";
 import type { Summary } from "../src/runs/format.js";
 import { readRunConfig } from "../src/runs/runDir.js";
 import { runTraining } from "../src/runs/runner.js";
+import { runCli } from "./cliHarness.js";
+import { TINY_RUN_FLAGS } from "./tinyMeta.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const cli = path.join(root, "dist/src/cli/main.js");
 const tmp = mkdtempSync(path.join(os.tmpdir(), "metanas-baseline-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-// A search small enough for CI (seconds), and the same as command-line flags.
-const tiny: Partial<RunConfig> = {
-  channels: 2,
-  cells: 2,
-  reductions: [1],
-  ways: 3,
-  shots: 1,
-  queries: 2,
-  trainShots: 2,
-  epochs: 2,
-  warmup: 1,
-  metaBatch: 2,
-  innerSteps: 2,
-  batchSize: 4,
-  evalEvery: 0,
-  testTasks: 3,
-  testSteps: 2,
-  testArchSteps: 1,
-  testBatchSize: 3,
-};
-const tinyFlags = Object.entries(tiny).flatMap(([k, v]) => [
-  flagOf(k as SettingKey),
-  Array.isArray(v) ? v.join(",") : String(v),
-]);
-const config = (o: Partial<RunConfig> = {}) => buildConfig("quick", {}, { ...tiny, ...o });
+// A search small enough for CI (seconds): its flags, and its configuration as `metanas config` resolves them.
+const tinyFlags = [...TINY_RUN_FLAGS, "--epochs", "2", "--test-tasks", "3"];
+async function config(o: Partial<RunConfig> = {}): Promise<RunConfig> {
+  const r = await runCli(["config", ...tinyFlags, "--json"]);
+  const { preset, config: values } = JSON.parse(r.stdout) as { preset: string; config: RunConfig };
+  return validateConfig({ ...values, ...o, preset });
+}
 const cliRun = (args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", cwd: tmp });
 const readSummary = (dir: string) => JSON.parse(readFileSync(path.join(dir, "summary.json"), "utf8")) as Summary;
 /** A summary without its timing, which differs from run to run. */
@@ -52,8 +36,8 @@ const timeless = (s: Summary) => ({ ...s, wallSeconds: 0 });
 const pct = (s: Summary) => `${(100 * s.accuracy).toFixed(2)}% ± ${(100 * s.ci95).toFixed(2)}%`;
 
 describe("--baseline conv4", () => {
-  it("the baseline keeps every setting that decides the tasks, with model conv4 and no baseline of its own", () => {
-    const c = config({ baseline: "conv4", model: "fixed", genotype: "DARTS_V2" });
+  it("the baseline keeps every setting that decides the tasks, with model conv4 and no baseline of its own", async () => {
+    const c = await config({ baseline: "conv4", model: "fixed", genotype: "DARTS_V2" });
     const b = baselineConfig(c);
     assert.equal(b.model, "conv4");
     assert.equal(b.baseline, "none");
@@ -131,7 +115,7 @@ describe("--baseline conv4", () => {
     assert.ok(first);
     const dir = path.join(tmp, "stopped");
     // A run without a baseline, whose baseline was started (as --resume --baseline conv4 would) and stopped.
-    const c = config();
+    const c = await config();
     const { summary } = await runTraining(dir, { config: c });
     assert.ok(summary);
     assert.ok(!existsSync(path.join(dir, "baseline-conv4")));
@@ -155,7 +139,7 @@ describe("--baseline conv4", () => {
 
   it("a run directory from before the setting (config.json without baseline) loads and resumes without one", async () => {
     const dir = path.join(tmp, "older");
-    await runTraining(dir, { config: config({ epochs: 1, warmup: 0 }) }, { skipFinalTest: true });
+    await runTraining(dir, { config: await config({ epochs: 1, warmup: 0 }) }, { skipFinalTest: true });
     const file = path.join(dir, "config.json");
     const { baseline: _, ...older } = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
     writeFileSync(file, JSON.stringify(older));
