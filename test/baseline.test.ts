@@ -137,6 +137,30 @@ describe("--baseline conv4", () => {
     assert.match(readFileSync(path.join(dir, "report.html"), "utf8"), /<table id="baseline-table">/);
   });
 
+  it("search --nproc 2 --baseline conv4: rank 0 alone runs the baseline after the search, and every process ends", () => {
+    assert.ok(first);
+    const dir = path.join(tmp, "ranks");
+    const r = spawnSync(
+      process.execPath,
+      [cli, "search", ...tinyFlags, "--baseline", "conv4", "--out", dir, "--nproc", "2", "--json"],
+      {
+        encoding: "utf8",
+        env: { ...process.env, METANAS_DIST_TIMEOUT: "20", OMP_NUM_THREADS: "1" },
+        timeout: 120_000,
+        killSignal: "SIGKILL",
+      },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.trim().split("\n");
+    assert.equal(lines.length, 1, "only rank 0 prints the result");
+    const last = JSON.parse(lines[0]!);
+    assert.equal(last.baseline.model, "conv4");
+    // The baseline runs in one process, so it is the same as the one after a one-process search.
+    assert.deepEqual(timeless(readSummary(path.join(dir, "baseline-conv4"))), timeless(first.baseline));
+    assert.equal(last.baseline.accuracy, first.baseline.accuracy);
+    assert.ok(existsSync(path.join(dir, "baseline-comparison", "compare.html")));
+  });
+
   it("a run directory from before the setting (config.json without baseline) loads and resumes without one", async () => {
     const dir = path.join(tmp, "older");
     await runTraining(dir, { config: await config({ epochs: 1, warmup: 0 }) }, { skipFinalTest: true });

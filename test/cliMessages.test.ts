@@ -59,6 +59,7 @@ before(() => {
       /baseline \(--baseline\): model conv4 is the baseline itself/,
     ],
     [["train", "--resume", conv4Run, "--baseline", "conv4"], /baseline \(--baseline\): model conv4 is the baseline/],
+    [["ablation", "--baseline", "conv4"], /the ablation compares sparsification strategies; leave --baseline out/],
     [["search", "--preset", "nope"], /unknown --preset "nope"/],
     [["search", "--config", missing], /cannot be read: check the --config path/],
     [["search", "--config", at("bad.json")], /is not a JSON object: fix its syntax/],

@@ -38,6 +38,10 @@ export function register(program: Command): void {
     const reporter = reporterFor();
     const fileValues = o.config ? readConfigFile(String(o.config)) : {};
     const config = buildConfig(String(o.preset), { model: "metanas", ...fileValues }, settingValues(o));
+    if (config.baseline !== "none")
+      throw new Error(
+        "the ablation compares sparsification strategies; leave --baseline out (it goes with metanas search)",
+      );
     const strategies = o.strategies ? strategiesOption(String(o.strategies)) : undefined;
     const dir = o.out ? String(o.out) : defaultRunDir(`ablation-${String(o.preset)}`);
     reporter.log(`metanas ablation: ${JSON.stringify(config)}`);
