@@ -57,6 +57,7 @@ const figure = (dir) => {
   const t = trainSeconds(dir);
   return {
     run: dir,
+    settings: read(dir, "config.json"),
     accuracy: +(100 * s.accuracy).toFixed(2),
     ci95: +(100 * s.ci95).toFixed(2),
     tasks: s.tasks,
