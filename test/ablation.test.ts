@@ -10,35 +10,15 @@ import { fileURLToPath } from "node:url";
 import { type AblationResult, runAblation } from "../src/runs/ablation.js";
 import { buildConfig, type RunConfig } from "../src/runs/config.js";
 import type { Summary } from "../src/runs/format.js";
+import { flagsOf, TINY_RUN } from "./tinyMeta.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const cli = path.join(root, "dist/src/cli/main.js");
 const tmp = mkdtempSync(path.join(os.tmpdir(), "metanas-ablation-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-const tiny: Partial<RunConfig> = {
-  channels: 4,
-  cells: 2,
-  reductions: [1],
-  ways: 3,
-  shots: 1,
-  queries: 2,
-  trainShots: 2,
-  epochs: 2,
-  warmup: 1,
-  metaBatch: 2,
-  innerSteps: 2,
-  batchSize: 4,
-  evalEvery: 0,
-  testTasks: 4,
-  testSteps: 3,
-  testArchSteps: 2,
-  testBatchSize: 3,
-};
-const tinyFlags = Object.entries(tiny).flatMap(([k, v]) => [
-  `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`,
-  Array.isArray(v) ? v.join(",") : String(v),
-]);
+const tiny: Partial<RunConfig> = { ...TINY_RUN, channels: 4, epochs: 2, testTasks: 4, testSteps: 3, testArchSteps: 2 };
+const tinyFlags = flagsOf(tiny);
 
 describe("sparsification ablation", () => {
   it("one search per strategy; per task the one-shot network against its genotype's discrete network", async () => {

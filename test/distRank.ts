@@ -10,7 +10,7 @@ import { metaEpoch } from "../src/metalearner/metaTrainer.js";
 import { Reptile } from "../src/metalearner/reptile.js";
 import type { MetaModel } from "../src/models/model.js";
 import { connectPeers, launchFromEnv, rendezvous } from "../src/runs/distributed.js";
-import { exact, inner, tinySearchModel, toyPool } from "./tinyMeta.js";
+import { exact, metaTrain, tinySearchModel, toyPool } from "./tinyMeta.js";
 
 export interface RankJob {
   out: string;
@@ -23,15 +23,7 @@ export interface RankJob {
 export const learnerFor = (name: RankJob["learner"], model: MetaModel): MetaLearner =>
   name === "reptile" ? new Reptile(1.0, 0.6) : new FirstOrderMaml(model, 0.01, 0.01);
 
-export const settingsFor = (job: RankJob) => ({
-  metaBatch: job.metaBatch,
-  warmup: 1,
-  pruneEvery: 0,
-  pruneBelow: 0.01,
-  task: { ways: 3, shots: 2, queries: 1 },
-  inner: inner({ dropPath: 0.2 }),
-  seed: 7,
-});
+export const settingsFor = (job: RankJob) => metaTrain({ metaBatch: job.metaBatch, warmup: 1, seed: 7 });
 
 /** Meta-trains from the same initial state in any process; the group (or the chains) decides the split. */
 export async function trainTiny(job: RankJob, group: E.ProcessGroup | null, optimizerChains?: number) {

@@ -10,7 +10,7 @@ import type { ForwardPhase, MetaModel } from "../src/models/model.js";
 import { TaskOptimizers } from "../src/tasklearner/optimizers.js";
 import { adapt, innerTemperature } from "../src/tasklearner/taskLearner.js";
 import { Rng } from "../src/util/rng.js";
-import { inner, tinySearchModel, toyPool, values } from "./tinyMeta.js";
+import { inner, metaTrain, tinySearchModel, toyPool, values } from "./tinyMeta.js";
 
 /** Two weight tensors and one architecture tensor; logits = x.mean * w1 + w2 + a (enough to differentiate). */
 class ToyModel implements MetaModel {
@@ -135,15 +135,7 @@ describe("task learner", () => {
     E.manualSeed(3);
     const { model, opt: optA } = tinySearchModel();
     const pool = toyPool(5, 6);
-    const settings = {
-      metaBatch: 1,
-      warmup: 0,
-      pruneEvery: 0,
-      pruneBelow: 0.01,
-      task: { ways: 3, shots: 2, queries: 1 },
-      inner: inner({ dropPath: 0.2 }),
-      seed: 9,
-    };
+    const settings = metaTrain({ metaBatch: 1, seed: 9 });
     const start = new E.Snapshot([...model.weights, ...model.arch]);
     // By hand: the task's own streams (JS and libtorch's, for drop-path) derived from (seed, epoch, index).
     const rng = trainTaskRng(9, 0, 0);
@@ -170,15 +162,7 @@ describe("task learner", () => {
     E.manualSeed(5);
     const { model, opt } = tinySearchModel();
     const pool = toyPool(5, 6);
-    const settings = {
-      metaBatch: 2,
-      warmup: 0,
-      pruneEvery: 0,
-      pruneBelow: 0.01,
-      task: { ways: 3, shots: 2, queries: 1 },
-      inner: inner({ dropPath: 0.2 }),
-      seed: 4,
-    };
+    const settings = metaTrain({ seed: 4 });
     // One epoch with one chain first, so that the Adam state is not zero.
     const reptile = new Reptile(1.0, 0.6);
     await metaEpoch(0, model, opt, reptile, pool, settings);
@@ -226,15 +210,7 @@ describe("task learner", () => {
     const { model, opt } = tinySearchModel();
     const reptile = new Reptile(1.0, 0.6);
     const pool = toyPool(5, 6);
-    const settings = {
-      metaBatch: 2,
-      warmup: 1,
-      pruneEvery: 2,
-      pruneBelow: 0.01,
-      task: { ways: 3, shots: 2, queries: 1 },
-      inner: inner({ dropPath: 0.2 }),
-      seed: 1,
-    };
+    const settings = metaTrain({ warmup: 1, pruneEvery: 2 });
     await metaEpoch(0, model, opt, reptile, pool, settings);
     await metaEpoch(1, model, opt, reptile, pool, { ...settings, optimizerChains: 2 });
     const live = E.liveTensors();

@@ -11,7 +11,7 @@ import type { MetricsRecord, Summary } from "../src/runs/format.js";
 import { readMetrics } from "../src/runs/runDir.js";
 import { runEvaluation, runTraining } from "../src/runs/runner.js";
 import { fromDarts } from "../src/searchspace/genotype.js";
-import { TINY_RUN_FLAGS } from "./tinyMeta.js";
+import { TINY_RUN, TINY_RUN_FLAGS } from "./tinyMeta.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const cli = path.join(root, "dist/src/cli/main.js");
@@ -20,24 +20,14 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 
 // A run small enough for CI: a tiny one-shot network on the built-in dataset.
 const tiny: Partial<RunConfig> = {
-  channels: 2,
-  cells: 2,
-  reductions: [1],
-  ways: 3,
-  shots: 1,
-  queries: 2,
-  trainShots: 2,
+  ...TINY_RUN,
   epochs: 4,
   warmup: 2,
-  metaBatch: 2,
-  innerSteps: 2,
-  batchSize: 4,
   evalEvery: 2,
   evalTasks: 2,
   testTasks: 3,
   testSteps: 3,
   testArchSteps: 2,
-  testBatchSize: 3,
   checkpointEvery: 1,
   pruneEvery: 3,
 };

@@ -2,7 +2,9 @@
 // a tiny CLI run: shared by the meta-learner, run and distributed tests.
 import type { ClassPool } from "../src/data/types.js";
 import type { Tensor } from "../src/engine/index.js";
+import type { MetaTrainSettings } from "../src/metalearner/metaTrainer.js";
 import { SearchModel } from "../src/models/searchModel.js";
+import { flagOf, type RunConfig, type SettingKey } from "../src/runs/config.js";
 import { TaskOptimizers } from "../src/tasklearner/optimizers.js";
 import type { InnerLoopSettings } from "../src/tasklearner/taskLearner.js";
 import { Rng } from "../src/util/rng.js";
@@ -39,39 +41,44 @@ export const inner = (o: Partial<InnerLoopSettings> = {}): InnerLoopSettings => 
   ...o,
 });
 
+/** Meta-training settings for the tiny model on the toy pool (3-way tasks, drop-path 0.2). */
+export const metaTrain = (o: Partial<MetaTrainSettings> = {}): MetaTrainSettings => ({
+  metaBatch: 2,
+  warmup: 0,
+  pruneEvery: 0,
+  pruneBelow: 0.01,
+  task: { ways: 3, shots: 2, queries: 1 },
+  inner: inner({ dropPath: 0.2 }),
+  seed: 1,
+  ...o,
+});
+
 /** Tensor values, rounded to 6 decimals. */
 export const values = (ts: Tensor[]) => ts.map((t) => t.toArray().map((v) => Number(v.toFixed(6))));
 /** Tensor values exactly. */
 export const exact = (ts: Tensor[]) => ts.map((t) => t.toArray());
 
-/** CLI flags of a run small enough for CI (the built-in dataset, a tiny one-shot network); add --epochs and --test-tasks. */
-export const TINY_RUN_FLAGS = [
-  "--channels",
-  "2",
-  "--cells",
-  "2",
-  "--reductions",
-  "1",
-  "--ways",
-  "3",
-  "--queries",
-  "2",
-  "--train-shots",
-  "2",
-  "--warmup",
-  "1",
-  "--meta-batch",
-  "2",
-  "--inner-steps",
-  "2",
-  "--batch-size",
-  "4",
-  "--eval-every",
-  "0",
-  "--test-steps",
-  "2",
-  "--test-arch-steps",
-  "1",
-  "--test-batch-size",
-  "3",
-];
+/** A run small enough for CI (the built-in dataset, a tiny one-shot network); add epochs and test tasks. */
+export const TINY_RUN: Partial<RunConfig> = {
+  channels: 2,
+  cells: 2,
+  reductions: [1],
+  ways: 3,
+  queries: 2,
+  trainShots: 2,
+  warmup: 1,
+  metaBatch: 2,
+  innerSteps: 2,
+  batchSize: 4,
+  evalEvery: 0,
+  testSteps: 2,
+  testArchSteps: 1,
+  testBatchSize: 3,
+};
+
+/** The CLI flags that set these values. */
+export const flagsOf = (values: Partial<RunConfig>): string[] =>
+  Object.entries(values).flatMap(([k, v]) => [flagOf(k as SettingKey), Array.isArray(v) ? v.join(",") : String(v)]);
+
+/** TINY_RUN as CLI flags; add --epochs and --test-tasks. */
+export const TINY_RUN_FLAGS = flagsOf(TINY_RUN);
