@@ -10,6 +10,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "kernels.h"
@@ -69,18 +70,24 @@ METANAS_CLONES void planeGradInput(const T* __restrict gy, const T* __restrict x
   for (int64_t j = 0; j < m; ++j) gx[j] = k * (gy[j] - meanG - (x[j] - mean) * invstd * meanGX);
 }
 
+// Batch statistics of channel c: its mean and 1 / sqrt(variance + eps), in double where they sum.
+template <typename T>
+std::pair<T, T> channelStats(const T* x, int64_t c, const Layout& l, double eps) {
+  double sum = 0;
+  for (int64_t i = 0; i < l.n; ++i) sum += planeSum<T>(x + (i * l.c + c) * l.inner, l.inner);
+  const T mean = static_cast<T>(sum / l.count());
+  double sq = 0;
+  for (int64_t i = 0; i < l.n; ++i) sq += planeCentredSquares<T>(x + (i * l.c + c) * l.inner, mean, l.inner);
+  return {mean, static_cast<T>(1.0 / std::sqrt(sq / l.count() + eps))};
+}
+
 // y = normalise(x) per channel; mean and invstd [C] are returned for the backward pass.
 template <typename T>
 void forwardKernel(const T* x, const T* weight, const T* bias, T* y, T* meanOut, T* invstdOut, const Layout& l,
                    double eps) {
   at::parallel_for(0, l.c, 1, [&](int64_t begin, int64_t end) {
     for (int64_t c = begin; c < end; ++c) {
-      double sum = 0;
-      for (int64_t i = 0; i < l.n; ++i) sum += planeSum<T>(x + (i * l.c + c) * l.inner, l.inner);
-      const T mean = static_cast<T>(sum / l.count());
-      double sq = 0;
-      for (int64_t i = 0; i < l.n; ++i) sq += planeCentredSquares<T>(x + (i * l.c + c) * l.inner, mean, l.inner);
-      const T invstd = static_cast<T>(1.0 / std::sqrt(sq / l.count() + eps));
+      const auto [mean, invstd] = channelStats<T>(x, c, l, eps);
       const T scale = invstd * (weight ? weight[c] : T(1));
       const T shift = (bias ? bias[c] : T(0)) - mean * scale;
       for (int64_t i = 0; i < l.n; ++i) {
@@ -221,12 +228,7 @@ void accumulateForward(const T* z, const T* acc, const T* s, T* out, T* meanOut,
                        double eps) {
   at::parallel_for(0, l.c, 1, [&](int64_t begin, int64_t end) {
     for (int64_t c = begin; c < end; ++c) {
-      double sum = 0;
-      for (int64_t i = 0; i < l.n; ++i) sum += planeSum<T>(z + (i * l.c + c) * l.inner, l.inner);
-      const T mean = static_cast<T>(sum / l.count());
-      double sq = 0;
-      for (int64_t i = 0; i < l.n; ++i) sq += planeCentredSquares<T>(z + (i * l.c + c) * l.inner, mean, l.inner);
-      const T invstd = static_cast<T>(1.0 / std::sqrt(sq / l.count() + eps));
+      const auto [mean, invstd] = channelStats<T>(z, c, l, eps);
       for (int64_t i = 0; i < l.n; ++i) {
         const int64_t o = (i * l.c + c) * l.inner;
         const T a = s[i] * invstd;

@@ -53,21 +53,26 @@ inline std::vector<at::Tensor> tensorsArgAt(const Napi::CallbackInfo& info, size
 }
 inline Napi::Value tensorValue(Napi::Env env, at::Tensor t) { return Napi::Number::New(env, adoptTensor(std::move(t))); }
 
+// What errors from an entry point start with: libtorch's kernels say where they come from; a file
+// whose messages are meant for users as they are (distributed.cc) passes kNoPrefix.
+inline constexpr char kLibtorchPrefix[] = "libtorch: ";
+inline constexpr char kNoPrefix[] = "";
+
 /** Wraps an entry point: libtorch and argument errors become JavaScript errors, never an abort. */
-template <Napi::Value (*F)(const Napi::CallbackInfo&)>
+template <Napi::Value (*F)(const Napi::CallbackInfo&), const char* Prefix = kLibtorchPrefix>
 Napi::Value guardedEntry(const Napi::CallbackInfo& info) {
   try {
     return F(info);
   } catch (const Napi::Error&) {
     throw;
   } catch (const c10::Error& e) {
-    throw Napi::Error::New(info.Env(), std::string("libtorch: ") + e.what_without_backtrace());
+    throw Napi::Error::New(info.Env(), std::string(Prefix) + e.what_without_backtrace());
   } catch (const BindingArgError& e) {
     throw Napi::TypeError::New(info.Env(), e.what());
   } catch (const std::exception& e) {
-    throw Napi::Error::New(info.Env(), std::string("libtorch: ") + e.what());
+    throw Napi::Error::New(info.Env(), std::string(Prefix) + e.what());
   } catch (...) {
-    throw Napi::Error::New(info.Env(), "libtorch: unknown native error");
+    throw Napi::Error::New(info.Env(), std::string(Prefix) + "unknown native error");
   }
 }
 

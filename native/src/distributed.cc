@@ -299,14 +299,7 @@ Napi::Value CreateGroup(const Napi::CallbackInfo& info) {
 
 // ---------------------------------------------------------------- collectives
 std::vector<at::Tensor> tensorList(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (i >= info.Length() || !info[i].IsArray()) throw std::runtime_error(std::string(what) + ": expected an array of tensor ids");
-  auto arr = info[i].As<Napi::Array>();
-  std::vector<at::Tensor> out;
-  for (uint32_t k = 0; k < arr.Length(); ++k) {
-    Napi::Value v = arr.Get(k);
-    if (!v.IsNumber()) throw std::runtime_error(std::string(what) + ": expected an array of tensor ids");
-    out.push_back(metanas::tensorAt(v.As<Napi::Number>().Int32Value()));
-  }
+  auto out = metanas::tensorsArgAt(info, i);
   if (out.empty()) throw std::runtime_error(std::string(what) + ": no tensors");
   for (auto& t : out) {
     if (t.scalar_type() != out[0].scalar_type()) throw std::runtime_error(std::string(what) + ": all tensors must have the same dtype");
@@ -432,15 +425,10 @@ Napi::Value Destroy(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Collective errors are meant for users as they stand: no "libtorch: " in front.
 template <Napi::Value (*F)(const Napi::CallbackInfo&)>
 Napi::Value guarded(const Napi::CallbackInfo& info) {
-  try {
-    return F(info);
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(info.Env(), messageOf(e));
-  }
+  return metanas::guardedEntry<F, metanas::kNoPrefix>(info);
 }
 
 }  // namespace
