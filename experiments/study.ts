@@ -12,7 +12,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TopLevelSpec } from "vega-lite";
 import { writeFigure } from "../src/reports/index.js";
-import { CHART_FONT, renderVegaLite } from "../src/reports/vegaRender.js";
+import { CHART_FRAME, renderVegaLite } from "../src/reports/vegaRender.js";
 import type { EvalRecord, Summary, TrainRecord } from "../src/runs/format.js";
 import { readMetrics } from "../src/runs/runDir.js";
 import { writeFileAtomic } from "../src/util/atomicWrite.js";
@@ -150,11 +150,8 @@ function chart(spec: StudySpec, curves: RunCurve[]): TopLevelSpec {
     encoding: { x: { field, type: "quantitative", title, ...(log ? { scale: { type: "log" } } : {}) }, y, color },
   });
   return {
-    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-    background: "white",
-    padding: 12,
+    ...CHART_FRAME,
     title: { text: spec.title, fontSize: 14, anchor: "start" },
-    config: { font: CHART_FONT, axis: { labelFontSize: 11, titleFontSize: 12 }, view: { stroke: "#cccccc" } },
     data: { values: rows },
     hconcat: [panel("epoch", "meta-epoch", false), panel("cpuSeconds", "training CPU seconds (log)", true)],
   } as TopLevelSpec;

@@ -2,7 +2,7 @@
 // one-shot network and of the discrete network it prunes to, each with its 95% interval.
 import type { TopLevelSpec } from "vega-lite";
 import type { AblationResult } from "../runs/ablation.js";
-import { CHART_FONT, renderVegaLite } from "./vegaRender.js";
+import { CHART_FRAME, renderVegaLite } from "./vegaRender.js";
 
 export const ABLATION_TITLE = "Accuracy before and after pruning to the genotype";
 const ONE_SHOT = "one-shot network (final T)";
@@ -36,10 +36,7 @@ export function ablationSpec(r: AblationResult): TopLevelSpec {
   };
   const xOffset = { field: "network", sort: [ONE_SHOT, DISCRETE] };
   return {
-    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-    background: "white",
-    padding: 12,
-    config: { font: CHART_FONT, axis: { labelFontSize: 11, titleFontSize: 12 }, view: { stroke: "#cccccc" } },
+    ...CHART_FRAME,
     title: { text: ABLATION_TITLE, fontSize: 14, anchor: "start" },
     width: 420,
     height: 240,

@@ -1,9 +1,9 @@
 // Charts of several runs side by side: final accuracy with its 95% interval, the learning curves
 // overlaid (one colour per run, one dash per series), and the per-task pruned sizes.
 import type { TopLevelSpec } from "vega-lite";
-import { CHART_FRAME, epochDomain, finite, panel, type Row } from "./curves.js";
+import { epochDomain, finite, panel, type Row } from "./curves.js";
 import type { MetricsRecord } from "./records.js";
-import { renderVegaLite } from "./vegaRender.js";
+import { CHART_FRAME, renderVegaLite } from "./vegaRender.js";
 
 /** A run as the comparison draws it: its label (unique), colour and records. */
 export interface ChartRun {

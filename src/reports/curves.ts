@@ -3,7 +3,7 @@
 // meta-epoch, as small Vega-Lite panels.
 import type { TopLevelSpec } from "vega-lite";
 import type { MetricsRecord } from "./records.js";
-import { CHART_FONT, renderVegaLite } from "./vegaRender.js";
+import { CHART_FRAME, renderVegaLite } from "./vegaRender.js";
 
 export const CURVE_TITLES = {
   accuracy: "Query accuracy",
@@ -211,22 +211,6 @@ export function panel(
     layer: layers,
   };
 }
-
-/** The look every chart shares. */
-export const CHART_CONFIG = {
-  font: CHART_FONT,
-  axis: { labelFontSize: 11, titleFontSize: 12, grid: true, gridColor: "#e6e6e6" },
-  legend: { labelFontSize: 11, symbolSize: 60 },
-  view: { stroke: "#cccccc" },
-};
-
-/** What every chart's top-level spec starts with. */
-export const CHART_FRAME = {
-  $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-  background: "white",
-  padding: 12,
-  config: CHART_CONFIG,
-};
 
 /** The Vega-Lite spec of the curves: four panels in a 2 x 2 grid. */
 export function curvesSpec(records: MetricsRecord[]): TopLevelSpec {

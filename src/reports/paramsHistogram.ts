@@ -1,6 +1,6 @@
 // Histogram of the per-task pruned parameter counts of meta-testing.
 import type { TopLevelSpec } from "vega-lite";
-import { CHART_FONT, renderVegaLite } from "./vegaRender.js";
+import { CHART_FRAME, renderVegaLite } from "./vegaRender.js";
 
 export const HISTOGRAM_TITLE = "Pruned parameters per meta-test task";
 
@@ -14,10 +14,7 @@ export function paramsHistogramSpec(values: number[]): TopLevelSpec {
   const data = values.filter((v) => Number.isFinite(v)).map((params) => ({ params }));
   const distinct = new Set(data.map((d) => d.params)).size;
   return {
-    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-    background: "white",
-    padding: 12,
-    config: { font: CHART_FONT, axis: { labelFontSize: 11, titleFontSize: 12 }, view: { stroke: "#cccccc" } },
+    ...CHART_FRAME,
     title: { text: HISTOGRAM_TITLE, fontSize: 14, anchor: "start" },
     width: 420,
     height: 180,
