@@ -5,9 +5,18 @@ import { type Command, InvalidArgumentError, Option } from "commander";
 import { selfContained } from "../models/build.js";
 import { COMPARE_FILE, writeReport } from "../reports/index.js";
 import { type BaselineResult, runBaseline } from "../runs/baseline.js";
-import { adjustableKeys, buildConfig, flagOf, MODELS, type RunConfig, readConfigFile } from "../runs/config.js";
+import {
+  adjustableKeys,
+  buildConfig,
+  flagOf,
+  isPresetName,
+  MODELS,
+  type RunConfig,
+  readConfigFile,
+} from "../runs/config.js";
 import { launchFromEnv } from "../runs/distributed.js";
 import { BASELINE_FILES, type Summary } from "../runs/format.js";
+import { PRESETS } from "../runs/presets.js";
 import { defaultRunDir, readRunConfig } from "../runs/runDir.js";
 import { runEvaluation, runTraining, type TrainingResult } from "../runs/runner.js";
 import { parseGenotype } from "../searchspace/genotype.js";
@@ -114,6 +123,12 @@ async function baselineAfter(r: TrainingResult, reporter: ProgressReporter): Pro
   return b;
 }
 
+/** The model a preset names when it is a fixed one (the REPTILE presets: conv4), else undefined. */
+function presetModel(preset: string): RunConfig["model"] | undefined {
+  const model = isPresetName(preset) ? PRESETS[preset].model : undefined;
+  return model === "metanas" ? undefined : model;
+}
+
 function trainingCommand(
   program: Command,
   name: "search" | "train",
@@ -151,7 +166,8 @@ function trainingCommand(
       const model =
         flags.model ??
         (fileValues.model as string | undefined) ??
-        (flags.genotype || fileValues.genotype ? "fixed" : undefined);
+        (flags.genotype || fileValues.genotype ? "fixed" : undefined) ??
+        presetModel(String(o.preset));
       if (!model)
         throw new Error("train needs an architecture: --genotype FILE (a found cell) or --model conv4 (the baseline)");
       if (model === "metanas")

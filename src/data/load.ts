@@ -2,7 +2,7 @@
 import { loadBuiltin } from "./builtin.js";
 import { DataError } from "./errors.js";
 import { loadMiniImagenet } from "./miniimagenet.js";
-import { loadOmniglot } from "./omniglot.js";
+import { loadOmniglot, type OmniglotPreprocessing, type OmniglotSplit } from "./omniglot.js";
 import type { Log } from "./progress.js";
 import type { DatasetName, FewShotDataset } from "./types.js";
 
@@ -16,8 +16,10 @@ export interface LoadDatasetOptions {
   seed?: number;
   /** Omniglot: rotations as further classes (default true). */
   rotations?: boolean;
-  /** Omniglot: "background" (default) or "vinyals". */
-  split?: "background" | "vinyals";
+  /** Omniglot: "background" (default), "vinyals" or "reptile". */
+  split?: OmniglotSplit;
+  /** Omniglot: "maml" (default) or "reptile" preprocessing. */
+  preprocessing?: OmniglotPreprocessing;
   /** Omniglot: characters held out of train as a validation split (default 0). */
   valCharacters?: number;
   /** Builtin: drawings per class (default 20). */

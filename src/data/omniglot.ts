@@ -1,6 +1,9 @@
 // Omniglot from its canonical distribution (images_background.zip / images_evaluation.zip, or the
-// folders they unpack to), preprocessed as MAML, Reptile and MetaNAS do: inverted so strokes are
-// bright, resized 105x105 -> 28x28 with sharp's lanczos3 (the filter of MAML's PIL LANCZOS resize),
+// folders they unpack to), preprocessed in one of two ways:
+//  - "maml" (default; MAML's and MetaNAS's): inverted so strokes are bright, resized 105x105 ->
+//    28x28 with sharp's lanczos3 (the filter of MAML's PIL LANCZOS resize);
+//  - "reptile" (REPTILE's code): not inverted (background 1, strokes 0), resized by nearest
+//    neighbour at pixel centres, as PIL's default for the 1-bit PNGs;
 // and, optionally, every 90/180/270-degree rotation a further class.
 //
 // Splits:
@@ -9,9 +12,12 @@
 //  - "vinyals": the 1623 characters in a fixed order (background sorted by alphabet then character,
 //    followed by evaluation sorted the same way); the first 1200 train, the other 423 test; val as above
 //    from the end of the 1200.
+//  - "reptile": REPTILE's: the 1623 characters pooled and shuffled (from the run's seed), the first
+//    1200 train, the other 423 test; rotations (when on) only augment the training classes.
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import sharp, { type OutputInfo } from "sharp";
+import { deriveSeed, Rng } from "../util/rng.js";
 import { type CachedImages, cacheFileFor, cacheKey, fileSha1, readCache, writeCache } from "./cache.js";
 import { DataError } from "./errors.js";
 import { ByteClassPool, RotatedClassPool } from "./pool.js";
@@ -27,11 +33,20 @@ export const OMNIGLOT_SIZE = 28;
 export const OMNIGLOT_KERNEL = "lanczos3";
 const VINYALS_TRAIN = 1200;
 
+export const OMNIGLOT_SPLITS = ["background", "vinyals", "reptile"] as const;
+export type OmniglotSplit = (typeof OMNIGLOT_SPLITS)[number];
+export const OMNIGLOT_PREPROCESSING = ["maml", "reptile"] as const;
+export type OmniglotPreprocessing = (typeof OMNIGLOT_PREPROCESSING)[number];
+
 export interface OmniglotOptions {
   dir: string;
   /** Each 90/180/270-degree rotation a further class (default true). */
   rotations?: boolean;
-  split?: "background" | "vinyals";
+  split?: OmniglotSplit;
+  /** How the drawings become 28x28 images (default maml). */
+  preprocessing?: OmniglotPreprocessing;
+  /** The reptile split's shuffle is drawn from this seed (default 0). */
+  seed?: number;
   /** Characters (before rotation) held out of train as a validation split (default 0: no val split). */
   valCharacters?: number;
   cacheDir?: string;
@@ -96,16 +111,20 @@ async function listFolder(root: string): Promise<Array<{ rel: string; abs: strin
   return out.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
 }
 
-/** Decode one Omniglot PNG to 28x28 uint8, strokes bright. */
-export async function preprocessOmniglot(png: Buffer, where: string): Promise<Uint8Array> {
+/** Decode one Omniglot PNG to 28x28 uint8: strokes bright (maml), or as drawn (reptile). */
+export async function preprocessOmniglot(
+  png: Buffer,
+  where: string,
+  preprocessing: OmniglotPreprocessing = "maml",
+): Promise<Uint8Array> {
   let raw: { data: Buffer; info: OutputInfo };
   try {
-    raw = await sharp(png)
-      .flatten({ background: "#ffffff" })
-      .greyscale()
-      .resize(OMNIGLOT_SIZE, OMNIGLOT_SIZE, { kernel: OMNIGLOT_KERNEL, fit: "fill" })
-      .raw()
-      .toBuffer({ resolveWithObject: true });
+    const grey = sharp(png).flatten({ background: "#ffffff" }).greyscale();
+    const sized =
+      preprocessing === "maml"
+        ? grey.resize(OMNIGLOT_SIZE, OMNIGLOT_SIZE, { kernel: OMNIGLOT_KERNEL, fit: "fill" })
+        : grey;
+    raw = await sized.raw().toBuffer({ resolveWithObject: true });
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
     throw new DataError(`cannot decode ${where} (${why}); the file is corrupt — get a fresh copy of the dataset`);
@@ -113,8 +132,16 @@ export async function preprocessOmniglot(png: Buffer, where: string): Promise<Ui
   const { data, info } = raw;
   const n = OMNIGLOT_SIZE * OMNIGLOT_SIZE;
   const out = new Uint8Array(n);
-  // Invert so strokes are bright on a dark background; take channel 0 whatever sharp returned.
-  for (let k = 0; k < n; k++) out[k] = 255 - data[k * info.channels];
+  if (preprocessing === "maml") {
+    // Invert so strokes are bright on a dark background; take channel 0 whatever sharp returned.
+    for (let k = 0; k < n; k++) out[k] = 255 - data[k * info.channels]!;
+    return out;
+  }
+  // PIL's nearest resize: output pixel i reads input pixel floor((i + 0.5) * in / out).
+  const pick = (i: number, size: number) => Math.floor(((i + 0.5) * size) / OMNIGLOT_SIZE);
+  for (let y = 0; y < OMNIGLOT_SIZE; y++)
+    for (let x = 0; x < OMNIGLOT_SIZE; x++)
+      out[y * OMNIGLOT_SIZE + x] = data[(pick(y, info.height) * info.width + pick(x, info.width)) * info.channels]!;
   return out;
 }
 
@@ -126,15 +153,17 @@ export async function loadOmniglotSet(source: OmniglotSource, opts: OmniglotOpti
   const folder = source.kind === "dir" ? await listFolder(source.path) : undefined;
   const fingerprint =
     source.kind === "zip" ? await fileSha1(source.path) : folder!.map((f) => [f.rel, f.size, f.mtime]);
+  const preprocessing = opts.preprocessing ?? "maml";
   const key = cacheKey({
     dataset: "omniglot",
     set: source.set,
     fingerprint,
     size: OMNIGLOT_SIZE,
-    kernel: OMNIGLOT_KERNEL,
-    invert: true,
+    // The maml key is unchanged from earlier versions, so their caches stay valid.
+    ...(preprocessing === "maml" ? { kernel: OMNIGLOT_KERNEL, invert: true } : { kernel: "nearest", invert: false }),
   });
-  const cacheFile = cacheFileFor(opts.cacheDir, `omniglot-${source.set}`, source.path);
+  const cacheName = preprocessing === "maml" ? `omniglot-${source.set}` : `omniglot-${source.set}-${preprocessing}`;
+  const cacheFile = cacheFileFor(opts.cacheDir, cacheName, source.path);
   if (!opts.noCache) {
     const hit = await readCache(cacheFile, key);
     if (hit) {
@@ -171,7 +200,7 @@ export async function loadOmniglotSet(source: OmniglotSource, opts: OmniglotOpti
   const size = OMNIGLOT_SIZE * OMNIGLOT_SIZE;
   const pixels = new Uint8Array(files.length * size);
   await mapLimit(files, opts.concurrency ?? 16, async (f, i) => {
-    pixels.set(await preprocessOmniglot(await f.data(), `${source.path}:${f.d.file}`), i * size);
+    pixels.set(await preprocessOmniglot(await f.data(), `${source.path}:${f.d.file}`, preprocessing), i * size);
     progress.tick();
   });
   progress.stop();
@@ -216,13 +245,14 @@ export async function countOmniglotSet(source: OmniglotSource): Promise<number[]
 export function partitionOmniglot<T>(
   bg: readonly T[],
   ev: readonly T[],
-  split: "background" | "vinyals" = "background",
+  split: OmniglotSplit = "background",
   valCharacters = 0,
+  seed = 0,
 ): { train: T[]; val: T[]; test: T[] } {
-  if (split !== "background" && split !== "vinyals") {
-    throw new DataError(`unknown Omniglot split "${split}"; use background or vinyals`);
+  if (!OMNIGLOT_SPLITS.includes(split)) {
+    throw new DataError(`unknown Omniglot split "${split}"; use one of ${OMNIGLOT_SPLITS.join(", ")}`);
   }
-  const all = [...bg, ...ev];
+  const all = split === "reptile" ? new Rng(deriveSeed(seed, 1623)).shuffle([...bg, ...ev]) : [...bg, ...ev];
   const [train, test] =
     split === "background" ? [[...bg], [...ev]] : [all.slice(0, VINYALS_TRAIN), all.slice(VINYALS_TRAIN)];
   if (!Number.isInteger(valCharacters) || valCharacters < 0 || valCharacters >= train.length) {
@@ -243,18 +273,26 @@ export async function loadOmniglot(opts: OmniglotOptions): Promise<FewShotDatase
     pools.push(new ByteClassPool(d.pixels, d.counts, d.names, d.imageShape));
   }
   const [background, evaluation] = pools;
-  const parts = partitionOmniglot(allClasses(background), allClasses(evaluation), opts.split, opts.valCharacters);
-  const wrap = (refs: ClassRef[]): ClassPool => {
+  const parts = partitionOmniglot(
+    allClasses(background),
+    allClasses(evaluation),
+    opts.split,
+    opts.valCharacters,
+    opts.seed,
+  );
+  // REPTILE rotates only its training characters; the other splits rotate every split.
+  const rotateEval = opts.split !== "reptile";
+  const wrap = (refs: ClassRef[], rotate: boolean): ClassPool => {
     const p = new SubsetClassPool(refs);
-    return opts.rotations === false ? p : new RotatedClassPool(p);
+    return opts.rotations === false || !rotate ? p : new RotatedClassPool(p);
   };
   return {
     name: "omniglot",
     imageShape: [1, OMNIGLOT_SIZE, OMNIGLOT_SIZE],
     splits: {
-      train: wrap(parts.train),
-      ...(parts.val.length > 0 ? { val: wrap(parts.val) } : {}),
-      test: wrap(parts.test),
+      train: wrap(parts.train, true),
+      ...(parts.val.length > 0 ? { val: wrap(parts.val, rotateEval) } : {}),
+      test: wrap(parts.test, rotateEval),
     },
   };
 }

@@ -64,23 +64,61 @@ export function sampleTask(pool: ClassPool, spec: TaskSpec, rng: Rng): Task {
   return { support, query, classes };
 }
 
-/** `batchSize` images drawn with replacement from a task set (e.g. the support set for inner-loop steps). */
-export function sampleBatch(set: TaskSet, batchSize: number, rng: Rng): TaskSet {
+function checkBatch(set: TaskSet, batchSize: number): void {
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new DataError(`batch size must be a positive integer, got ${batchSize}`);
   }
   if (set.count < 1) throw new DataError("cannot draw a batch from an empty task set");
+}
+
+/** The images of `set` at `indices`, in that order. */
+export function gather(set: TaskSet, indices: readonly number[]): TaskSet {
   const size = set.images.length / set.count;
   const out: TaskSet = {
-    images: new Float32Array(batchSize * size),
-    labels: new Int32Array(batchSize),
-    count: batchSize,
+    images: new Float32Array(indices.length * size),
+    labels: new Int32Array(indices.length),
+    count: indices.length,
     imageShape: [...set.imageShape],
   };
-  for (let b = 0; b < batchSize; b++) {
-    const i = rng.int(set.count);
+  indices.forEach((i, b) => {
     out.images.set(set.images.subarray(i * size, (i + 1) * size), b * size);
-    out.labels[b] = set.labels[i];
-  }
+    out.labels[b] = set.labels[i]!;
+  });
   return out;
+}
+
+/** `batchSize` images drawn with replacement from a task set (e.g. the support set for inner-loop steps). */
+export function sampleBatch(set: TaskSet, batchSize: number, rng: Rng): TaskSet {
+  checkBatch(set, batchSize);
+  return gather(
+    set,
+    Array.from({ length: batchSize }, () => rng.int(set.count)),
+  );
+}
+
+/** How inner-loop batches are drawn: each image independently (MetaNAS), or passes over the set in shuffled order (REPTILE). */
+export const BATCH_SAMPLING = ["replacement", "shuffled"] as const;
+export type BatchSampling = (typeof BATCH_SAMPLING)[number];
+
+/**
+ * Successive batches from a task set. "shuffled" is REPTILE's mini-batching: the set in a fresh
+ * random order on every pass, batches taken in turn, a batch continuing into the next pass when
+ * the set runs out; so a batch as large as the set holds every image once.
+ */
+export function batchDrawer(set: TaskSet, batchSize: number, rng: Rng, sampling: BatchSampling): () => TaskSet {
+  checkBatch(set, batchSize);
+  if (sampling === "replacement") return () => sampleBatch(set, batchSize, rng);
+  let order: number[] = [];
+  let next = 0;
+  return () => {
+    const picks: number[] = [];
+    while (picks.length < batchSize) {
+      if (next >= order.length) {
+        order = rng.shuffle(Array.from({ length: set.count }, (_, i) => i));
+        next = 0;
+      }
+      picks.push(order[next++]!);
+    }
+    return gather(set, picks);
+  };
 }

@@ -37,8 +37,8 @@ export class Adam {
     this.v = params.map((p) => keep(zerosLike(p)));
   }
 
-  /** One update with the given gradients (null: leave that parameter alone). */
-  apply(grads: readonly (Tensor | null)[]): void {
+  /** One update with the given gradients (null: leave that parameter alone), at lr times lrScale. */
+  apply(grads: readonly (Tensor | null)[], lrScale = 1): void {
     if (grads.length !== this.params.length)
       throw new Error(`Adam: ${grads.length} gradients for ${this.params.length} parameters`);
     this.step += 1;
@@ -48,7 +48,7 @@ export class Adam {
       this.m.map((t) => t.id),
       this.v.map((t) => t.id),
       this.step,
-      this.lr,
+      this.lr * lrScale,
       this.beta1,
       this.beta2,
       this.eps,

@@ -9,7 +9,13 @@ import { Snapshot } from "../engine/index.js";
 import type { MetaModel } from "../models/model.js";
 import { toDarts } from "../searchspace/genotype.js";
 import type { TaskOptimizers } from "../tasklearner/optimizers.js";
-import { adapt, type InnerLoopSettings, predict, predictionPhase, predictWith } from "../tasklearner/taskLearner.js";
+import {
+  adapt,
+  type InnerLoopSettings,
+  predictionPhase,
+  predictQuery,
+  predictQueryWith,
+} from "../tasklearner/taskLearner.js";
 import { Rng } from "../util/rng.js";
 import { meanAndCi95 } from "./statistics.js";
 
@@ -79,7 +85,7 @@ export async function evaluateTasks(
       const rng = taskRng(seed, t);
       const sample = sampleTask(pool, task, rng);
       await adapt(model, opt, sample, settings, rng);
-      const q = predict(model, sample.query, phase);
+      const q = predictQuery(model, sample, phase, settings.protocol);
       const g = model.arch.length > 0 ? model.genotype() : null;
       const r: TaskResult = {
         accuracy: q.accuracy,
@@ -90,8 +96,9 @@ export async function evaluateTasks(
       if (g && model.forwardDiscrete && model.discreteParams) {
         const discreteForward = model.forwardDiscrete.bind(model);
         r.pruning = {
-          oneShot: predict(model, sample.query, { ...phase, threshold: 0 }).accuracy,
-          discrete: predictWith(sample.query, (x) => discreteForward(x, g)).accuracy,
+          oneShot: predictQuery(model, sample, { ...phase, threshold: 0 }, settings.protocol).accuracy,
+          discrete: predictQueryWith(sample, (x) => discreteForward(x, g), settings.protocol ?? "transductive")
+            .accuracy,
           discreteParams: model.discreteParams(g),
         };
       }
@@ -121,7 +128,7 @@ export function aggregate(results: readonly TaskResult[]): EvaluationResult {
   };
 }
 
-/** Meta-tests `numTasks` tasks in this thread. */
+/** Meta-tests `numTasks` tasks in this process. */
 export async function evaluate(
   model: MetaModel,
   opt: TaskOptimizers,

@@ -41,13 +41,19 @@ export class FirstOrderMaml implements MetaLearner {
     return this.#gradSum;
   }
 
-  end(model: MetaModel, tasks: number): void {
+  end(model: MetaModel, tasks: number, stepScale = 1): void {
     if (!this.#gradSum || !(tasks > 0)) throw new Error("FirstOrderMaml.end without tasks");
     const sum = this.#gradSum;
     const nw = model.weights.length;
     tidy(() => {
-      this.#optW.apply(sum.slice(0, nw).map((g) => g.div(tasks)));
-      this.#optA?.apply(sum.slice(nw).map((g) => g.div(tasks)));
+      this.#optW.apply(
+        sum.slice(0, nw).map((g) => g.div(tasks)),
+        stepScale,
+      );
+      this.#optA?.apply(
+        sum.slice(nw).map((g) => g.div(tasks)),
+        stepScale,
+      );
     });
     this.#release();
   }

@@ -20,8 +20,11 @@ export interface MetaLearner {
   afterTask(model: MetaModel, queryLoss: () => Tensor): void;
   /** The sums over this process's tasks (owned by the learner), to add up over processes before end(). */
   accumulators(): Tensor[];
-  /** After the meta-batch of `tasks` tasks in all: writes the updated meta-parameters into the model. */
-  end(model: MetaModel, tasks: number): void;
+  /**
+   * After the meta-batch of `tasks` tasks in all: writes the updated meta-parameters into the model,
+   * with the outer step(s) multiplied by `stepScale` (the schedule's factor, schedule.ts).
+   */
+  end(model: MetaModel, tasks: number, stepScale?: number): void;
   /** State to checkpoint (tensors and numbers), and its restoration. */
   state(): { tensors: Record<string, Tensor>; numbers: Record<string, number> };
   loadState(s: { tensors: Map<string, Tensor>; numbers: Record<string, number> }): void;

@@ -34,6 +34,7 @@ import { adapt, type InnerLoopSettings, predict, predictionPhase } from "../task
 import { timed } from "../util/phaseTimes.js";
 import { deriveSeed, Rng } from "../util/rng.js";
 import type { MetaLearner } from "./metaLearner.js";
+import { type OuterSchedule, outerStepFactor } from "./schedule.js";
 
 export interface MetaTrainSettings {
   metaBatch: number;
@@ -47,6 +48,9 @@ export interface MetaTrainSettings {
   seed: number;
   /** Chains along which the task optimisers' state carries over (default: one per rank). */
   optimizerChains?: number;
+  /** The outer step's schedule over `epochs` meta-epochs (default: constant). */
+  schedule?: OuterSchedule;
+  epochs?: number;
 }
 
 export interface EpochResult {
@@ -159,7 +163,7 @@ export async function metaEpoch(
     scaleAll(opt.moments(), 1 / chains);
     opt.steps = [stepSum[0]! / chains, stepSum[1]! / chains];
   }
-  learner.end(model, s.metaBatch);
+  learner.end(model, s.metaBatch, outerStepFactor(s.schedule ?? "constant", epoch, s.epochs ?? 0));
   let loss = 0;
   let accuracy = 0;
   for (let i = 0; i < s.metaBatch; i++) {

@@ -1,6 +1,6 @@
 // REPTILE on weights and architecture (docs/method.md §4):
 //   w_meta += lrWeights * (mean_i w_i - w_meta);  a_meta += lrArch * (mean_i a_i - a_meta)
-// plain SGD steps on the pseudo-gradient, rates constant.
+// plain SGD steps on the pseudo-gradient; the rates times the schedule's factor (schedule.ts).
 import { accumulate, disposeAll, Snapshot, type Tensor, zerosLikeAll } from "../engine/index.js";
 import type { MetaModel } from "../models/model.js";
 import type { MetaLearner } from "./metaLearner.js";
@@ -34,14 +34,14 @@ export class Reptile implements MetaLearner {
     return this.#sum;
   }
 
-  end(model: MetaModel, tasks: number): void {
+  end(model: MetaModel, tasks: number, stepScale = 1): void {
     if (!this.#meta || !this.#sum || !(tasks > 0)) throw new Error("Reptile.end without tasks");
     const meta = this.#meta.copies;
     const sum = this.#sum;
     const nw = model.weights.length;
     // meta + lr * (sum / n - meta) = (1 - lr) * meta + (lr / n) * sum
     [...model.weights, ...model.arch].forEach((p, i) => {
-      const lr = i < nw ? this.lrWeights : this.lrArch;
+      const lr = (i < nw ? this.lrWeights : this.lrArch) * stepScale;
       p.copy_(meta[i]!)
         .mul_(1 - lr)
         .addScaled_(sum[i]!, lr / tasks);

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { parseGenotype, toDarts } from "../searchspace/genotype.js";
 import type { Strategy } from "../sparsification/strategy.js";
-import { Conv4Model } from "./conv4.js";
+import { type Conv4Downsampling, Conv4Model } from "./conv4.js";
 import { FixedModel } from "./fixedModel.js";
 import type { MetaModel, ModelKind } from "./model.js";
 import { SearchModel } from "./searchModel.js";
@@ -20,8 +20,9 @@ export interface ModelOptions {
   strategy: Strategy;
   /** fixed: the genotype in DARTS notation or JSON, or a file holding either. */
   genotype?: string;
-  /** conv4: channels of every block. */
+  /** conv4: channels of every block, and how each block halves the resolution (default maxpool). */
   conv4Channels: number;
+  conv4Downsampling?: Conv4Downsampling;
 }
 
 /** The genotype text of a config: a file's contents when it names a file, else the value itself. */
@@ -58,7 +59,12 @@ export function buildModel(c: ModelOptions, imageShape: [number, number, number]
       return new FixedModel({ ...network, nodes: genotype.normal.length }, genotype);
     }
     case "conv4":
-      return new Conv4Model({ inputShape: imageShape, classes: c.ways, channels: c.conv4Channels });
+      return new Conv4Model({
+        inputShape: imageShape,
+        classes: c.ways,
+        channels: c.conv4Channels,
+        downsampling: c.conv4Downsampling,
+      });
   }
 }
 

@@ -8,7 +8,12 @@
 // preset needs to change).
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { OMNIGLOT_PREPROCESSING, OMNIGLOT_SPLITS } from "../data/omniglot.js";
+import { BATCH_SAMPLING } from "../data/sampler.js";
+import { OUTER_SCHEDULES } from "../metalearner/schedule.js";
+import { CONV4_DOWNSAMPLING } from "../models/conv4.js";
 import { STRATEGIES } from "../sparsification/strategy.js";
+import { PROTOCOLS } from "../tasklearner/taskLearner.js";
 import { PRESETS, type PresetName } from "./presets.js";
 
 /** The groups of --help and `metanas config`, in their order. */
@@ -88,6 +93,22 @@ export const SETTINGS = {
   shots: { ...int(1), group: "task", description: "support images per class in meta-test tasks (k-shot)" },
   queries: { ...int(1), group: "task", description: "query images per class in every task" },
   trainShots: { ...int(1), group: "task", description: "support images per class in meta-training tasks" },
+  omniglotSplit: {
+    ...choice(OMNIGLOT_SPLITS),
+    schema: z.enum(OMNIGLOT_SPLITS).default("background"),
+    group: "task",
+    placeholder: "NAME",
+    description:
+      "omniglot: background (train on images_background, test on images_evaluation), vinyals (first 1200 of the 1623 characters), or reptile (1623 pooled, shuffled by the seed, 1200 / 423; rotations on train only)",
+  },
+  omniglotPreprocessing: {
+    ...choice(OMNIGLOT_PREPROCESSING),
+    schema: z.enum(OMNIGLOT_PREPROCESSING).default("maml"),
+    group: "task",
+    placeholder: "NAME",
+    description:
+      "omniglot: maml (inverted, lanczos3 resize to 28x28) or reptile (not inverted, nearest resize, as REPTILE's code)",
+  },
 
   // Network
   model: {
@@ -122,6 +143,14 @@ export const SETTINGS = {
   reductions: { ...ints(0), group: "network", description: "0-based positions of the reduction cells" },
   nodes: { ...int(1), group: "network", description: "intermediate nodes per cell" },
   conv4Channels: { ...int(1), group: "network", description: "model conv4: channels of each of its four blocks" },
+  conv4Downsampling: {
+    ...choice(CONV4_DOWNSAMPLING),
+    schema: z.enum(CONV4_DOWNSAMPLING).default("maxpool"),
+    group: "network",
+    placeholder: "NAME",
+    description:
+      "model conv4: maxpool (3x3 convs, 2x2 max-pooling: MAML's and REPTILE's MiniImagenet model) or stride (stride-2 convs, no pooling: REPTILE's Omniglot model)",
+  },
 
   // Inner loop
   innerSteps: { ...int(1), group: "inner", description: "adaptation steps per meta-training task" },
@@ -129,6 +158,14 @@ export const SETTINGS = {
     ...int(1),
     group: "inner",
     description: "images per inner-loop batch in meta-training (drawn from the support set)",
+  },
+  batchSampling: {
+    ...choice(BATCH_SAMPLING),
+    schema: z.enum(BATCH_SAMPLING).default("replacement"),
+    group: "inner",
+    placeholder: "NAME",
+    description:
+      "how inner-loop batches are drawn from the support set: replacement (each image independently, MetaNAS) or shuffled (passes over the set in shuffled order, REPTILE)",
   },
   lrWeights: { ...positive(), group: "inner", description: "task learner's Adam learning rate for the weights" },
   lrArch: {
@@ -183,6 +220,14 @@ export const SETTINGS = {
     group: "meta",
     description: "REPTILE step of the architecture toward the tasks' mean",
   },
+  metaSchedule: {
+    ...choice(OUTER_SCHEDULES),
+    schema: z.enum(OUTER_SCHEDULES).default("constant"),
+    group: "meta",
+    placeholder: "NAME",
+    description:
+      "outer step over the run, for weights and architecture: constant (MetaNAS), linear to 0 (REPTILE) or cosine to 0",
+  },
   fomamlLrWeights: { ...positive(), group: "meta", description: "fomaml: Adam meta learning rate of the weights" },
   fomamlLrArch: { ...positive(), group: "meta", description: "fomaml: Adam meta learning rate of the architecture" },
   pruneEvery: {
@@ -223,6 +268,15 @@ export const SETTINGS = {
     group: "evaluation",
     eval: true,
     description: "temperature that meta-test tasks anneal down to",
+  },
+  testProtocol: {
+    ...choice(PROTOCOLS),
+    schema: z.enum(PROTOCOLS).default("transductive"),
+    group: "evaluation",
+    placeholder: "NAME",
+    eval: true,
+    description:
+      "transductive (the query set predicted as one batch) or non-transductive (each query image with the support set alone)",
   },
   testThreshold: {
     ...probability(),

@@ -100,6 +100,74 @@ const quickCommon = {
   conv4Channels: 32,
 } satisfies PresetValues;
 
+// REPTILE as its authors ran it (Nichol et al. 2018, the commands of their code's README): Conv4,
+// Adam (beta1 = 0) carried across tasks, batches in shuffled passes over the support set, the outer
+// step annealed linearly from 1 to 0, evaluation with 50 steps; on Omniglot their split (1623
+// characters pooled, 1200 / 423) and preprocessing (not inverted, nearest resize). docs/reptile.md.
+const reptileCommon = {
+  ...paperCommon,
+  model: "conv4",
+  metaLearner: "reptile",
+  metaSchedule: "linear",
+  metaLrWeights: 1,
+  metaLrArch: 0,
+  metaBatch: 5,
+  warmup: 0,
+  queries: 1,
+  batchSampling: "shuffled",
+  weightDecay: 0,
+  dropPath: 0,
+  pruneEvery: 0,
+  tMin: 0.05,
+  lrArch: 1e-3,
+  testSteps: 50,
+  testArchSteps: 0,
+  testTasks: 10000,
+  testProtocol: "transductive",
+  evalEvery: 2500,
+  evalTasks: 100,
+  checkpointEvery: 500,
+} satisfies Partial<PresetValues>;
+const reptileOmniglot = {
+  ...reptileCommon,
+  dataset: "omniglot",
+  omniglotSplit: "reptile",
+  omniglotPreprocessing: "reptile",
+  conv4Channels: 64,
+  conv4Downsampling: "stride",
+  trainShots: 10,
+} satisfies Partial<PresetValues>;
+const reptileOmniglot5 = {
+  ...reptileOmniglot,
+  ways: 5,
+  innerSteps: 5,
+  batchSize: 10,
+  lrWeights: 1e-3,
+  epochs: 100000,
+  testBatchSize: 5,
+} satisfies Partial<PresetValues>;
+const reptileOmniglot20 = {
+  ...reptileOmniglot,
+  ways: 20,
+  innerSteps: 10,
+  batchSize: 20,
+  lrWeights: 5e-4,
+  epochs: 200000,
+  testBatchSize: 10,
+} satisfies Partial<PresetValues>;
+const reptileMini = {
+  ...reptileCommon,
+  dataset: "miniimagenet",
+  conv4Channels: 32,
+  conv4Downsampling: "maxpool",
+  ways: 5,
+  trainShots: 15,
+  innerSteps: 8,
+  batchSize: 10,
+  lrWeights: 1e-3,
+  epochs: 100000,
+} satisfies Partial<PresetValues>;
+
 export const PRESETS = {
   "omniglot-20way-1shot": { ...omniglot, shots: 1 },
   "omniglot-20way-5shot": { ...omniglot, shots: 5 },
@@ -121,6 +189,13 @@ export const PRESETS = {
     checkpointEvery: 25,
     baseline: "conv4",
   },
+  // REPTILE's published settings, one per row of its tables (docs/reptile.md).
+  "reptile-omniglot-5way-1shot": { ...reptileOmniglot5, shots: 1 },
+  "reptile-omniglot-5way-5shot": { ...reptileOmniglot5, shots: 5 },
+  "reptile-omniglot-20way-1shot": { ...reptileOmniglot20, shots: 1 },
+  "reptile-omniglot-20way-5shot": { ...reptileOmniglot20, shots: 5 },
+  "reptile-miniimagenet-5way-1shot": { ...reptileMini, shots: 1, testBatchSize: 5 },
+  "reptile-miniimagenet-5way-5shot": { ...reptileMini, shots: 5, testBatchSize: 15 },
 } satisfies Record<string, PresetValues>;
 
 export type PresetName = keyof typeof PRESETS;

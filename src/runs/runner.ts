@@ -311,6 +311,8 @@ export async function runTraining(
       task: { ways: c.ways, shots: c.trainShots, queries: c.queries },
       inner: trainInner(c),
       seed: c.seed,
+      schedule: c.metaSchedule,
+      epochs: c.epochs,
     };
     const session = s;
     const checkpoint = async () => {

@@ -24,9 +24,14 @@ export async function openSession(c: RunConfig, log: (line: string) => void): Pr
   setNumThreads(c.threads);
   setDefaultDevice(c.device);
   manualSeed(c.seed);
-  const dataset = await loadDataset({ name: c.dataset, dir: c.dataDir, seed: c.seed, log } as Parameters<
-    typeof loadDataset
-  >[0]);
+  const dataset = await loadDataset({
+    name: c.dataset,
+    dir: c.dataDir,
+    seed: c.seed,
+    split: c.omniglotSplit,
+    preprocessing: c.omniglotPreprocessing,
+    log,
+  } as Parameters<typeof loadDataset>[0]);
   const model = buildModel(c, dataset.imageShape);
   const opt = new TaskOptimizers(model, {
     lrWeights: c.lrWeights,
@@ -64,6 +69,7 @@ export function trainInner(c: RunConfig): InnerLoopSettings {
     tMin: c.tMin,
     threshold: c.trainThreshold,
     dropPath: c.dropPath,
+    sampling: c.batchSampling,
   };
 }
 
@@ -77,5 +83,7 @@ export function testInner(c: RunConfig): InnerLoopSettings {
     tMin: c.testTMin,
     threshold: c.testThreshold,
     dropPath: 0,
+    sampling: c.batchSampling,
+    protocol: c.testProtocol,
   };
 }

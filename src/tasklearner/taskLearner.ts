@@ -1,7 +1,7 @@
 // The task learner (docs/method.md §3), first-order DARTS: per step two batches drawn with
 // replacement from the support set; an architecture step on the second batch's loss (gradients
 // with respect to alpha and beta only, at the current weights), then a weight step on the first.
-import { sampleBatch } from "../data/sampler.js";
+import { type BatchSampling, batchDrawer, gather } from "../data/sampler.js";
 import type { Task, TaskSet } from "../data/types.js";
 import { type Adam, crossEntropy, grad, noGrad, type Tensor, tidy } from "../engine/index.js";
 import type { ForwardPhase, MetaModel } from "../models/model.js";
@@ -23,6 +23,10 @@ export interface InnerLoopSettings {
   threshold: number;
   /** Drop-path probability during the steps (meta-training only); never for predictions. */
   dropPath: number;
+  /** How the steps' batches are drawn from the support set (default: with replacement). */
+  sampling?: BatchSampling;
+  /** How the query set is predicted after adaptation (default: transductive). */
+  protocol?: Protocol;
 }
 
 /** Temperature at inner step s: annealed over the architecture steps, then held at tMin. */
@@ -62,11 +66,14 @@ export async function adapt(
   o: InnerLoopSettings,
   rng: Rng,
 ): Promise<void> {
+  const sampling = o.sampling ?? "replacement";
+  const nextWeightBatch = batchDrawer(task.support, o.batchSize, rng, sampling);
+  const nextArchBatch = batchDrawer(task.support, o.batchSize, rng, sampling);
   for (let s = 0; s < o.steps; s++) {
     const phase: ForwardPhase = { temperature: innerTemperature(s, o), threshold: o.threshold, dropPath: o.dropPath };
     const adaptArch = s < o.archSteps && opt.arch !== null;
-    const weightBatch = sampleBatch(task.support, o.batchSize, rng);
-    const archBatch = adaptArch ? sampleBatch(task.support, o.batchSize, rng) : null;
+    const weightBatch = nextWeightBatch();
+    const archBatch = adaptArch ? nextArchBatch() : null;
     if (archBatch && opt.arch) {
       const archOpt = opt.arch;
       timed("archSteps", () => tidy(() => architectureStep(model, archOpt, toTensors(archBatch), phase)));
@@ -84,6 +91,59 @@ export interface QueryResult {
 /** Loss and accuracy on a set, predicted as one batch (batch-norm statistics of that batch). */
 export function predict(model: MetaModel, set: TaskSet, phase: ForwardPhase): QueryResult {
   return timed("predictions", () => predictWith(set, (x) => model.forward(x, phase)));
+}
+
+/**
+ * REPTILE's two evaluation protocols. Transductive: the query set predicted as one batch, so
+ * batch norm's statistics see every query image. Non-transductive: each query image predicted in
+ * one batch with the support set alone (its row of that batch), so no query image can inform
+ * another's prediction.
+ */
+export const PROTOCOLS = ["transductive", "non-transductive"] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
+
+/** The query set's loss and accuracy after adaptation, under a protocol. */
+export function predictQuery(
+  model: MetaModel,
+  task: Task,
+  phase: ForwardPhase,
+  protocol: Protocol = "transductive",
+): QueryResult {
+  return timed("predictions", () => predictQueryWith(task, (x) => model.forward(x, phase), protocol));
+}
+
+/** The query set's loss and accuracy of any forward pass, under a protocol. */
+export function predictQueryWith(task: Task, forward: (x: Tensor) => Tensor, protocol: Protocol): QueryResult {
+  return protocol === "transductive" ? predictWith(task.query, forward) : predictEachWith(task, forward);
+}
+
+/** Loss and accuracy of any forward pass on a task's query set, each query image batched with the support set alone. */
+export function predictEachWith(task: Task, forward: (x: Tensor) => Tensor): QueryResult {
+  const { support, query } = task;
+  let loss = 0;
+  let correct = 0;
+  const n = support.count;
+  const images = new Float32Array(support.images.length + support.images.length / n);
+  images.set(support.images);
+  for (let j = 0; j < query.count; j++) {
+    const one = gather(query, [j]);
+    images.set(one.images, support.images.length);
+    const batch: TaskSet = {
+      images,
+      labels: Int32Array.from([...support.labels, one.labels[0]!]),
+      count: n + 1,
+      imageShape: query.imageShape,
+    };
+    tidy(() =>
+      noGrad(() => {
+        const { x, y } = toTensors(batch);
+        const last = forward(x).slice(0, n, n + 1);
+        loss += crossEntropy(last, y.slice(0, n, n + 1)).item();
+        correct += last.argmax(1).item() === one.labels[0] ? 1 : 0;
+      }),
+    );
+  }
+  return { loss: loss / query.count, accuracy: correct / query.count };
 }
 
 /** Loss and accuracy of any forward pass on a set, predicted as one batch. */
