@@ -383,18 +383,23 @@ class FixedNetwork(_CellNetwork):
 
 
 class Conv4(nn.Module):
-    """The MAML/REPTILE baseline: four blocks of 3x3 conv, batch norm, ReLU, 2x2 max-pool; linear."""
+    """The MAML/REPTILE baseline: four blocks of 3x3 conv, batch norm, ReLU, then 2x2 max-pool
+    ("maxpool") or, with stride-2 convolutions, no pooling ("stride", REPTILE's Omniglot model); linear."""
 
-    def __init__(self, input_channels, classes, channels, features):
+    def __init__(self, input_channels, classes, channels, features, downsampling="maxpool"):
         super().__init__()
+        self.pool = downsampling == "maxpool"
+        stride = 1 if self.pool else 2
         for k in range(4):
-            conv = _conv(input_channels if k == 0 else channels, channels, 3, padding=1)
+            conv = _conv(input_channels if k == 0 else channels, channels, 3, stride=stride, padding=1)
             setattr(self, f"block{k}", nn.Sequential(OrderedDict(conv=conv, bn=_bn(channels, True))))
         self.classifier = nn.Linear(features, classes)
 
     def forward(self, x):
         for k in range(4):
-            x = F.max_pool2d(F.relu(getattr(self, f"block{k}")(x)), 2)
+            x = F.relu(getattr(self, f"block{k}")(x))
+            if self.pool:
+                x = F.max_pool2d(x, 2)
         return self.classifier(x.flatten(1))
 
 
@@ -420,7 +425,8 @@ def load_run(run_dir, temperature=None, threshold=None):
     input_channels = state["stem.conv.weight" if "stem.conv.weight" in state else "block0.conv.weight"].shape[1]
     model, ways = config["model"], config["ways"]
     if model == "conv4":
-        net = Conv4(input_channels, ways, config["conv4Channels"], state["classifier.weight"].shape[1])
+        net = Conv4(input_channels, ways, config["conv4Channels"], state["classifier.weight"].shape[1],
+                    config.get("conv4Downsampling", "maxpool"))
     elif model == "fixed":
         path = os.path.join(run_dir, "genotype.json")
         genotype = parse_genotype(open(path).read() if os.path.exists(path) else config["genotype"])

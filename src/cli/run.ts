@@ -74,6 +74,7 @@ function finish(summary: Summary | null, dir: string, json: boolean, baseline: B
     tasks: summary.tasks,
     genotype: summary.genotype,
     params: summary.params,
+    protocol: summary.protocol ?? "transductive",
     run: dir,
     ...(baseline
       ? {
@@ -92,7 +93,9 @@ function finish(summary: Summary | null, dir: string, json: boolean, baseline: B
     console.log(JSON.stringify(line));
     return;
   }
-  console.log(`\nfew-shot accuracy: ${percent(summary)} (95% CI, ${summary.tasks} test tasks)`);
+  console.log(
+    `\nfew-shot accuracy: ${percent(summary)} (95% CI, ${summary.tasks} test tasks, ${summary.protocol ?? "transductive"})`,
+  );
   if (baseline)
     console.log(
       b

@@ -8,7 +8,7 @@ import { COMPARE_FILE, writeComparison } from "./compare.js";
 import { type ChartRun, finalAccuracySpec, RUN_COLORS } from "./compareCharts.js";
 import { escapeHtml } from "./escape.js";
 import { writeFigure } from "./figures.js";
-import { fmtAcc, fmtInt, fmtSeconds, row } from "./htmlParts.js";
+import { fmtInt, fmtSeconds, fmtTestAcc, row } from "./htmlParts.js";
 import { RUN_FILES } from "./records.js";
 import { type RunContents, readRun } from "./runReader.js";
 import { inlineSvg } from "./svg.js";
@@ -113,7 +113,7 @@ export function baselineSection(run: RunContents, p: BaselineParts): string {
     ].map(({ label, x }) =>
       row([
         escapeHtml(label),
-        `<b>${escapeHtml(fmtAcc(x.summary?.accuracy, x.summary?.ci95))}</b>`,
+        `<b>${escapeHtml(fmtTestAcc(x.summary))}</b>`,
         escapeHtml(fmtInt(x.summary?.tasks)),
         escapeHtml(fmtSeconds(x.summary?.wallSeconds)),
         escapeHtml(fmtSeconds(trainCpuSeconds(x))),

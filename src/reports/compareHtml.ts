@@ -5,7 +5,7 @@
 import { flagOf, isSettingKey, SETTING_KEYS } from "../runs/config.js";
 import { toDarts } from "../searchspace/genotype.js";
 import { escapeHtml } from "./escape.js";
-import { fmtAcc, fmtInt, fmtSeconds, page, row } from "./htmlParts.js";
+import { fmtInt, fmtSeconds, fmtTestAcc, page, row } from "./htmlParts.js";
 import type { RunContents } from "./runReader.js";
 import { inlineSvg } from "./svg.js";
 
@@ -89,7 +89,7 @@ function accuracySection(parts: CompareParts): string {
     ),
     ...parts.runs.map((r) => {
       const s = r.run.summary;
-      const acc = escapeHtml(fmtAcc(s?.accuracy, s?.ci95));
+      const acc = escapeHtml(fmtTestAcc(s));
       return row([
         name(r),
         s && s.accuracy === best ? `<b>${acc}</b>` : acc,

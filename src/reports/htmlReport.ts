@@ -4,7 +4,7 @@
 import { toDarts } from "../searchspace/genotype.js";
 import { type BaselineParts, baselineSection } from "./baseline.js";
 import { escapeHtml } from "./escape.js";
-import { fmt, fmtAcc, fmtInt, fmtSeconds, page, row } from "./htmlParts.js";
+import { fmt, fmtAcc, fmtInt, fmtSeconds, fmtTestAcc, page, row } from "./htmlParts.js";
 import type { RunContents } from "./runReader.js";
 import { inlineSvg } from "./svg.js";
 
@@ -34,7 +34,7 @@ function accuracySection(run: RunContents): string {
         true,
       ),
       row([
-        `<b>${escapeHtml(fmtAcc(s.accuracy, s.ci95))}</b>`,
+        `<b>${escapeHtml(fmtTestAcc(s))}</b>`,
         escapeHtml(fmtInt(s.tasks)),
         escapeHtml(fmtInt(s.epochs)),
         escapeHtml(fmtSeconds(s.wallSeconds)),

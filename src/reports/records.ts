@@ -24,7 +24,7 @@ export type MetricsRecord = TrainRecord | EvalRecord;
 export type GenotypeCount = Run.GenotypeCount;
 
 /** summary.json, written when a run finishes. */
-export type Summary = Pick<Run.Summary, "accuracy" | "ci95" | "tasks" | "genotype"> & {
+export type Summary = Pick<Run.Summary, "accuracy" | "ci95" | "tasks" | "genotype" | "protocol"> & {
   genotypeJson?: Genotype | string;
   params?: Partial<Run.Summary["params"]>;
   perTaskParams?: Partial<Run.Summary["perTaskParams"]>;

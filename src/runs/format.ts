@@ -9,6 +9,8 @@
 //   baseline-conv4/        --baseline conv4: the Conv4 baseline meta-trained on the same tasks (a run directory)
 //   baseline-comparison/   the run against its baseline: compare.html and figures/
 
+import type { Protocol } from "../tasklearner/taskLearner.js";
+
 /** The folders of a run's baseline (--baseline conv4) and of its comparison page. */
 export const BASELINE_FILES = { conv4: "baseline-conv4", comparison: "baseline-comparison" } as const;
 
@@ -67,6 +69,8 @@ export interface Summary {
   accuracy: number;
   ci95: number;
   tasks: number;
+  /** How the query sets were predicted (absent in runs of earlier versions: transductive). */
+  protocol?: Protocol;
   /** Meta-learned genotype, DARTS notation, and JSON form. */
   genotype: string;
   genotypeJson: unknown;

@@ -133,6 +133,7 @@ function summarise(s: Session, r: EvaluationResult, epochs: number, wallSeconds:
     accuracy: r.accuracy,
     ci95: r.ci95,
     tasks: r.tasks,
+    protocol: s.config.testProtocol,
     genotype: g ? toDarts(g) : `${s.model.kind} (no cell genotype)`,
     genotypeJson: g ? JSON.parse(toJson(g)) : null,
     params: { total: s.model.totalParams(), pruned: p.median },
