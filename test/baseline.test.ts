@@ -1,6 +1,7 @@
-// --baseline conv4: after a search, Conv4 meta-trained and meta-tested on the same tasks in
-// RUN_DIR/baseline-conv4, compared in RUN_DIR/baseline-comparison/compare.html and in the run's
-// report; resumable; and run directories from before the setting still load and resume.
+// --baseline conv4: after a search, Conv4 meta-trained with REPTILE's hyperparameters for the task
+// and meta-tested on the same tasks in RUN_DIR/baseline-conv4, compared in
+// RUN_DIR/baseline-comparison/compare.html and in the run's report; its budget in meta-iterations or
+// the run's CPU time, recorded; resumable; and run directories from before the setting still load.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -9,7 +10,7 @@ import path from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { writeReport } from "../src/reports/index.js";
-import { baselineConfig, runBaseline } from "../src/runs/baseline.js";
+import { BUDGET_FILE, baselineConfig, runBaseline } from "../src/runs/baseline.js";
 import { type RunConfig, validateConfig } from "../src/runs/config.js";
 import type { Summary } from "../src/runs/format.js";
 import { readRunConfig } from "../src/runs/runDir.js";
@@ -23,7 +24,7 @@ const tmp = mkdtempSync(path.join(os.tmpdir(), "metanas-baseline-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 // A search small enough for CI (seconds): its flags, and its configuration as `metanas config` resolves them.
-const tinyFlags = [...TINY_RUN_FLAGS, "--epochs", "2", "--test-tasks", "3"];
+const tinyFlags = [...TINY_RUN_FLAGS, "--epochs", "2", "--test-tasks", "3", "--baseline-budget", "2"];
 async function config(o: Partial<RunConfig> = {}): Promise<RunConfig> {
   const r = await runCli(["config", ...tinyFlags, "--json"]);
   const { preset, config: values } = JSON.parse(r.stdout) as { preset: string; config: RunConfig };
@@ -36,19 +37,33 @@ const timeless = (s: Summary) => ({ ...s, wallSeconds: 0 });
 const pct = (s: Summary) => `${(100 * s.accuracy).toFixed(2)}% ± ${(100 * s.ci95).toFixed(2)}%`;
 
 describe("--baseline conv4", () => {
-  it("the baseline keeps every setting that decides the tasks, with model conv4 and no baseline of its own", async () => {
-    const c = await config({ baseline: "conv4", model: "fixed", genotype: "DARTS_V2" });
-    const b = baselineConfig(c);
+  it("the baseline keeps every setting that decides the data and test tasks, and takes REPTILE's for the rest", async () => {
+    const c = await config({ baseline: "conv4", model: "fixed", genotype: "DARTS_V2", evalEvery: 1 });
+    const b = baselineConfig(c, 7);
     assert.equal(b.model, "conv4");
     assert.equal(b.baseline, "none");
     assert.equal(b.genotype, undefined);
-    // The data depends on (dataset, folder, seed); meta-training tasks on (seed, meta-epoch, index)
-    // with the task shape; meta-test tasks on (seed, index) with the task shape.
+    assert.equal(b.preset, "reptile-omniglot-5way-1shot");
+    // The data depends on (dataset, folder, split, preprocessing, seed); meta-test tasks on (seed,
+    // index) with the task shape.
     const decide: (keyof RunConfig)[] = [
-      ...["dataset", "dataDir", "seed", "ways", "shots", "queries", "trainShots"],
-      ...["epochs", "metaBatch", "testTasks", "evalEvery", "evalTasks"],
+      ...["dataset", "dataDir", "omniglotSplit", "omniglotPreprocessing", "seed", "ways", "shots", "queries"],
+      ...["testTasks", "evalTasks", "testProtocol", "threads", "device"],
     ] as (keyof RunConfig)[];
     for (const k of decide) assert.deepEqual(b[k], c[k], k);
+    // REPTILE's Omniglot 5-way hyperparameters, over the budget's meta-iterations.
+    assert.deepEqual(
+      [b.conv4Channels, b.conv4Downsampling, b.trainShots, b.metaBatch, b.innerSteps, b.batchSize, b.lrWeights],
+      [64, "stride", 10, 5, 5, 10, 1e-3],
+    );
+    assert.deepEqual(
+      [b.metaSchedule, b.batchSampling, b.testSteps, b.testBatchSize, b.warmup],
+      ["linear", "shuffled", 50, 5, 0],
+    );
+    assert.equal(b.epochs, 7);
+    assert.equal(b.evalEvery, Math.round((7 * c.evalEvery) / c.epochs), "as many validations as the run");
+    assert.equal(baselineConfig({ ...c, ways: 20 }, 7).preset, "reptile-omniglot-20way-1shot");
+    assert.equal(baselineConfig({ ...c, shots: 5 }, 7).lrWeights, 1e-3);
   });
 
   let first: { dir: string; baseline: Summary } | null = null;
@@ -71,7 +86,7 @@ describe("--baseline conv4", () => {
     // Progress: a line before and after the baseline, and its meta-training bar or lines.
     assert.match(
       r.stderr,
-      /baseline: meta-training Conv4 on the same tasks .*seed 1, 2 meta-epochs, 3 meta-test tasks/,
+      /baseline: meta-training Conv4 as REPTILE's reptile-omniglot-5way-1shot on the same tasks .*seed 1, 2 meta-iterations, as asked, 3 meta-test tasks/,
     );
     assert.match(r.stderr, /baseline: Conv4 reached/);
     // The final lines name Conv4's accuracy on the same tasks.
@@ -135,6 +150,25 @@ describe("--baseline conv4", () => {
     assert.deepEqual(timeless(readSummary(path.join(dir, "baseline-conv4"))), timeless(first.baseline));
     assert.ok(existsSync(path.join(dir, "baseline-comparison", "compare.html")));
     assert.match(readFileSync(path.join(dir, "report.html"), "utf8"), /<table id="baseline-table">/);
+  });
+
+  it("--baseline-budget cpu: as many meta-iterations as the run's CPU seconds buy, measured once and recorded", async () => {
+    const dir = path.join(tmp, "cpu-budget");
+    const c = await config({ baselineBudget: "cpu" });
+    await runTraining(dir, { config: c });
+    const b = await runBaseline(dir, { ...c, baseline: "conv4" });
+    assert.ok(b?.summary);
+    const file = path.join(dir, BUDGET_FILE);
+    const recorded = JSON.parse(readFileSync(file, "utf8"));
+    assert.equal(recorded.budget, "cpu");
+    assert.ok(recorded.runCpuSeconds > 0 && recorded.cpuPerIteration > 0);
+    assert.equal(recorded.epochs, Math.max(1, Math.floor(recorded.runCpuSeconds / recorded.cpuPerIteration)));
+    assert.equal(b.summary.epochs, recorded.epochs);
+    // A rerun reads the recorded budget: no second measurement, the same finished baseline.
+    const before = statSync(file).mtimeMs;
+    const again = await runBaseline(dir, { ...c, baseline: "conv4" });
+    assert.equal(statSync(file).mtimeMs, before);
+    assert.deepEqual(again?.summary, b.summary);
   });
 
   it("search --nproc 2 --baseline conv4: rank 0 alone runs the baseline after the search, and every process ends", () => {

@@ -1,14 +1,14 @@
 // A run against its Conv4 baseline (--baseline conv4, meta-trained on the same tasks in
 // RUN_DIR/baseline-conv4): the comparison page RUN_DIR/baseline-comparison/compare.html, and the
 // report's section "Against Conv4 (same tasks)".
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { BASELINE_FILES } from "../runs/format.js";
 import { COMPARE_FILE, writeComparison } from "./compare.js";
 import { type ChartRun, finalAccuracySpec, RUN_COLORS } from "./compareCharts.js";
 import { escapeHtml } from "./escape.js";
 import { writeFigure } from "./figures.js";
-import { fmtInt, fmtSeconds, fmtTestAcc, row } from "./htmlParts.js";
+import { fmtAcc, fmtInt, fmtProtocol, fmtSeconds, row } from "./htmlParts.js";
 import { RUN_FILES } from "./records.js";
 import { type RunContents, readRun } from "./runReader.js";
 import { inlineSvg } from "./svg.js";
@@ -85,6 +85,15 @@ function weights(run: RunContents): string {
   return fmtInt(total);
 }
 
+/** How the baseline's meta-iterations were set, from RUN_DIR/baseline-budget.json. */
+function budgetText(runDir: string, epochs: unknown): string {
+  const file = join(runDir, BASELINE_FILES.budget);
+  const b = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Record<string, number | string>) : null;
+  if (b?.budget === "cpu")
+    return `Budget: ${fmtInt(Number(b.epochs))} meta-iterations, as many as the run's ${fmtSeconds(Number(b.runCpuSeconds))} of meta-training CPU time buy at Conv4's measured ${Number(b.cpuPerIteration).toFixed(3)} CPU seconds per meta-iteration.`;
+  return `Budget: ${fmtInt(Number(epochs))} meta-iterations${b ? ", as asked (--baseline-budget)" : ""}.`;
+}
+
 /** The section "Against Conv4 (same tasks)". */
 export function baselineSection(run: RunContents, p: BaselineParts): string {
   const out: string[] = ['<h2 id="baseline">Against Conv4 (same tasks)</h2>'];
@@ -104,16 +113,20 @@ export function baselineSection(run: RunContents, p: BaselineParts): string {
   }
   const c = b.config ?? {};
   out.push(
-    `<p>Conv4 meta-trained with the same meta-learner, seed (${escapeHtml(String(c.seed))}), meta-epochs (${escapeHtml(String(c.epochs))}) and meta-training tasks, and meta-tested on the same ${escapeHtml(fmtInt(b.summary.tasks))} tasks (its run directory: <code>${escapeHtml(dir)}</code>).</p>`,
+    `<p>Conv4 meta-trained as REPTILE's authors ran it (the hyperparameters of the preset <code>${escapeHtml(String(c.preset ?? "?"))}</code>: ${escapeHtml(String(c.conv4Channels))} channels, ${escapeHtml(String(c.conv4Downsampling ?? "maxpool"))} downsampling, outer step ${escapeHtml(String(c.metaSchedule ?? "constant"))}), on the same data and seed (${escapeHtml(String(c.seed))}), and meta-tested on the same ${escapeHtml(fmtInt(b.summary.tasks))} tasks (its run directory: <code>${escapeHtml(dir)}</code>). ${escapeHtml(budgetText(run.runDir, c.epochs))}</p>`,
     '<table id="baseline-table">',
-    row(["", "meta-test accuracy (± 95% CI)", "tasks", "wall time", "meta-training CPU time", "weights"], true),
+    row(
+      ["", "meta-test accuracy (± 95% CI)", "protocol", "tasks", "wall time", "meta-training CPU time", "weights"],
+      true,
+    ),
     ...[
       { label: p.label, x: run },
       { label: BASELINE_LABEL, x: b },
     ].map(({ label, x }) =>
       row([
         escapeHtml(label),
-        `<b>${escapeHtml(fmtTestAcc(x.summary))}</b>`,
+        `<b>${escapeHtml(fmtAcc(x.summary?.accuracy, x.summary?.ci95))}</b>`,
+        escapeHtml(fmtProtocol(x.summary)),
         escapeHtml(fmtInt(x.summary?.tasks)),
         escapeHtml(fmtSeconds(x.summary?.wallSeconds)),
         escapeHtml(fmtSeconds(trainCpuSeconds(x))),

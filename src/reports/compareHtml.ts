@@ -5,7 +5,7 @@
 import { flagOf, isSettingKey, SETTING_KEYS } from "../runs/config.js";
 import { toDarts } from "../searchspace/genotype.js";
 import { escapeHtml } from "./escape.js";
-import { fmtInt, fmtSeconds, fmtTestAcc, page, row } from "./htmlParts.js";
+import { fmtAcc, fmtInt, fmtProtocol, fmtSeconds, page, row } from "./htmlParts.js";
 import type { RunContents } from "./runReader.js";
 import { inlineSvg } from "./svg.js";
 
@@ -84,15 +84,25 @@ function accuracySection(parts: CompareParts): string {
     "<h2>Final accuracy</h2>",
     '<table id="accuracy">',
     row(
-      ["run", "meta-test accuracy (± 95% CI)", "tasks", "meta-epochs", "wall time", "weights", "median pruned"],
+      [
+        "run",
+        "meta-test accuracy (± 95% CI)",
+        "protocol",
+        "tasks",
+        "meta-epochs",
+        "wall time",
+        "weights",
+        "median pruned",
+      ],
       true,
     ),
     ...parts.runs.map((r) => {
       const s = r.run.summary;
-      const acc = escapeHtml(fmtTestAcc(s));
+      const acc = escapeHtml(fmtAcc(s?.accuracy, s?.ci95));
       return row([
         name(r),
         s && s.accuracy === best ? `<b>${acc}</b>` : acc,
+        escapeHtml(fmtProtocol(s)),
         escapeHtml(fmtInt(s?.tasks)),
         escapeHtml(fmtInt(s?.epochs)),
         escapeHtml(fmtSeconds(s?.wallSeconds)),

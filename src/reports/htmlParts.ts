@@ -36,14 +36,6 @@ export function fmtSeconds(s: number | null | undefined): string {
 }
 
 /** Accuracy as a percentage when it is a fraction. */
-/** A meta-test accuracy with its interval and the protocol that produced it (runs without one were transductive). */
-export function fmtTestAcc(
-  s: { accuracy?: number | null; ci95?: number | null; protocol?: string } | null | undefined,
-): string {
-  const acc = fmtAcc(s?.accuracy, s?.ci95);
-  return s && acc !== "n/a" ? `${acc} (${s.protocol ?? "transductive"})` : acc;
-}
-
 export function fmtAcc(acc: number | null | undefined, ci?: number | null): string {
   if (typeof acc !== "number" || !Number.isFinite(acc)) return "n/a";
   const pct = acc <= 1 ? 100 : 1;
@@ -75,4 +67,9 @@ ${body}
 </body>
 </html>
 `;
+}
+
+/** The protocol that produced a meta-test accuracy (runs of earlier versions were transductive). */
+export function fmtProtocol(s: { protocol?: string } | null | undefined): string {
+  return s ? (s.protocol ?? "transductive") : "n/a";
 }

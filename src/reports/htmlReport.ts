@@ -4,7 +4,7 @@
 import { toDarts } from "../searchspace/genotype.js";
 import { type BaselineParts, baselineSection } from "./baseline.js";
 import { escapeHtml } from "./escape.js";
-import { fmt, fmtAcc, fmtInt, fmtSeconds, fmtTestAcc, page, row } from "./htmlParts.js";
+import { fmt, fmtAcc, fmtInt, fmtProtocol, fmtSeconds, page, row } from "./htmlParts.js";
 import type { RunContents } from "./runReader.js";
 import { inlineSvg } from "./svg.js";
 
@@ -30,11 +30,20 @@ function accuracySection(run: RunContents): string {
     out.push(
       "<table>",
       row(
-        ["meta-test accuracy (± 95% CI)", "tasks", "meta-epochs", "wall time", "parameters", "pruned parameters"],
+        [
+          "meta-test accuracy (± 95% CI)",
+          "protocol",
+          "tasks",
+          "meta-epochs",
+          "wall time",
+          "parameters",
+          "pruned parameters",
+        ],
         true,
       ),
       row([
-        `<b>${escapeHtml(fmtTestAcc(s))}</b>`,
+        `<b>${escapeHtml(fmtAcc(s.accuracy, s.ci95))}</b>`,
+        escapeHtml(fmtProtocol(s)),
         escapeHtml(fmtInt(s.tasks)),
         escapeHtml(fmtInt(s.epochs)),
         escapeHtml(fmtSeconds(s.wallSeconds)),

@@ -98,16 +98,14 @@ export const SETTINGS = {
     schema: z.enum(OMNIGLOT_SPLITS).default("background"),
     group: "task",
     placeholder: "NAME",
-    description:
-      "omniglot: background (train on images_background, test on images_evaluation), vinyals (first 1200 of the 1623 characters), or reptile (1623 pooled, shuffled by the seed, 1200 / 423; rotations on train only)",
+    description: "omniglot: background (MetaNAS), vinyals (first 1200 of 1623) or reptile (shuffled 1200 / 423)",
   },
   omniglotPreprocessing: {
     ...choice(OMNIGLOT_PREPROCESSING),
     schema: z.enum(OMNIGLOT_PREPROCESSING).default("maml"),
     group: "task",
     placeholder: "NAME",
-    description:
-      "omniglot: maml (inverted, lanczos3 resize to 28x28) or reptile (not inverted, nearest resize, as REPTILE's code)",
+    description: "omniglot: maml (inverted, lanczos3 resize) or reptile (not inverted, nearest resize)",
   },
 
   // Network
@@ -148,8 +146,7 @@ export const SETTINGS = {
     schema: z.enum(CONV4_DOWNSAMPLING).default("maxpool"),
     group: "network",
     placeholder: "NAME",
-    description:
-      "model conv4: maxpool (3x3 convs, 2x2 max-pooling: MAML's and REPTILE's MiniImagenet model) or stride (stride-2 convs, no pooling: REPTILE's Omniglot model)",
+    description: "model conv4: maxpool (2x2 max-pooling, MAML) or stride (stride-2 convs, REPTILE's Omniglot)",
   },
 
   // Inner loop
@@ -164,8 +161,7 @@ export const SETTINGS = {
     schema: z.enum(BATCH_SAMPLING).default("replacement"),
     group: "inner",
     placeholder: "NAME",
-    description:
-      "how inner-loop batches are drawn from the support set: replacement (each image independently, MetaNAS) or shuffled (passes over the set in shuffled order, REPTILE)",
+    description: "inner batches: replacement (MetaNAS) or shuffled passes over the support set (REPTILE)",
   },
   lrWeights: { ...positive(), group: "inner", description: "task learner's Adam learning rate for the weights" },
   lrArch: {
@@ -225,8 +221,7 @@ export const SETTINGS = {
     schema: z.enum(OUTER_SCHEDULES).default("constant"),
     group: "meta",
     placeholder: "NAME",
-    description:
-      "outer step over the run, for weights and architecture: constant (MetaNAS), linear to 0 (REPTILE) or cosine to 0",
+    description: "outer step over the run: constant (MetaNAS), linear to 0 (REPTILE) or cosine to 0",
   },
   fomamlLrWeights: { ...positive(), group: "meta", description: "fomaml: Adam meta learning rate of the weights" },
   fomamlLrArch: { ...positive(), group: "meta", description: "fomaml: Adam meta learning rate of the architecture" },
@@ -275,8 +270,7 @@ export const SETTINGS = {
     group: "evaluation",
     placeholder: "NAME",
     eval: true,
-    description:
-      "transductive (the query set predicted as one batch) or non-transductive (each query image with the support set alone)",
+    description: "transductive (query set as one batch) or non-transductive (each query with the support set)",
   },
   testThreshold: {
     ...probability(),
@@ -298,8 +292,18 @@ export const SETTINGS = {
     group: "evaluation",
     placeholder: "NAME",
     resume: true,
-    description:
-      "none, or conv4: after a search, meta-train Conv4 on the same tasks (seed, epochs, test tasks) for the report",
+    description: "none, or conv4: after the run, Conv4 as REPTILE ran it, meta-tested on the same tasks",
+  },
+  baselineBudget: {
+    ...text(),
+    schema: z
+      .string()
+      .regex(/^(cpu|[1-9][0-9]*)$/, "must be cpu (the run's own meta-training CPU time) or a number of meta-iterations")
+      .default("cpu"),
+    group: "evaluation",
+    placeholder: "cpu|N",
+    resume: true,
+    description: "--baseline conv4: its meta-iterations, or cpu (as many as the run's CPU seconds buy)",
   },
 
   // Run and resources

@@ -12,7 +12,12 @@
 import type { Protocol } from "../tasklearner/taskLearner.js";
 
 /** The folders of a run's baseline (--baseline conv4) and of its comparison page. */
-export const BASELINE_FILES = { conv4: "baseline-conv4", comparison: "baseline-comparison" } as const;
+export const BASELINE_FILES = {
+  conv4: "baseline-conv4",
+  comparison: "baseline-comparison",
+  /** How the baseline's meta-iterations were set (runs/baseline.ts BaselineBudget). */
+  budget: "baseline-budget.json",
+} as const;
 
 /** One meta-training epoch. */
 export interface TrainRecord {

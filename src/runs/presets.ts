@@ -199,3 +199,14 @@ export const PRESETS = {
 } satisfies Record<string, PresetValues>;
 
 export type PresetName = keyof typeof PRESETS;
+
+/**
+ * The REPTILE preset of a task: MiniImagenet's for miniimagenet, else Omniglot's (the built-in
+ * characters and folders of 28x28 images are closest to it), 20-way for 20 ways or more, and
+ * 5-shot for more than one shot.
+ */
+export function reptilePresetFor(task: { dataset: string; ways: number; shots: number }): PresetName {
+  const shots = task.shots > 1 ? "5shot" : "1shot";
+  if (task.dataset === "miniimagenet") return `reptile-miniimagenet-5way-${shots}`;
+  return `reptile-omniglot-${task.ways >= 20 ? "20way" : "5way"}-${shots}`;
+}
