@@ -45,7 +45,7 @@ async function child(): Promise<void> {
   const config = buildConfig(
     o.preset,
     {},
-    { dataset: "builtin", epochs: o.epochs, warmup: o.warmup, evalEvery: 0, checkpointEvery: 0, workers: 1 },
+    { dataset: "builtin", epochs: o.epochs, warmup: o.warmup, evalEvery: 0, checkpointEvery: 0 },
   );
   const root = mkdtempSync(path.join(tmpdir(), "metanas-bench-metaepoch-"));
   try {

@@ -11,7 +11,7 @@ import * as E from "../src/engine/index.js";
 import { type MetaTrainSettings, metaEpoch } from "../src/metalearner/metaTrainer.js";
 import { Reptile } from "../src/metalearner/reptile.js";
 import { buildModel } from "../src/models/build.js";
-import { buildConfig, PRESET_NAMES, type RunConfig } from "../src/runs/config.js";
+import { buildConfig, keysWithRole, PRESET_NAMES, type RunConfig } from "../src/runs/config.js";
 import { trainInner } from "../src/runs/session.js";
 import { TaskOptimizers } from "../src/tasklearner/optimizers.js";
 import { Rng } from "../src/util/rng.js";
@@ -21,21 +21,8 @@ const SHAPES: Record<RunConfig["dataset"], ImageShape> = {
   builtin: [1, 28, 28],
   miniimagenet: [3, 84, 84],
 };
-/** Settings that only meta-testing, evaluation or bookkeeping read. */
-const NOT_META_TRAINING = new Set([
-  "preset",
-  "shots",
-  "testTasks",
-  "testSteps",
-  "testArchSteps",
-  "testBatchSize",
-  "testTMin",
-  "testThreshold",
-  "evalEvery",
-  "evalTasks",
-  "checkpointEvery",
-  "workers",
-]);
+/** Settings that only meta-testing, evaluation or bookkeeping read (shots: meta-test tasks only). */
+const NOT_META_TRAINING = new Set<string>(["preset", "shots", ...keysWithRole("evaluation", "bookkeeping")]);
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);

@@ -1,7 +1,7 @@
 // metanas as a library: the layers, each usable on its own.
 export * as data from "./data/index.js";
 export * as engine from "./engine/index.js";
-export { evaluate, evaluateTasks } from "./evaluation/evaluate.js";
+export { aggregate, evaluateTasks } from "./evaluation/evaluate.js";
 export { FirstOrderMaml } from "./metalearner/fomaml.js";
 export type { MetaLearner } from "./metalearner/metaLearner.js";
 export { metaEpoch } from "./metalearner/metaTrainer.js";
@@ -16,11 +16,11 @@ export { baselineConfig, runBaseline } from "./runs/baseline.js";
 export { buildConfig, type RunConfig, validateConfig } from "./runs/config.js";
 export { PRESETS } from "./runs/presets.js";
 export { runEvaluation, runTraining } from "./runs/runner.js";
-export { Architecture } from "./searchspace/architecture.js";
 export { FixedNetwork } from "./searchspace/fixedNetwork.js";
 export { fromDarts, fromJson, type Genotype, parseGenotype, toDarts, toJson } from "./searchspace/genotype.js";
 export { type NetworkConfig, PAPER_NETWORK, SearchNetwork } from "./searchspace/network.js";
 export { OP_NAMES } from "./searchspace/primitives.js";
+export { Architecture } from "./sparsification/architecture.js";
 export { STRATEGIES, type Strategy } from "./sparsification/strategy.js";
 export { TaskOptimizers } from "./tasklearner/optimizers.js";
 export { adapt, type InnerLoopSettings, predict, predictionPhase } from "./tasklearner/taskLearner.js";

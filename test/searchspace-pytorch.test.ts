@@ -9,8 +9,9 @@ import path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import * as E from "../src/engine/index.js";
-import { Architecture } from "../src/searchspace/architecture.js";
 import { SearchNetwork } from "../src/searchspace/network.js";
+import { Architecture } from "../src/sparsification/architecture.js";
+import { forwardUnder } from "./searchHelpers.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const python = "/usr/bin/python3";
@@ -42,7 +43,7 @@ test("the one-shot network matches an independent PyTorch implementation", {
     const x = E.rand([6, 1, 15, 15]);
     const y = E.labels([0, 1, 2, 3, 4, 0]);
     const ours = E.tidy(() => {
-      const logits = net.forward(x, arch, settings, "metanas");
+      const logits = forwardUnder(net, x, arch, settings);
       const loss = E.crossEntropy(logits, y);
       const named = [...arch.namedParameters(), ["stem.conv.weight", net.stemConv.weight] as [string, E.Tensor]];
       const grads = E.grad(

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
 import * as E from "../src/engine/index.js";
 import { SearchModel } from "../src/models/searchModel.js";
-import { Architecture } from "../src/searchspace/architecture.js";
 import type { SearchCell } from "../src/searchspace/cell.js";
+import type { CellWeights } from "../src/searchspace/cellWeights.js";
 import { dropPath } from "../src/searchspace/dropPath.js";
 import { FixedNetwork } from "../src/searchspace/fixedNetwork.js";
 import { fromDarts, fromJson, parseGenotype, toDarts, toJson } from "../src/searchspace/genotype.js";
@@ -20,13 +20,14 @@ import {
 } from "../src/searchspace/operations.js";
 import type { ForwardPhase } from "../src/searchspace/phase.js";
 import { NUM_OPS, OP_NAMES } from "../src/searchspace/primitives.js";
-import { fixedSizes, searchSizes } from "../src/searchspace/sizes.js";
+import { fixedSizes } from "../src/searchspace/sizes.js";
 import { edgeIndex, numEdges } from "../src/searchspace/topology.js";
-import type { CellWeights } from "../src/sparsification/cellWeights.js";
+import { Architecture } from "../src/sparsification/architecture.js";
 import type { Strategy } from "../src/sparsification/strategy.js";
 import { inputPairs } from "../src/sparsification/strategy.js";
-import { TemperatureSchedule, temperatureAt } from "../src/sparsification/temperature.js";
+import { temperatureAt } from "../src/sparsification/temperature.js";
 import { assertClose } from "./engine-helpers.js";
+import { forwardUnder, sizesUnder } from "./searchHelpers.js";
 
 const tiny = (o: Partial<NetworkConfig> = {}): NetworkConfig => ({
   inputChannels: 1,
@@ -116,15 +117,6 @@ describe("temperature schedule", () => {
     const values = [0, 1, 2, 3, 4, 5, 9].map((k) => temperatureAt(k, s));
     const expected = [1, 1 - 0.95 / 4, 1 - 0.95 / 2, 1 - (3 * 0.95) / 4, 0.05, 0.05, 0.05];
     values.forEach((v, i) => assert.ok(Math.abs(v - expected[i]!) < 1e-12, `step ${i}: ${v} vs ${expected[i]}`));
-    const sched = new TemperatureSchedule(s);
-    const seen = [];
-    for (let i = 0; i < 6; i++) {
-      seen.push(sched.value);
-      sched.advance();
-    }
-    assert.equal(seen[0], 1);
-    assert.equal(seen[4], 0.05);
-    assert.equal(seen[5], 0.05);
   });
 });
 
@@ -138,7 +130,7 @@ describe("search network", () => {
     ] as const) {
       const net = new SearchNetwork(tiny({ inputChannels: c, cells: 4, reductions: [1, 3] }));
       const arch = new Architecture(3);
-      E.tidy(() => assert.deepEqual(net.forward(E.rand([3, c, h, h]), arch, settings(), "metanas").shape, [3, 5]));
+      E.tidy(() => assert.deepEqual(forwardUnder(net, E.rand([3, c, h, h]), arch, settings()).shape, [3, 5]));
       net.dispose();
       arch.dispose();
     }
@@ -180,10 +172,10 @@ describe("search network", () => {
       E.tidy(() => {
         E.manualSeed(3);
         let logits: E.Tensor;
-        if (useNetwork) logits = net.forward(x, arch, s, "metanas");
+        if (useNetwork) logits = forwardUnder(net, x, arch, s);
         else {
-          const normal = arch.weights("normal", s, "metanas");
-          const reduce = arch.weights("reduce", s, "metanas");
+          const normal = arch.cellWeights("normal", s);
+          const reduce = arch.cellWeights("reduce", s);
           let s0 = net.stemBn.forward(net.stemConv.forward(x));
           let s1 = s0;
           for (const cell of net.cells) [s0, s1] = [s1, plain(cell, s0, s1, cell.shape.reduction ? reduce : normal)];
@@ -247,9 +239,9 @@ describe("search network", () => {
     const x = E.rand([4, 1, 8, 8]);
     const y = E.labels([0, 1, 2, 3]);
     const s = settings({ temperature: 0.7, threshold: 0 });
-    const loss = () => E.tidy(() => E.crossEntropy(net.forward(x, arch, s, "metanas"), y).item());
+    const loss = () => E.tidy(() => E.crossEntropy(forwardUnder(net, x, arch, s), y).item());
     const grads = E.tidy(() => {
-      const [ga, gb] = E.grad(E.crossEntropy(net.forward(x, arch, s, "metanas"), y), [
+      const [ga, gb] = E.grad(E.crossEntropy(forwardUnder(net, x, arch, s), y), [
         arch.alpha.normal,
         arch.beta.reduce[2]!,
       ]);
@@ -304,10 +296,7 @@ describe("search network", () => {
     };
     const x = E.rand([4, 1, 12, 12]);
     E.tidy(() => {
-      const loss = E.crossEntropy(
-        net.forward(x, arch, settings({ temperature: 0.05 }), "metanas"),
-        E.labels([0, 1, 2, 3]),
-      );
+      const loss = E.crossEntropy(forwardUnder(net, x, arch, settings({ temperature: 0.05 })), E.labels([0, 1, 2, 3]));
       assert.equal(calls, 0);
       const params = [
         ...pruned.parameters(),
@@ -330,9 +319,9 @@ describe("search network", () => {
         "the surviving op has no gradient",
       );
     });
-    E.tidy(() => net.forward(x, arch, settings({ temperature: 1 }), "metanas"));
+    E.tidy(() => forwardUnder(net, x, arch, settings({ temperature: 1 })));
     assert.ok(calls > 0, "at T = 1 nothing is pruned");
-    const s = searchSizes(net, arch, settings({ temperature: 0.05 }), "metanas", [1, 12, 12]);
+    const s = sizesUnder(net, arch, settings({ temperature: 0.05 }), [1, 12, 12]);
     assert.ok(s.sparseMacs < s.macs && s.sparseParams < s.params, JSON.stringify(s));
     x.dispose();
     net.dispose();
@@ -362,15 +351,15 @@ describe("pruning at low temperature", () => {
     E.manualSeed(7);
     const cfg = tiny({ channels: 6, cells: 4, reductions: [1, 3], classes: 5 });
     const net = new SearchNetwork(cfg);
-    const arch = new Architecture(3);
+    const arch = new Architecture(3, strategy);
     decisive(arch, 0.5);
-    const genotype = arch.genotype(strategy);
+    const genotype = arch.genotype();
     const fixed = new FixedNetwork(cfg, genotype);
     fixed.copyFromSearch(net);
     const x = E.rand([10, 1, 16, 16]);
     const [a, b] = E.tidy(() =>
       E.noGrad(() => [
-        net.forward(x, arch, settings({ temperature, threshold: 0.01 }), strategy).toArray(),
+        forwardUnder(net, x, arch, settings({ temperature, threshold: 0.01 })).toArray(),
         fixed.forward(x).toArray(),
       ]),
     );

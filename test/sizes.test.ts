@@ -5,12 +5,13 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as E from "../src/engine/index.js";
 import { Conv4Model } from "../src/models/conv4.js";
-import { Architecture } from "../src/searchspace/architecture.js";
 import { FixedNetwork } from "../src/searchspace/fixedNetwork.js";
 import type { Genotype } from "../src/searchspace/genotype.js";
 import { type NetworkConfig, PAPER_NETWORK, SearchNetwork } from "../src/searchspace/network.js";
 import { OP_NAMES } from "../src/searchspace/primitives.js";
-import { fixedSizes, macsPerImage, searchSizes } from "../src/searchspace/sizes.js";
+import { fixedSizes, macsPerImage } from "../src/searchspace/sizes.js";
+import { Architecture } from "../src/sparsification/architecture.js";
+import { sizesUnder } from "./searchHelpers.js";
 
 const conv = (cout: number, h: number, w: number, cinPerGroup: number, kh: number, kw = kh) =>
   cout * h * w * cinPerGroup * kh * kw;
@@ -84,9 +85,7 @@ describe("sizes against hand-computed counts", () => {
           });
         }
       });
-      const s = E.tidy(() =>
-        searchSizes(net, arch, { temperature: 0.05, threshold: 0.01, dropPath: 0 }, "metanas", SHAPE),
-      );
+      const s = E.tidy(() => sizesUnder(net, arch, { temperature: 0.05, threshold: 0.01, dropPath: 0 }, SHAPE));
       assert.equal(s.macs, dense);
       const pruned =
         stem + cell0Pre + OPS_S1.conv_3x3! + cell1Pre + OPS_S2.sep_conv_3x3! + OPS_S2.conv_1x5_5x1! + classifier;
@@ -155,9 +154,7 @@ describe("sizes against hand-computed counts", () => {
     const net = new SearchNetwork({ ...PAPER_NETWORK, inputChannels: 1, classes: 20 });
     const arch = new Architecture(PAPER_NETWORK.nodes);
     try {
-      const s = E.tidy(() =>
-        searchSizes(net, arch, { temperature: 1, threshold: 0.01, dropPath: 0 }, "metanas", [1, 28, 28]),
-      );
+      const s = E.tidy(() => sizesUnder(net, arch, { temperature: 1, threshold: 0.01, dropPath: 0 }, [1, 28, 28]));
       // Counted independently (per-layer formula, and forward hooks on a PyTorch build).
       assert.equal(s.macs, 143_090_304);
       // At T = 1 every op weight is about 1/7 and every pair weight at least 1/6: nothing is pruned.

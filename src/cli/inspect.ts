@@ -76,12 +76,13 @@ function describeModel(model: MetaModel, c: RunConfig, shape: [number, number, n
   const base = { input: shape, ways: c.ways, model: c.model };
   if (model instanceof SearchModel) {
     const net = model.net;
+    const phase = { temperature: 1, threshold: c.trainThreshold, dropPath: 0 };
+    const arch = model.architecture;
     const s = tidy(() =>
       searchSizes(
         net,
-        model.architecture,
-        { temperature: 1, threshold: c.trainThreshold, dropPath: 0 },
-        c.strategy,
+        { dense: arch.weights({ ...phase, threshold: -1 }), sparse: arch.weights(phase) },
+        arch.numParameters(),
         shape,
       ),
     );

@@ -3,17 +3,10 @@
 import path from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { selfContained } from "../models/build.js";
+import { MODEL_KINDS } from "../models/model.js";
 import { COMPARE_FILE, writeReport } from "../reports/index.js";
 import { type BaselineResult, runBaseline } from "../runs/baseline.js";
-import {
-  adjustableKeys,
-  buildConfig,
-  flagOf,
-  isPresetName,
-  MODELS,
-  type RunConfig,
-  readConfigFile,
-} from "../runs/config.js";
+import { adjustableKeys, buildConfig, flagOf, isPresetName, type RunConfig, readConfigFile } from "../runs/config.js";
 import { launchFromEnv } from "../runs/distributed.js";
 import { BASELINE_FILES, type Summary } from "../runs/format.js";
 import { PRESETS } from "../runs/presets.js";
@@ -151,7 +144,7 @@ function trainingCommand(
     .option("--json", "print the final result as one JSON line")
     .addOption(nprocOption());
   addSettingOptions(cmd);
-  const models = MODELS.filter((m) => m !== "metanas").join(" or ");
+  const models = MODEL_KINDS.filter((m) => m !== "metanas").join(" or ");
   helpWithPresetValues(cmd, "quick", name === "train" ? { model: `${models}; fixed when --genotype is given` } : {});
   cmd.action(async (o: Record<string, unknown>) => {
     const flags = settingValues(o);

@@ -5,9 +5,18 @@ export { renderContactSheet } from "./contact-sheet.js";
 export { downloadOmniglot, OMNIGLOT_BASE_URL, OMNIGLOT_MD5 } from "./download.js";
 export { DataError } from "./errors.js";
 export { formatSummary, inspectDataset } from "./inspect.js";
-export { DATASET_NAMES, type LoadDatasetOptions, loadDataset } from "./load.js";
+export { type LoadDatasetOptions, loadDataset } from "./load.js";
 export { loadMiniImagenet } from "./miniimagenet.js";
 export { loadOmniglot } from "./omniglot.js";
 export { ByteClassPool, RotatedClassPool, rot90 } from "./pool.js";
-export { sampleBatch, sampleTask } from "./sampler.js";
-export type { ClassPool, DatasetName, FewShotDataset, ImageShape, Task, TaskSet, TaskSpec } from "./types.js";
+export { batchDrawer, sampleBatch, sampleTask } from "./sampler.js";
+export {
+  type ClassPool,
+  DATASET_NAMES,
+  type DatasetName,
+  type FewShotDataset,
+  type ImageShape,
+  type Task,
+  type TaskSet,
+  type TaskSpec,
+} from "./types.js";

@@ -4,9 +4,7 @@ import { DataError } from "./errors.js";
 import { loadMiniImagenet } from "./miniimagenet.js";
 import { loadOmniglot, type OmniglotPreprocessing, type OmniglotSplit } from "./omniglot.js";
 import type { Log } from "./progress.js";
-import type { DatasetName, FewShotDataset } from "./types.js";
-
-export const DATASET_NAMES: readonly DatasetName[] = ["omniglot", "miniimagenet", "builtin"];
+import { DATASET_NAMES, type DatasetName, type FewShotDataset } from "./types.js";
 
 export interface LoadDatasetOptions {
   name: DatasetName;

@@ -14,7 +14,9 @@ export interface ClassPool {
   className?(c: number): string;
 }
 
-export type DatasetName = "omniglot" | "miniimagenet" | "builtin";
+/** The datasets metanas reads (load.ts loads each by name). */
+export const DATASET_NAMES = ["builtin", "omniglot", "miniimagenet"] as const;
+export type DatasetName = (typeof DATASET_NAMES)[number];
 
 export interface FewShotDataset {
   readonly name: DatasetName;

@@ -127,25 +127,3 @@ export function aggregate(results: readonly TaskResult[]): EvaluationResult {
     pruning: results.every((r) => r.pruning) ? results.map((r) => r.pruning!) : null,
   };
 }
-
-/** Meta-tests `numTasks` tasks in this process. */
-export async function evaluate(
-  model: MetaModel,
-  opt: TaskOptimizers,
-  pool: ClassPool,
-  task: TaskSpec,
-  inner: InnerLoopSettings,
-  numTasks: number,
-  seed: number,
-  onTask?: (done: number, meanAccuracy: number) => void,
-): Promise<EvaluationResult> {
-  let sum = 0;
-  let done = 0;
-  const indices = Array.from({ length: numTasks }, (_, t) => t);
-  const results = await evaluateTasks(model, opt, pool, task, inner, indices, seed, (_t, r) => {
-    sum += r.accuracy;
-    done += 1;
-    onTask?.(done, sum / done);
-  });
-  return aggregate(results);
-}

@@ -7,7 +7,8 @@
 import type { Tensor } from "../engine/index.js";
 import type { MetaModel } from "../models/model.js";
 
-export type MetaLearnerName = "reptile" | "fomaml";
+export const META_LEARNERS = ["reptile", "fomaml"] as const;
+export type MetaLearnerName = (typeof META_LEARNERS)[number];
 
 export interface MetaLearner {
   readonly name: MetaLearnerName;

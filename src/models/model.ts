@@ -6,7 +6,9 @@ import type { ForwardPhase } from "../searchspace/phase.js";
 
 export type { ForwardPhase };
 
-export type ModelKind = "metanas" | "fixed" | "conv4";
+/** The models a run can meta-train: the one-shot search network, a genotype's network, Conv4. */
+export const MODEL_KINDS = ["metanas", "fixed", "conv4"] as const;
+export type ModelKind = (typeof MODEL_KINDS)[number];
 
 /** Mean entropies (nats) of the op weights per edge and the input-pair weights per node, per cell kind. */
 export interface ArchitectureEntropy {

@@ -1,10 +1,11 @@
 // The MetaNAS model: the one-shot search network under its architecture parameters.
 import type { Tensor } from "../engine/index.js";
-import { Architecture } from "../searchspace/architecture.js";
+import { tidy } from "../engine/index.js";
+import { discreteNetworkWeights } from "../searchspace/cellWeights.js";
 import type { Genotype } from "../searchspace/genotype.js";
 import { type NetworkConfig, SearchNetwork } from "../searchspace/network.js";
-import { parameterCountWith, sparseParameterCount } from "../searchspace/sizes.js";
-import { discreteCellWeights } from "../sparsification/cellWeights.js";
+import { parameterCountWith } from "../searchspace/sizes.js";
+import { Architecture } from "../sparsification/architecture.js";
 import { meanEntropy, pruneOpLogits } from "../sparsification/metaPruning.js";
 import type { Strategy } from "../sparsification/strategy.js";
 import type { ArchitectureEntropy, ForwardPhase, MetaModel } from "./model.js";
@@ -30,7 +31,7 @@ export class SearchModel implements MetaModel {
     readonly strategy: Strategy,
   ) {
     this.net = new SearchNetwork(config);
-    this.architecture = new Architecture(config.nodes);
+    this.architecture = new Architecture(config.nodes, strategy);
     const w = this.net.namedParameters();
     this.weights = w.map(([, t]) => t);
     this.weightNames = w.map(([n]) => n);
@@ -40,19 +41,19 @@ export class SearchModel implements MetaModel {
   }
 
   forward(x: Tensor, phase: ForwardPhase): Tensor {
-    return this.net.forward(x, this.architecture, phase, this.strategy);
+    return this.net.forward(x, this.architecture.weights(phase), phase.dropPath);
   }
   genotype(): Genotype {
-    return this.architecture.genotype(this.strategy);
+    return this.architecture.genotype();
   }
   forwardDiscrete(x: Tensor, genotype: Genotype): Tensor {
-    return this.net.forwardWith(x, discreteWeights(genotype), 0);
+    return this.net.forward(x, discreteNetworkWeights(genotype), 0);
   }
   discreteParams(genotype: Genotype): number {
-    return parameterCountWith(this.net, discreteWeights(genotype));
+    return parameterCountWith(this.net, discreteNetworkWeights(genotype));
   }
   activeParams(phase: ForwardPhase): number {
-    return sparseParameterCount(this.net, this.architecture, phase, this.strategy);
+    return tidy(() => parameterCountWith(this.net, this.architecture.weights(phase)));
   }
   totalParams(): number {
     return this.net.numParameters();
@@ -77,8 +78,4 @@ export class SearchModel implements MetaModel {
     this.net.dispose();
     this.architecture.dispose();
   }
-}
-
-function discreteWeights(g: Genotype) {
-  return { normal: discreteCellWeights(g.normal), reduce: discreteCellWeights(g.reduce) };
 }

@@ -9,7 +9,15 @@ import { meanAndCi95 } from "../evaluation/statistics.js";
 import { STRATEGIES, type Strategy } from "../sparsification/strategy.js";
 import { writeFileAtomic } from "../util/atomicWrite.js";
 import { type ProgressReporter, silentReporter } from "../util/progress.js";
-import { adjustableKeys, ConfigError, flagOf, type RunConfig, type SettingKey, validateConfig } from "./config.js";
+import {
+  adjustableKeys,
+  ConfigError,
+  flagOf,
+  keysWithRole,
+  type RunConfig,
+  type SettingKey,
+  validateConfig,
+} from "./config.js";
 import type { Summary } from "./format.js";
 import { RunDirError } from "./runDir.js";
 import { runEvaluation, runTraining } from "./runner.js";
@@ -63,6 +71,8 @@ export interface AblationOptions {
 
 /** Settings that only meta-testing reads (and how it runs): the same searches serve any of them. */
 const EVAL_KEYS = new Set<string>(adjustableKeys("eval"));
+/** Where and how a process runs: not a variant of the meta-test. */
+const MACHINE = new Set<string>(keysWithRole("machine"));
 
 /** What the searches share: the configuration without its strategy and meta-test settings. */
 function trainingSettings(c: RunConfig): Record<string, unknown> {
@@ -94,7 +104,7 @@ function ablationBase(dir: string, base: RunConfig): RunConfig {
 function evalChanges(saved: RunConfig, c: RunConfig): [SettingKey, unknown][] {
   return (Object.keys(c) as SettingKey[])
     .filter((k) => EVAL_KEYS.has(k) && JSON.stringify(c[k]) !== JSON.stringify(saved[k]))
-    .filter((k) => !["threads", "workers", "device", "dataDir"].includes(k))
+    .filter((k) => !MACHINE.has(k))
     .map((k) => [k, c[k]]);
 }
 

@@ -7,36 +7,34 @@ import { copyInto, loadSafetensors, SafetensorsError, saveSafetensors, type Tens
 import type { MetaLearner } from "../metalearner/metaLearner.js";
 import type { MetaModel } from "../models/model.js";
 import type { TaskOptimizers } from "../tasklearner/optimizers.js";
-import type { RunConfig } from "./config.js";
+import { keysWithRole, type RunConfig } from "./config.js";
 
 export const CHECKPOINT_FILE = "checkpoint.safetensors";
 const FORMAT = "metanas-checkpoint-2";
 /** Format 1 drew the tasks of a meta-epoch from one running stream: resuming it now would not continue the same run. */
 const OLD_FORMATS = new Set(["metanas-checkpoint-1"]);
 
-/** Settings that must not change when a run is resumed: they define the model and the task stream. */
-const STRUCTURAL: (keyof RunConfig)[] = [
-  "dataset",
-  "model",
-  "genotype",
-  "strategy",
-  "metaLearner",
-  "ways",
-  "shots",
-  "queries",
-  "trainShots",
-  "channels",
-  "cells",
-  "reductions",
-  "nodes",
-  "conv4Channels",
-  "seed",
-];
-
 export class CheckpointError extends Error {}
 
+/** The settings a checkpoint belongs to (role structure: the model and the task stream), as [key, value] pairs. */
 export function structuralKey(c: RunConfig): string {
-  return JSON.stringify(STRUCTURAL.map((k) => [k, c[k] ?? null]));
+  return JSON.stringify(keysWithRole("structure").map((k) => [k, c[k] ?? null]));
+}
+
+/**
+ * Whether a checkpoint's recorded structure matches the configuration. Only the keys it recorded
+ * are compared: a checkpoint of an earlier version recorded fewer, and the settings added since
+ * have defaults that keep its behaviour.
+ */
+function sameStructure(recorded: string | undefined, c: RunConfig): boolean {
+  if (recorded === undefined) return false;
+  let pairs: [string, unknown][];
+  try {
+    pairs = JSON.parse(recorded) as [string, unknown][];
+  } catch {
+    return false;
+  }
+  return pairs.every(([k, v]) => JSON.stringify((c as Record<string, unknown>)[k] ?? null) === JSON.stringify(v));
 }
 
 export interface CheckpointState {
@@ -107,7 +105,7 @@ export function loadCheckpoint(
       );
     if (metadata.format !== FORMAT && !old)
       throw new CheckpointError(`${file} is not a metanas checkpoint (format ${metadata.format ?? "missing"})`);
-    if (metadata.structure !== structuralKey(c)) {
+    if (!sameStructure(metadata.structure, c)) {
       throw new CheckpointError(
         `checkpoint ${file} belongs to a different configuration (dataset, model, task or seed changed): resume with the run's own config.json`,
       );

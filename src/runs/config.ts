@@ -10,8 +10,11 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { OMNIGLOT_PREPROCESSING, OMNIGLOT_SPLITS } from "../data/omniglot.js";
 import { BATCH_SAMPLING } from "../data/sampler.js";
+import { DATASET_NAMES } from "../data/types.js";
+import { META_LEARNERS } from "../metalearner/metaLearner.js";
 import { OUTER_SCHEDULES } from "../metalearner/schedule.js";
 import { CONV4_DOWNSAMPLING } from "../models/conv4.js";
+import { MODEL_KINDS } from "../models/model.js";
 import { STRATEGIES } from "../sparsification/strategy.js";
 import { PROTOCOLS } from "../tasklearner/taskLearner.js";
 import { PRESETS, type PresetName } from "./presets.js";
@@ -36,8 +39,19 @@ interface Value<S extends z.ZodType = z.ZodType> {
   choices?: readonly string[];
 }
 
+/**
+ * What a setting affects:
+ *  - structure: the model and the stream of tasks; a checkpoint belongs to these values;
+ *  - training: how meta-training learns;
+ *  - evaluation: meta-testing and validation only;
+ *  - machine: where and how this process runs (may differ between ranks and machines);
+ *  - bookkeeping: what a run writes, not what it computes.
+ */
+export type SettingRole = "structure" | "training" | "evaluation" | "machine" | "bookkeeping";
+
 export interface Setting<S extends z.ZodType = z.ZodType> extends Value<S> {
   group: SettingGroup;
+  role: SettingRole;
   /** One line for --help and `metanas config`. */
   description: string;
   /** The value's name in --help (default: n, x, a,b, NAME or TEXT by kind). */
@@ -67,36 +81,46 @@ const optional = <S extends z.ZodType, K extends ValueKind>(v: { schema: S; kind
   schema: z.optional(v.schema),
 });
 
-export const DATASETS = ["builtin", "omniglot", "miniimagenet"] as const;
-export const MODELS = ["metanas", "fixed", "conv4"] as const;
-export const META_LEARNERS = ["reptile", "fomaml"] as const;
 export const BASELINES = ["none", "conv4"] as const;
 
 export const SETTINGS = {
   // Task
   dataset: {
-    ...choice(DATASETS),
+    ...choice(DATASET_NAMES),
     group: "task",
+    role: "structure",
     placeholder: "NAME",
     description: "builtin (rendered characters, no download), omniglot, or miniimagenet",
   },
   dataDir: {
     ...optional(text()),
     group: "task",
+    role: "machine",
     placeholder: "DIR",
     aliases: ["--dir"],
     resume: true,
     eval: true,
     description: "dataset folder (omniglot: the zips or their folders; miniimagenet: the CSVs and images/)",
   },
-  ways: { ...int(2), group: "task", description: "classes per task (n-way)" },
-  shots: { ...int(1), group: "task", description: "support images per class in meta-test tasks (k-shot)" },
-  queries: { ...int(1), group: "task", description: "query images per class in every task" },
-  trainShots: { ...int(1), group: "task", description: "support images per class in meta-training tasks" },
+  ways: { ...int(2), group: "task", role: "structure", description: "classes per task (n-way)" },
+  shots: {
+    ...int(1),
+    group: "task",
+    role: "structure",
+    description: "support images per class in meta-test tasks (k-shot)",
+  },
+  queries: { ...int(1), group: "task", role: "structure", description: "query images per class in every task" },
+  trainShots: {
+    ...int(1),
+    group: "task",
+    role: "structure",
+    description: "support images per class in meta-training tasks",
+  },
   omniglotSplit: {
     ...choice(OMNIGLOT_SPLITS),
     schema: z.enum(OMNIGLOT_SPLITS).default("background"),
     group: "task",
+    role: "structure",
     placeholder: "NAME",
     description: "omniglot: background (MetaNAS), vinyals (first 1200 of 1623) or reptile (shuffled 1200 / 423)",
   },
@@ -104,26 +128,30 @@ export const SETTINGS = {
     ...choice(OMNIGLOT_PREPROCESSING),
     schema: z.enum(OMNIGLOT_PREPROCESSING).default("maml"),
     group: "task",
+    role: "structure",
     placeholder: "NAME",
     description: "omniglot: maml (inverted, lanczos3 resize) or reptile (not inverted, nearest resize)",
   },
 
   // Network
   model: {
-    ...choice(MODELS),
+    ...choice(MODEL_KINDS),
     group: "network",
+    role: "structure",
     placeholder: "NAME",
     description: "metanas (architecture search), fixed (a genotype's network) or conv4 (the REPTILE baseline)",
   },
   genotype: {
     ...optional(text()),
     group: "network",
+    role: "structure",
     placeholder: "FILE",
     description: "model fixed: a run's genotype.json or genotype.txt, or the genotype itself",
   },
   strategy: {
     ...choice(STRATEGIES),
     group: "network",
+    role: "structure",
     placeholder: "NAME",
     description: "sparsification: darts, anneal-ops (ops annealed) or metanas (ops and input pairs annealed)",
   },
@@ -135,60 +163,94 @@ export const SETTINGS = {
       .min(2)
       .refine((c) => c % 2 === 0, "must be even (FactorizedReduce halves it)"),
     group: "network",
+    role: "structure",
     description: "C: channels per cell node, constant through the network (even)",
   },
-  cells: { ...int(1), group: "network", description: "cells of the cell network" },
-  reductions: { ...ints(0), group: "network", description: "0-based positions of the reduction cells" },
-  nodes: { ...int(1), group: "network", description: "intermediate nodes per cell" },
-  conv4Channels: { ...int(1), group: "network", description: "model conv4: channels of each of its four blocks" },
+  cells: { ...int(1), group: "network", role: "structure", description: "cells of the cell network" },
+  reductions: {
+    ...ints(0),
+    group: "network",
+    role: "structure",
+    description: "0-based positions of the reduction cells",
+  },
+  nodes: { ...int(1), group: "network", role: "structure", description: "intermediate nodes per cell" },
+  conv4Channels: {
+    ...int(1),
+    group: "network",
+    role: "structure",
+    description: "model conv4: channels of each of its four blocks",
+  },
   conv4Downsampling: {
     ...choice(CONV4_DOWNSAMPLING),
     schema: z.enum(CONV4_DOWNSAMPLING).default("maxpool"),
     group: "network",
+    role: "structure",
     placeholder: "NAME",
     description: "model conv4: maxpool (2x2 max-pooling, MAML) or stride (stride-2 convs, REPTILE's Omniglot)",
   },
 
   // Inner loop
-  innerSteps: { ...int(1), group: "inner", description: "adaptation steps per meta-training task" },
+  innerSteps: { ...int(1), group: "inner", role: "training", description: "adaptation steps per meta-training task" },
   batchSize: {
     ...int(1),
     group: "inner",
+    role: "training",
     description: "images per inner-loop batch in meta-training (drawn from the support set)",
   },
   batchSampling: {
     ...choice(BATCH_SAMPLING),
     schema: z.enum(BATCH_SAMPLING).default("replacement"),
     group: "inner",
+    role: "training",
     placeholder: "NAME",
     description: "inner batches: replacement (MetaNAS) or shuffled passes over the support set (REPTILE)",
   },
-  lrWeights: { ...positive(), group: "inner", description: "task learner's Adam learning rate for the weights" },
+  lrWeights: {
+    ...positive(),
+    group: "inner",
+    role: "training",
+    description: "task learner's Adam learning rate for the weights",
+  },
   lrArch: {
     ...positive(),
     group: "inner",
+    role: "training",
     description: "task learner's Adam learning rate for the architecture (alpha, beta)",
   },
-  weightDecay: { ...nonNegative(), group: "inner", description: "task learner's weight decay of the weights" },
+  weightDecay: {
+    ...nonNegative(),
+    group: "inner",
+    role: "training",
+    description: "task learner's weight decay of the weights",
+  },
   archWeightDecay: {
     ...nonNegative(),
     group: "inner",
+    role: "training",
     description: "task learner's weight decay of the architecture parameters",
   },
-  tMax: { ...positive(), group: "inner", description: "temperature at the start of every task's adaptation" },
+  tMax: {
+    ...positive(),
+    group: "inner",
+    role: "training",
+    description: "temperature at the start of every task's adaptation",
+  },
   tMin: {
     ...positive(),
     group: "inner",
+    role: "training",
     description: "temperature that meta-training tasks anneal down to (then held)",
   },
   trainThreshold: {
     ...probability(),
     group: "inner",
+    role: "training",
     description: "forward pruning in meta-training: ops and input pairs weighing at most this are skipped",
   },
   dropPath: {
     ...probability(),
     group: "inner",
+    role: "training",
     description: "drop-path probability after every non-identity op in meta-training steps",
   },
 
@@ -196,43 +258,60 @@ export const SETTINGS = {
   metaLearner: {
     ...choice(META_LEARNERS),
     group: "meta",
+    role: "structure",
     placeholder: "NAME",
     description: "outer loop: reptile, or fomaml (first-order MAML)",
   },
-  epochs: { ...int(0), group: "meta", resume: true, description: "meta-epochs of the run" },
+  epochs: { ...int(0), group: "meta", role: "training", resume: true, description: "meta-epochs of the run" },
   warmup: {
     ...int(0),
     group: "meta",
+    role: "training",
     description: "meta-epochs at the start without architecture adaptation (T stays t-max)",
   },
-  metaBatch: { ...int(1), group: "meta", description: "tasks per meta-epoch" },
+  metaBatch: { ...int(1), group: "meta", role: "training", description: "tasks per meta-epoch" },
   metaLrWeights: {
     ...nonNegative(),
     group: "meta",
+    role: "training",
     description: "REPTILE step of the weights toward the tasks' mean (1: all the way)",
   },
   metaLrArch: {
     ...nonNegative(),
     group: "meta",
+    role: "training",
     description: "REPTILE step of the architecture toward the tasks' mean",
   },
   metaSchedule: {
     ...choice(OUTER_SCHEDULES),
     schema: z.enum(OUTER_SCHEDULES).default("constant"),
     group: "meta",
+    role: "training",
     placeholder: "NAME",
     description: "outer step over the run: constant (MetaNAS), linear to 0 (REPTILE) or cosine to 0",
   },
-  fomamlLrWeights: { ...positive(), group: "meta", description: "fomaml: Adam meta learning rate of the weights" },
-  fomamlLrArch: { ...positive(), group: "meta", description: "fomaml: Adam meta learning rate of the architecture" },
+  fomamlLrWeights: {
+    ...positive(),
+    group: "meta",
+    role: "training",
+    description: "fomaml: Adam meta learning rate of the weights",
+  },
+  fomamlLrArch: {
+    ...positive(),
+    group: "meta",
+    role: "training",
+    description: "fomaml: Adam meta learning rate of the architecture",
+  },
   pruneEvery: {
     ...int(0),
     group: "meta",
+    role: "training",
     description: "meta-model pruning every N meta-epochs (0: never)",
   },
   pruneBelow: {
     ...probability(),
     group: "meta",
+    role: "training",
     description: "meta-model pruning removes for good the ops weighing less than this at t-min",
   },
 
@@ -240,27 +319,37 @@ export const SETTINGS = {
   testTasks: {
     ...int(1),
     group: "evaluation",
+    role: "evaluation",
     aliases: ["--tasks"],
     resume: true,
     eval: true,
     description: "tasks of the final meta-test",
   },
-  testSteps: { ...int(1), group: "evaluation", eval: true, description: "adaptation steps per meta-test task" },
+  testSteps: {
+    ...int(1),
+    group: "evaluation",
+    role: "evaluation",
+    eval: true,
+    description: "adaptation steps per meta-test task",
+  },
   testArchSteps: {
     ...int(0),
     group: "evaluation",
+    role: "evaluation",
     eval: true,
     description: "meta-test steps that also adapt the architecture (the first ones)",
   },
   testBatchSize: {
     ...int(1),
     group: "evaluation",
+    role: "evaluation",
     eval: true,
     description: "images per inner-loop batch in meta-testing",
   },
   testTMin: {
     ...positive(),
     group: "evaluation",
+    role: "evaluation",
     eval: true,
     description: "temperature that meta-test tasks anneal down to",
   },
@@ -268,6 +357,7 @@ export const SETTINGS = {
     ...choice(PROTOCOLS),
     schema: z.enum(PROTOCOLS).default("transductive"),
     group: "evaluation",
+    role: "evaluation",
     placeholder: "NAME",
     eval: true,
     description: "transductive (query set as one batch) or non-transductive (each query with the support set)",
@@ -275,21 +365,24 @@ export const SETTINGS = {
   testThreshold: {
     ...probability(),
     group: "evaluation",
+    role: "evaluation",
     eval: true,
     description: "forward pruning threshold in meta-testing (what the per-task sizes count)",
   },
   evalEvery: {
     ...int(0),
     group: "evaluation",
+    role: "evaluation",
     resume: true,
     description: "validation every N meta-epochs (0: only the final meta-test)",
   },
-  evalTasks: { ...int(1), group: "evaluation", resume: true, description: "tasks per validation" },
+  evalTasks: { ...int(1), group: "evaluation", role: "evaluation", resume: true, description: "tasks per validation" },
   baseline: {
     ...choice(BASELINES),
     // A default, so that presets and older run directories (config.json without it) need none.
     schema: z.enum(BASELINES).default("none"),
     group: "evaluation",
+    role: "evaluation",
     placeholder: "NAME",
     resume: true,
     description: "none, or conv4: after the run, Conv4 as REPTILE ran it, meta-tested on the same tasks",
@@ -301,23 +394,38 @@ export const SETTINGS = {
       .regex(/^(cpu|[1-9][0-9]*)$/, "must be cpu (the run's own meta-training CPU time) or a number of meta-iterations")
       .default("cpu"),
     group: "evaluation",
+    role: "evaluation",
     placeholder: "cpu|N",
     resume: true,
     description: "--baseline conv4: its meta-iterations, or cpu (as many as the run's CPU seconds buy)",
   },
 
   // Run and resources
-  seed: { ...int(0), group: "run", description: "seed of every random choice (tasks, weights, drop-path)" },
-  threads: { ...int(1), group: "run", resume: true, eval: true, description: "libtorch threads per process" },
+  seed: {
+    ...int(0),
+    group: "run",
+    role: "structure",
+    description: "seed of every random choice (tasks, weights, drop-path)",
+  },
+  threads: {
+    ...int(1),
+    group: "run",
+    role: "machine",
+    resume: true,
+    eval: true,
+    description: "libtorch threads per process",
+  },
   checkpointEvery: {
     ...int(0),
     group: "run",
+    role: "bookkeeping",
     resume: true,
     description: "checkpoint every N meta-epochs (0: at the end and when stopped only)",
   },
   device: {
     ...text(),
     group: "run",
+    role: "machine",
     placeholder: "NAME",
     resume: true,
     eval: true,
@@ -337,6 +445,11 @@ export function flagOf(key: SettingKey): string {
 
 export function isSettingKey(key: string): key is SettingKey {
   return Object.hasOwn(SETTINGS, key);
+}
+
+/** The keys of the settings that have one of these roles. */
+export function keysWithRole(...roles: SettingRole[]): SettingKey[] {
+  return SETTING_KEYS.filter((k) => roles.includes((SETTINGS[k] as Setting).role));
 }
 
 /** The keys a resumed run (`--resume`) or a re-evaluation (`metanas eval`) may change. */

@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { DistributedError, ProcessGroup, type Tensor, tensor } from "../engine/index.js";
 import type { TaskResult } from "../evaluation/evaluate.js";
-import type { RunConfig } from "./config.js";
+import { keysWithRole, type RunConfig } from "./config.js";
 import type { Session } from "./session.js";
 
 /** The default limit of the rendezvous and of every collective, as torch.distributed's (30 min). */
@@ -99,8 +99,11 @@ export function connectPeers(g: ProcessGroup, l: Launch): Promise<void> {
   return g.connectPeers(LOOPBACK.test(l.addr) ? { hostname: "127.0.0.1" } : {});
 }
 
-/** Settings that may differ between machines: where the data is, how many threads a process uses. */
-const MACHINE_LOCAL = new Set(["dataDir", "threads"]);
+/**
+ * Settings that may differ between machines: where the data is, how many threads a process uses.
+ * The device must agree: ranks on different devices would not compute the same meta-update.
+ */
+const MACHINE_LOCAL = new Set<string>(keysWithRole("machine").filter((k) => k !== "device"));
 
 /** A short hash of what a rank will run: the configuration (less machine-local settings) and the world size. */
 export function configHash(c: RunConfig, size: number): string {

@@ -2,7 +2,7 @@
 // concatenation of the nodes as output.
 import { cat, type Tensor, tidy } from "../engine/index.js";
 import { Module } from "../nn/module.js";
-import type { CellWeights } from "../sparsification/cellWeights.js";
+import type { CellWeights } from "./cellWeights.js";
 import { dropPathMask } from "./dropPath.js";
 import { FactorizedReduce, OPERATIONS, type Operation, ReLUConvBN, ReluOperation } from "./operations.js";
 import { OP_NAMES } from "./primitives.js";

@@ -3,11 +3,8 @@
 import { globalAvgPool, type Tensor, tidy } from "../engine/index.js";
 import { BatchNorm2d, Conv2d, Linear } from "../nn/layers.js";
 import { Module } from "../nn/module.js";
-import type { CellWeights } from "../sparsification/cellWeights.js";
-import type { Strategy } from "../sparsification/strategy.js";
-import type { Architecture } from "./architecture.js";
 import { type CellShape, SearchCell } from "./cell.js";
-import type { ForwardPhase } from "./phase.js";
+import type { NetworkCellWeights } from "./cellWeights.js";
 
 export interface NetworkConfig {
   /** Image channels (1 Omniglot, 3 MiniImagenet). */
@@ -43,12 +40,6 @@ export function validateNetworkConfig(c: NetworkConfig): void {
   for (const r of c.reductions)
     if (!(Number.isInteger(r) && r >= 0 && r < c.cells))
       bad(`reduction position ${r} is not a cell (0..${c.cells - 1})`);
-}
-
-/** The weights of the normal and the reduction cells for one forward pass. */
-export interface NetworkCellWeights {
-  normal: CellWeights;
-  reduce: CellWeights;
 }
 
 /** Stem + classifier shared by the search network and fixed networks. */
@@ -102,17 +93,11 @@ export class SearchNetwork extends CellNetwork<SearchCell> {
     super(config, (shape) => new SearchCell(shape), config.nodes);
   }
 
-  /** Logits [N, classes] for images [N, C, H, W] under the given architecture. */
-  forward(x: Tensor, arch: Architecture, phase: ForwardPhase, strategy: Strategy): Tensor {
-    const weights = {
-      normal: arch.weights("normal", phase, strategy),
-      reduce: arch.weights("reduce", phase, strategy),
-    };
-    return this.forwardWith(x, weights, phase.dropPath);
-  }
-
-  /** Logits under explicit cell weights (e.g. the discrete cells of a genotype). */
-  forwardWith(x: Tensor, weights: NetworkCellWeights, dropPath: number): Tensor {
+  /**
+   * Logits [N, classes] for images [N, C, H, W] under the cells' weights (an architecture's at some
+   * phase, or the discrete cells of a genotype) and a drop-path probability.
+   */
+  forward(x: Tensor, weights: NetworkCellWeights, dropPath: number): Tensor {
     let s0 = this.stem(x);
     let s1 = s0;
     for (const cell of this.cells) {

@@ -3,11 +3,9 @@
 import { noGrad, rand, tidy } from "../engine/index.js";
 import { countMacs } from "../nn/macs.js";
 import type { Module } from "../nn/module.js";
-import type { Strategy } from "../sparsification/strategy.js";
-import type { Architecture } from "./architecture.js";
+import type { NetworkCellWeights } from "./cellWeights.js";
 import type { FixedNetwork } from "./fixedNetwork.js";
-import type { NetworkCellWeights, SearchNetwork } from "./network.js";
-import type { ForwardPhase } from "./phase.js";
+import type { SearchNetwork } from "./network.js";
 import { edgeIndex } from "./topology.js";
 
 export interface SearchSizes {
@@ -22,21 +20,6 @@ export interface SearchSizes {
 }
 
 const count = (m: Module) => m.numParameters();
-
-/** Parameters a forward pass at this phase touches. */
-export function sparseParameterCount(
-  net: SearchNetwork,
-  arch: Architecture,
-  phase: ForwardPhase,
-  strategy: Strategy,
-): number {
-  return tidy(() =>
-    parameterCountWith(net, {
-      normal: arch.weights("normal", phase, strategy),
-      reduce: arch.weights("reduce", phase, strategy),
-    }),
-  );
-}
 
 /** Parameters a forward pass under these cell weights touches. */
 export function parameterCountWith(net: SearchNetwork, weights: NetworkCellWeights): number {
@@ -67,20 +50,22 @@ export function macsPerImage(
   return tidy(() => noGrad(() => countMacs(() => forward(rand([MEASURE_BATCH, ...inputShape]))).macs / MEASURE_BATCH));
 }
 
+/**
+ * Sizes of the one-shot network under an architecture: `dense` are its weights with every op and
+ * input computed, `sparse` with forward pruning.
+ */
 export function searchSizes(
   net: SearchNetwork,
-  arch: Architecture,
-  phase: ForwardPhase,
-  strategy: Strategy,
+  weights: { dense: NetworkCellWeights; sparse: NetworkCellWeights },
+  archParams: number,
   inputShape: [number, number, number],
 ): SearchSizes {
-  const dense: ForwardPhase = { ...phase, threshold: -1, dropPath: 0 };
   return {
     params: net.numParameters(),
-    sparseParams: sparseParameterCount(net, arch, phase, strategy),
-    macs: macsPerImage((x) => net.forward(x, arch, dense, strategy), inputShape),
-    sparseMacs: macsPerImage((x) => net.forward(x, arch, { ...phase, dropPath: 0 }, strategy), inputShape),
-    archParams: arch.numParameters(),
+    sparseParams: parameterCountWith(net, weights.sparse),
+    macs: macsPerImage((x) => net.forward(x, weights.dense, 0), inputShape),
+    sparseMacs: macsPerImage((x) => net.forward(x, weights.sparse, 0), inputShape),
+    archParams,
   };
 }
 

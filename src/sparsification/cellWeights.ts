@@ -2,28 +2,10 @@
 // an op or input pair whose weight is at or below the threshold is not computed at all, and the
 // others are not renormalised.
 import { type Tensor, tensor } from "../engine/index.js";
-import type { CellGene } from "../searchspace/genotype.js";
+import type { ActiveInput, ActiveOp, CellWeights } from "../searchspace/cellWeights.js";
 import type { ForwardPhase } from "../searchspace/phase.js";
-import { OP_NAMES } from "../searchspace/primitives.js";
-import { edgeIndex, numEdges } from "../searchspace/topology.js";
+import { numEdges } from "../searchspace/topology.js";
 import { annealsOps, inputPairs, type Strategy, usesInputPairs } from "./strategy.js";
-
-export interface ActiveOp {
-  op: number;
-  /** w_o, shape [1], in the autograd graph of alpha; null = weight 1 (a discrete cell). */
-  weight: Tensor | null;
-}
-export interface ActiveInput {
-  input: number;
-  /** Sum of v_ab over the surviving pairs that contain this input (shape [1]); null = weight 1. */
-  coef: Tensor | null;
-}
-export interface CellWeights {
-  /** Per edge (edges of node 0 first, inputs in order), the ops to compute. */
-  ops: ActiveOp[][];
-  /** Per node, the inputs to sum. */
-  inputs: ActiveInput[][];
-}
 
 /**
  * alpha: [edges, ops] logits; betas: per node j a [pairs(2 + j)] logit vector.
@@ -82,25 +64,5 @@ export function cellWeights(
     }
     inputs.push(active);
   }
-  return { ops, inputs };
-}
-
-/**
- * The discrete cell a genotype describes, as weights for the one-shot cell: each node sums exactly
- * its two chosen inputs, each through its one chosen op, with weight 1; every other op and input
- * is removed. With these weights the one-shot network computes the pruned network on its own
- * (unchanged) weights.
- */
-export function discreteCellWeights(gene: CellGene): CellWeights {
-  const nodes = gene.length;
-  const ops: ActiveOp[][] = Array.from({ length: numEdges(nodes) }, () => []);
-  const inputs: ActiveInput[][] = gene.map((node, j) =>
-    node.map(([name, input]) => {
-      const op = OP_NAMES.indexOf(name);
-      if (op < 0) throw new Error(`genotype node ${j}: unknown operation ${name}`);
-      ops[edgeIndex(j, input)]!.push({ op, weight: null });
-      return { input, coef: null };
-    }),
-  );
   return { ops, inputs };
 }

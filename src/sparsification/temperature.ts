@@ -12,18 +12,3 @@ export function temperatureAt(s: number, { tMax, tMin, steps }: TemperatureSetti
   if (s <= 0) return tMax;
   return tMax - (s * (tMax - tMin)) / (steps - 1);
 }
-
-/** The schedule as the task learner advances it, one architecture step at a time. */
-export class TemperatureSchedule {
-  #step = 0;
-  constructor(readonly settings: TemperatureSettings) {}
-  get value(): number {
-    return temperatureAt(this.#step, this.settings);
-  }
-  get step(): number {
-    return this.#step;
-  }
-  advance(): void {
-    this.#step += 1;
-  }
-}

@@ -1,12 +1,14 @@
 // The architecture parameters (the "controller" of pt.darts): one set shared by all normal cells
-// and one by all reduction cells. The network never owns them; it is handed their weights.
+// and one by all reduction cells, with the sparsification strategy that turns them into weights.
+// The network never owns them; it is handed their weights (searchspace/cellWeights.ts).
 import { keep, noGrad, randn, type Tensor, tidy } from "../engine/index.js";
-import { type CellWeights, cellWeights } from "../sparsification/cellWeights.js";
-import { inputPairs, type Strategy, usesInputPairs } from "../sparsification/strategy.js";
-import type { CellGene, GeneEdge, Genotype } from "./genotype.js";
-import type { ForwardPhase } from "./phase.js";
-import { NUM_OPS, OP_NAMES } from "./primitives.js";
-import { edgeIndex, numEdges } from "./topology.js";
+import type { CellWeights, NetworkCellWeights } from "../searchspace/cellWeights.js";
+import type { CellGene, GeneEdge, Genotype } from "../searchspace/genotype.js";
+import type { ForwardPhase } from "../searchspace/phase.js";
+import { NUM_OPS, OP_NAMES } from "../searchspace/primitives.js";
+import { edgeIndex, numEdges } from "../searchspace/topology.js";
+import { cellWeights } from "./cellWeights.js";
+import { inputPairs, type Strategy, usesInputPairs } from "./strategy.js";
 
 export type CellKind = "normal" | "reduce";
 
@@ -17,7 +19,10 @@ export class Architecture {
   readonly beta: Record<CellKind, Tensor[]>;
 
   /** Initialised as 1e-3 * N(0, 1) from libtorch's generator (seed it first). */
-  constructor(readonly nodes = 3) {
+  constructor(
+    readonly nodes = 3,
+    readonly strategy: Strategy = "metanas",
+  ) {
     const init = (shape: number[]) => keep(noGrad(() => tidy(() => randn(shape).mul(1e-3)))).requiresGrad_(true);
     const betas = () => Array.from({ length: nodes }, (_, j) => init([inputPairs(2 + j).length]));
     this.alpha = { normal: init([numEdges(nodes), NUM_OPS]), reduce: init([numEdges(nodes), NUM_OPS]) };
@@ -41,12 +46,18 @@ export class Architecture {
   }
 
   /** The weights a forward pass at this phase gives the cells of this kind, under the strategy. */
-  weights(kind: CellKind, phase: ForwardPhase, strategy: Strategy): CellWeights {
-    return cellWeights(this.alpha[kind], this.beta[kind], phase, strategy);
+  cellWeights(kind: CellKind, phase: ForwardPhase): CellWeights {
+    return cellWeights(this.alpha[kind], this.beta[kind], phase, this.strategy);
+  }
+
+  /** The weights of both cell kinds for a forward pass at this phase. */
+  weights(phase: ForwardPhase): NetworkCellWeights {
+    return { normal: this.cellWeights("normal", phase), reduce: this.cellWeights("reduce", phase) };
   }
 
   /** The discrete architecture: per node its two inputs and, on each, the op with the largest weight. */
-  genotype(strategy: Strategy = "metanas"): Genotype {
+  genotype(): Genotype {
+    const strategy = this.strategy;
     const cell = (kind: CellKind): CellGene => {
       const alpha = this.alpha[kind].data();
       const bestOp = (e: number): [number, number] => {
