@@ -38,7 +38,7 @@ interface ProcessFigures {
 }
 
 async function child(): Promise<void> {
-  const { buildConfig } = await import("../src/runs/config.js");
+  const { buildConfig } = await import("../src/runs/presets.js");
   const { runTraining } = await import("../src/runs/runner.js");
   const { readMetrics } = await import("../src/runs/runDir.js");
   const E = await import("../src/engine/index.js");

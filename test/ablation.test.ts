@@ -8,8 +8,9 @@ import path from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { type AblationResult, runAblation } from "../src/runs/ablation.js";
-import { buildConfig, type RunConfig } from "../src/runs/config.js";
+import type { RunConfig } from "../src/runs/config.js";
 import type { Summary } from "../src/runs/format.js";
+import { buildConfig } from "../src/runs/presets.js";
 import { flagsOf, TINY_RUN } from "./tinyMeta.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");

@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { buildConfig } from "../src/runs/config.js";
+import { buildConfig } from "../src/runs/presets.js";
 import { commandFor, flagsIn, flagsOf, runCli } from "./cliHarness.js";
 import { writeFixtureRun } from "./reportFixture.js";
 

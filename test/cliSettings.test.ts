@@ -7,15 +7,8 @@ import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { PRESETS } from "../src/index.js";
-import {
-  adjustableKeys,
-  buildConfig,
-  flagOf,
-  RunConfigSchema,
-  SETTING_GROUPS,
-  SETTING_KEYS,
-  SETTINGS,
-} from "../src/runs/config.js";
+import { adjustableKeys, flagOf, RunConfigSchema, SETTING_GROUPS, SETTING_KEYS, SETTINGS } from "../src/runs/config.js";
+import { buildConfig } from "../src/runs/presets.js";
 import { runCli } from "./cliHarness.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "metanas-settings-"));

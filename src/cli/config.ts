@@ -2,7 +2,6 @@
 // setting with its flag, value and description, grouped as in --help; --json for tools.
 import type { Command } from "commander";
 import {
-  buildConfig,
   flagOf,
   type RunConfig,
   readConfigFile,
@@ -11,6 +10,7 @@ import {
   SETTINGS,
   type SettingGroup,
 } from "../runs/config.js";
+import { buildConfig } from "../runs/presets.js";
 import {
   addSettingOptions,
   configFileOption,

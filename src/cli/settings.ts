@@ -4,8 +4,6 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import {
   flagOf,
-  isPresetName,
-  PRESET_NAMES,
   type RunConfig,
   SETTING_GROUPS,
   SETTING_KEYS,
@@ -14,7 +12,7 @@ import {
   type SettingKey,
   validateConfig,
 } from "../runs/config.js";
-import { PRESETS } from "../runs/presets.js";
+import { isPresetName, PRESET_NAMES, PRESETS } from "../runs/presets.js";
 
 const PLACEHOLDER = { int: "n", number: "x", list: "a,b", choice: "NAME", text: "TEXT" } as const;
 

@@ -17,7 +17,6 @@ import { CONV4_DOWNSAMPLING } from "../models/conv4.js";
 import { MODEL_KINDS } from "../models/model.js";
 import { STRATEGIES } from "../sparsification/strategy.js";
 import { PROTOCOLS } from "../tasklearner/taskLearner.js";
-import { PRESETS, type PresetName } from "./presets.js";
 
 /** The groups of --help and `metanas config`, in their order. */
 export const SETTING_GROUPS = {
@@ -560,27 +559,4 @@ export function readConfigFile(file: string): Record<string, unknown> {
   } catch {
     throw new ConfigError(`config file ${file} is not a JSON object: fix its syntax`);
   }
-}
-
-export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
-
-export function isPresetName(name: string): name is PresetName {
-  return Object.hasOwn(PRESETS, name);
-}
-
-/** preset <- config file <- flags; the result is validated as a whole. */
-export function buildConfig(
-  preset: string,
-  fileValues: Record<string, unknown>,
-  flags: Record<string, unknown>,
-): RunConfig {
-  if (!isPresetName(preset))
-    throw new ConfigError(`unknown --preset "${preset}": use one of ${PRESET_NAMES.join(", ")}`);
-  const merged = {
-    ...PRESETS[preset],
-    ...fileValues,
-    ...Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)),
-    preset,
-  };
-  return validateConfig(merged, "configuration", true);
 }

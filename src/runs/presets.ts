@@ -1,6 +1,6 @@
 // The paper's four settings (docs/method.md §7) and the built-in quick run. Their type comes from the
 // configuration schema (config.ts): a preset must give every setting that has no default there.
-import type { PresetValues } from "./config.js";
+import { ConfigError, type PresetValues, type RunConfig, validateConfig } from "./config.js";
 
 const paperCommon = {
   model: "metanas",
@@ -209,4 +209,27 @@ export function reptilePresetFor(task: { dataset: string; ways: number; shots: n
   const shots = task.shots > 1 ? "5shot" : "1shot";
   if (task.dataset === "miniimagenet") return `reptile-miniimagenet-5way-${shots}`;
   return `reptile-omniglot-${task.ways >= 20 ? "20way" : "5way"}-${shots}`;
+}
+
+export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
+
+export function isPresetName(name: string): name is PresetName {
+  return Object.hasOwn(PRESETS, name);
+}
+
+/** A run's configuration: preset <- config file <- flags, validated as a whole. */
+export function buildConfig(
+  preset: string,
+  fileValues: Record<string, unknown>,
+  flags: Record<string, unknown>,
+): RunConfig {
+  if (!isPresetName(preset))
+    throw new ConfigError(`unknown --preset "${preset}": use one of ${PRESET_NAMES.join(", ")}`);
+  const merged = {
+    ...PRESETS[preset],
+    ...fileValues,
+    ...Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)),
+    preset,
+  };
+  return validateConfig(merged, "configuration", true);
 }
