@@ -7,14 +7,14 @@
 //
 // Writes DIR/study.json, DIR/study.md and DIR/figures/study.{svg,png}.
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TopLevelSpec } from "vega-lite";
 import { writeFigure } from "../src/reports/index.js";
 import { CHART_FRAME, renderVegaLite } from "../src/reports/vegaRender.js";
-import type { EvalRecord, Summary, TrainRecord } from "../src/runs/format.js";
-import { readMetrics } from "../src/runs/runDir.js";
+import type { EvalRecord, TrainRecord } from "../src/runs/format.js";
+import { readMetrics, readSummary, runDirState } from "../src/runs/runDir.js";
 import { writeFileAtomic } from "../src/util/atomicWrite.js";
 
 interface StudySpec {
@@ -51,8 +51,9 @@ const slug = (name: string) =>
     .toLowerCase();
 
 async function runOne(args: string[], dir: string, log: string): Promise<void> {
-  if (existsSync(path.join(dir, "summary.json"))) return;
-  const resume = existsSync(path.join(dir, "config.json"));
+  const state = runDirState(dir);
+  if (state === "finished") return;
+  const resume = state === "stopped";
   const full = resume ? [args[0]!, "--resume", dir] : [...args, "--out", dir];
   console.log(`study: ${resume ? "resuming" : "running"} ${log}`);
   await new Promise<void>((resolve, reject) => {
@@ -82,8 +83,7 @@ function curve(name: string, dir: string): RunCurve {
       ci95: r.ci95,
       split: r.split,
     }));
-  const summaryFile = path.join(dir, "summary.json");
-  const summary = existsSync(summaryFile) ? (JSON.parse(readFileSync(summaryFile, "utf8")) as Summary) : null;
+  const summary = runDirState(dir) === "finished" ? readSummary(dir) : null;
   const n = Math.max(1, train.length);
   return {
     name,

@@ -33,13 +33,4 @@ export type Summary = Pick<Run.Summary, "accuracy" | "ci95" | "tasks" | "genotyp
   wallSeconds?: number;
 };
 
-/** The file names of a run directory. */
-export const RUN_FILES = {
-  config: "config.json",
-  metrics: "metrics.jsonl",
-  summary: "summary.json",
-  genotypeJson: "genotype.json",
-  genotypeTxt: "genotype.txt",
-  report: "report.html",
-  figures: "figures",
-} as const;
+export { RUN_FILES } from "../runs/format.js";

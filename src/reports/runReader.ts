@@ -3,6 +3,7 @@
 // last one, half written) is skipped and counted.
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { parseMetricsLines } from "../runs/runDir.js";
 import { type Genotype, parseGenotype } from "../searchspace/genotype.js";
 import { type EvalRecord, type MetricsRecord, RUN_FILES, type Summary, type TrainRecord } from "./records.js";
 
@@ -88,22 +89,9 @@ export function toRecord(raw: unknown): MetricsRecord | null {
 
 /** Parses metrics.jsonl text; JSON has no NaN, so writers may emit null (or the bare token NaN). */
 export function parseMetrics(text: string): { records: MetricsRecord[]; skipped: number } {
-  const records: MetricsRecord[] = [];
-  let skipped = 0;
-  for (const line of text.split("\n")) {
-    if (line.trim() === "") continue;
-    let raw: unknown;
-    try {
-      raw = JSON.parse(line.replace(/:\s*-?(NaN|Infinity)\b/g, ": null"));
-    } catch {
-      skipped++;
-      continue;
-    }
-    const rec = toRecord(raw);
-    if (rec) records.push(rec);
-    else skipped++;
-  }
-  return { records, skipped };
+  const { values, skipped } = parseMetricsLines(text);
+  const records = values.map(toRecord).filter((r): r is MetricsRecord => r !== null);
+  return { records, skipped: skipped + values.length - records.length };
 }
 
 function parseJsonObject(text: string | null): Record<string, unknown> | null {

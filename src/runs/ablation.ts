@@ -19,8 +19,8 @@ import {
   validateConfig,
 } from "./config.js";
 import type { Summary } from "./format.js";
-import { RunDirError } from "./runDir.js";
-import { runEvaluation, runTraining } from "./runner.js";
+import { RunDirError, readSummary, runDirState } from "./runDir.js";
+import { runEvaluation, runOrResume } from "./runner.js";
 
 export const ABLATION_FILES = {
   config: "ablation-config.json",
@@ -158,13 +158,13 @@ export async function runAblation(
   const rows: AblationRow[] = [];
   for (const strategy of strategies) {
     const sub = path.join(dir, strategy);
-    const summaryFile = path.join(sub, "summary.json");
     const variantFile = path.join(sub, `evaluation-${suffix}.json`);
+    const state = runDirState(sub);
     let summary: Summary | null;
     if (suffix && existsSync(variantFile)) {
       reporter.log(`ablation: ${strategy} was meta-tested with these settings earlier (${variantFile}); reusing it`);
-      summary = JSON.parse(readFileSync(variantFile, "utf8")) as Summary;
-    } else if (suffix && existsSync(summaryFile)) {
+      summary = readSummary(sub, path.basename(variantFile));
+    } else if (suffix && state === "finished") {
       reporter.log(
         `ablation: meta-testing ${strategy} again with ${changes.map(([k, v]) => `${flagOf(k)} ${v}`).join(" ")}`,
       );
@@ -173,18 +173,11 @@ export async function runAblation(
         overrides: Object.fromEntries(changes) as Partial<RunConfig>,
         file: path.basename(variantFile),
       });
-    } else if (existsSync(summaryFile)) {
-      reporter.log(`ablation: ${strategy} finished earlier (${sub}); reusing it`);
-      summary = JSON.parse(readFileSync(summaryFile, "utf8")) as Summary;
     } else {
-      const resume = existsSync(path.join(sub, "config.json"));
-      reporter.log(`ablation: ${resume ? "resuming" : "running"} strategy ${strategy} in ${sub}`);
-      const start = resume ? { resume: true as const } : { config: { ...saved, strategy } };
-      ({ summary } = await runTraining(sub, start, {
-        reporter,
-        handleSignals: o.handleSignals,
-        afterRun: o.afterRun,
-      }));
+      const doing = { finished: "finished earlier; reusing it", stopped: "resuming it", new: "running it" }[state];
+      reporter.log(`ablation: strategy ${strategy} in ${sub}: ${doing}`);
+      const options = { reporter, handleSignals: o.handleSignals, afterRun: o.afterRun };
+      ({ summary } = await runOrResume(sub, { ...saved, strategy }, options));
     }
     if (!summary) return null;
     if (suffix && !existsSync(variantFile)) {

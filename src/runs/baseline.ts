@@ -20,8 +20,8 @@ import { CheckpointError } from "./checkpoint.js";
 import { adjustableKeys, type RunConfig, type SettingKey, validateConfig } from "./config.js";
 import { BASELINE_FILES, type Summary } from "./format.js";
 import { PRESETS, reptilePresetFor } from "./presets.js";
-import { RunDirError, readMetrics } from "./runDir.js";
-import { type RunOptions, runTraining } from "./runner.js";
+import { RunDirError, readMetrics, readSummary, runDirState } from "./runDir.js";
+import { type RunOptions, runTraining, type TrainingResult } from "./runner.js";
 import { closeSession, openSession, trainInner } from "./session.js";
 
 /** The baseline's run directory inside a run's. */
@@ -164,23 +164,26 @@ export async function runBaseline(
   const dir = baselineDir(runDir);
   const budget = await budgetFor(runDir, c);
   const wanted = baselineConfig(c, budget.epochs);
-  const summaryFile = path.join(dir, "summary.json");
-  if (existsSync(summaryFile)) {
-    const summary = JSON.parse(readFileSync(summaryFile, "utf8")) as Summary;
+  let state = runDirState(dir);
+  if (state === "finished") {
+    const summary = readSummary(dir);
     if (summary.epochs === wanted.epochs && summary.tasks === wanted.testTasks) {
       reporter.log(`baseline: Conv4 finished earlier in ${dir}: ${pct(summary)} on the same tasks`);
       return { dir, summary, budget };
     }
+    state = "stopped"; // --resume raised the run's test tasks: go on from the baseline's checkpoint
   }
-  const resume = existsSync(path.join(dir, "config.json"));
   reporter.log(
-    `baseline: ${resume ? "continuing" : "meta-training"} Conv4 as REPTILE's ${wanted.preset} on the same tasks as the ${c.model === "metanas" ? "search" : "run"} (seed ${wanted.seed}, ${describeBudget(budget)}, ${wanted.testTasks} meta-test tasks) in ${dir}`,
+    `baseline: ${state === "stopped" ? "continuing" : "meta-training"} Conv4 as REPTILE's ${wanted.preset} on the same tasks as the ${c.model === "metanas" ? "search" : "run"} (seed ${wanted.seed}, ${describeBudget(budget)}, ${wanted.testTasks} meta-test tasks) in ${dir}`,
   );
   // What a resumed run may change follows the run's; the rest is the run's already.
   const overrides = Object.fromEntries(adjustableKeys("resume").map((k) => [k, wanted[k]])) as Partial<RunConfig>;
-  let r: Awaited<ReturnType<typeof runTraining>>;
+  let r: TrainingResult;
   try {
-    r = await runTraining(dir, resume ? { resume: true, overrides } : { config: wanted }, { ...o, launch: null });
+    r = await runTraining(dir, state === "stopped" ? { resume: true, overrides } : { config: wanted }, {
+      ...o,
+      launch: null,
+    });
   } catch (err) {
     if (err instanceof RunDirError || err instanceof CheckpointError)
       throw new RunDirError(

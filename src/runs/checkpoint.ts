@@ -8,8 +8,9 @@ import type { MetaLearner } from "../metalearner/metaLearner.js";
 import type { MetaModel } from "../models/model.js";
 import type { TaskOptimizers } from "../tasklearner/optimizers.js";
 import { keysWithRole, type RunConfig } from "./config.js";
+import { RUN_FILES } from "./format.js";
 
-export const CHECKPOINT_FILE = "checkpoint.safetensors";
+export const CHECKPOINT_FILE = RUN_FILES.checkpoint;
 const FORMAT = "metanas-checkpoint-2";
 /** Format 1 drew the tasks of a meta-epoch from one running stream: resuming it now would not continue the same run. */
 const OLD_FORMATS = new Set(["metanas-checkpoint-1"]);

@@ -1,15 +1,31 @@
-// The files of a run directory, as written by search/train/eval and read by reports.
+// The files of a run directory, as written by search/train/eval (runDir.ts writes and reads them)
+// and read by reports. RUN_FILES and BASELINE_FILES are the one place their names are spelt.
 //   config.json            the validated configuration (RunConfig)
 //   metrics.jsonl          one MetricsRecord per line
 //   genotype.json / .txt   the latest genotype (JSON / DARTS notation)
 //   genotypes/epoch-NNNNNN.json / .txt   the genotype at every evaluation
-//   checkpoint/            the latest checkpoint (safetensors + state.json)
-//   summary.json           the final Summary
+//   checkpoint.safetensors the latest checkpoint (checkpoint.ts)
+//   summary.json           the final Summary; evaluation.json: a later `metanas eval`
 //   report.html, figures/  pictures of the run
 //   baseline-conv4/        --baseline conv4: the Conv4 baseline meta-trained on the same tasks (a run directory)
 //   baseline-comparison/   the run against its baseline: compare.html and figures/
+//   baseline-budget.json   how the baseline's meta-iterations were set
 
 import type { Protocol } from "../tasklearner/taskLearner.js";
+
+/** The file names of a run directory. */
+export const RUN_FILES = {
+  config: "config.json",
+  metrics: "metrics.jsonl",
+  summary: "summary.json",
+  evaluation: "evaluation.json",
+  checkpoint: "checkpoint.safetensors",
+  genotypeJson: "genotype.json",
+  genotypeTxt: "genotype.txt",
+  genotypes: "genotypes",
+  report: "report.html",
+  figures: "figures",
+} as const;
 
 /** The folders of a run's baseline (--baseline conv4) and of its comparison page. */
 export const BASELINE_FILES = {

@@ -1,0 +1,91 @@
+// Meta-testing within a run: validation during meta-training and the final meta-test, each rank
+// adapting its share of the tasks; and what a run records of an evaluation (its metrics line and
+// its summary).
+import {
+  aggregate,
+  type EvaluationResult,
+  evaluateTasks,
+  type PruningResult,
+  type TaskResult,
+} from "../evaluation/evaluate.js";
+import { distribution, meanAndCi95, mostFrequent } from "../evaluation/statistics.js";
+import { toDarts, toJson } from "../searchspace/genotype.js";
+import type { ProgressReporter } from "../util/progress.js";
+import type { RunConfig } from "./config.js";
+import { gatherResults, taskShare } from "./distributed.js";
+import type { EvalRecord, Summary } from "./format.js";
+import type { Ranks } from "./ranks.js";
+import { type EvalSplit, evalPool, type Session, testInner } from "./session.js";
+
+/** Independent streams for evaluations, so that evaluating never shifts the training stream (epoch -1: the final meta-test). */
+export const evalSeed = (c: RunConfig, epoch: number) => (c.seed * 7919 + (epoch + 1) * 104729 + 17) % 0x7fffffff;
+
+/** Meta-tests `tasks` tasks, each rank its share; every rank gets all the results. */
+export async function runEval(
+  s: Session,
+  ranks: Ranks,
+  split: EvalSplit,
+  tasks: number,
+  seed: number,
+  reporter: ProgressReporter,
+  label: string,
+): Promise<EvaluationResult> {
+  const c = s.config;
+  const mine = taskShare(tasks, ranks.rank, ranks.size);
+  const results = new Map<number, TaskResult>();
+  let sum = 0;
+  reporter.start(label, mine.length);
+  const spec = { ways: c.ways, shots: c.shots, queries: c.queries };
+  await evaluateTasks(s.model, s.opt, evalPool(s, split), spec, testInner(c), mine, seed, (t, r) => {
+    results.set(t, r);
+    sum += r.accuracy;
+    reporter.update(results.size, { acc: `${((100 * sum) / results.size).toFixed(1)}%` });
+  });
+  reporter.stop();
+  return aggregate(
+    ranks.group
+      ? await gatherResults(ranks.group, `the results of the ${label}`, tasks, results)
+      : mine.map((t) => results.get(t)!),
+  );
+}
+
+/** The metrics line of an evaluation. */
+export function evalRecord(epoch: number, split: EvalSplit, r: EvaluationResult, elapsed: number): EvalRecord {
+  return { kind: "eval", epoch, split, accuracy: r.accuracy, ci95: r.ci95, tasks: r.tasks, loss: r.loss, elapsed };
+}
+
+function pruningSummary(p: PruningResult[]): NonNullable<Summary["pruning"]> {
+  const side = (values: number[]) => {
+    const { mean, ci95 } = meanAndCi95(values);
+    return { accuracy: mean, ci95, values };
+  };
+  return {
+    oneShot: side(p.map((r) => r.oneShot)),
+    discrete: side(p.map((r) => r.discrete)),
+    discreteParams: distribution(p.map((r) => r.discreteParams)),
+  };
+}
+
+/** A meta-test's summary: accuracy, protocol, the meta-learned and per-task genotypes and sizes. */
+export function summarise(s: Session, r: EvaluationResult, epochs: number, wallSeconds: number): Summary {
+  const g = s.model.genotype();
+  const p = distribution(r.params);
+  return {
+    accuracy: r.accuracy,
+    ci95: r.ci95,
+    tasks: r.tasks,
+    protocol: s.config.testProtocol,
+    genotype: g ? toDarts(g) : `${s.model.kind} (no cell genotype)`,
+    genotypeJson: g ? JSON.parse(toJson(g)) : null,
+    params: { total: s.model.totalParams(), pruned: p.median },
+    perTaskParams: { ...p, values: r.params },
+    perTaskAccuracy: r.accuracies,
+    topGenotypes: mostFrequent(
+      r.genotypes.filter((x): x is string => x !== null),
+      5,
+    ),
+    ...(r.pruning ? { pruning: pruningSummary(r.pruning) } : {}),
+    epochs,
+    wallSeconds,
+  };
+}

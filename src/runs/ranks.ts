@@ -1,0 +1,64 @@
+// The processes a run is spread over (runs/distributed.ts), as one process sees them, and the
+// step that joins them: every rank prepares, then they agree (same configuration and data, nobody
+// failed) and connect to each other.
+import { DistributedError, type ProcessGroup } from "../engine/index.js";
+import type { RunConfig } from "./config.js";
+import { agree, connectPeers, type Launch, rendezvous, SharedFailure } from "./distributed.js";
+import { closeSession, type Session } from "./session.js";
+
+export interface Ranks {
+  group: ProcessGroup | null;
+  launch: Launch | null;
+  rank: number;
+  size: number;
+  /** Rank 0: reads and writes the run directory, reports progress. */
+  root: boolean;
+}
+
+export async function joinRanks(launch: Launch | null | undefined): Promise<Ranks> {
+  if (!launch) return { group: null, launch: null, rank: 0, size: 1, root: true };
+  const group = await rendezvous(launch);
+  return { group, launch, rank: launch.rank, size: launch.size, root: launch.rank === 0 };
+}
+
+export const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/** What the ranks must have alike besides the configuration: the data they sample from. */
+function dataShape(s: Session): string {
+  const { train, val, test } = s.dataset.splits;
+  return JSON.stringify([s.dataset.imageShape, train.numClasses, val?.numClasses ?? 0, test.numClasses]);
+}
+
+/** A configuration and session every rank holds, and what rank 0 read of the checkpoint. */
+export interface Prepared<C> {
+  c: RunConfig;
+  s: Session;
+  checkpoint: C | null;
+}
+
+/**
+ * Prepares on every rank, then the ranks agree (same configuration and data, nobody failed) and
+ * connect to each other. In one process, a failure simply throws.
+ */
+export async function prepareAll<C>(ranks: Ranks, prepareHere: () => Promise<Prepared<C>>): Promise<Prepared<C>> {
+  const { group, launch } = ranks;
+  if (!group || !launch) return prepareHere();
+  let p: Prepared<C>;
+  try {
+    p = await prepareHere();
+  } catch (err) {
+    // Tell the other ranks why this one cannot start: all stop with the same message. (A failure
+    // every rank has seen already, or a broken rendezvous, has nothing to tell.)
+    if (err instanceof SharedFailure || err instanceof DistributedError) throw err;
+    await agree(group, null, null, message(err));
+    throw err;
+  }
+  try {
+    await agree(group, p.c, dataShape(p.s), null);
+    await connectPeers(group, launch);
+  } catch (err) {
+    closeSession(p.s);
+    throw err;
+  }
+  return p;
+}
