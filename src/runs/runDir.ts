@@ -3,6 +3,7 @@ import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statS
 import path from "node:path";
 import { type Genotype, toDarts, toJson } from "../searchspace/genotype.js";
 import { writeFileAtomic } from "../util/atomicWrite.js";
+import { asDiskFull } from "../util/diskFull.js";
 import { type RunConfig, validateConfig } from "./config.js";
 import type { MetricsRecord, Summary } from "./format.js";
 
@@ -47,7 +48,13 @@ export function readRunConfig(dir: string): RunConfig {
 }
 
 export function appendMetrics(dir: string, record: MetricsRecord): void {
-  appendFileSync(path.join(dir, "metrics.jsonl"), `${JSON.stringify(record)}\n`);
+  const file = path.join(dir, "metrics.jsonl");
+  try {
+    appendFileSync(file, `${JSON.stringify(record)}\n`);
+  } catch (err) {
+    // A partial line may remain: readMetrics skips it, and a resume rewrites the file without it.
+    throw asDiskFull(err, file);
+  }
 }
 
 /** Records of metrics.jsonl; a partial last line (a run killed mid-write) is skipped. */

@@ -17,6 +17,7 @@ import { distribution, meanAndCi95, mostFrequent } from "../evaluation/statistic
 import { metaEpoch } from "../metalearner/metaTrainer.js";
 import { selfContained } from "../models/build.js";
 import { toDarts, toJson } from "../searchspace/genotype.js";
+import { DiskFullError } from "../util/diskFull.js";
 import { takePhaseTimes } from "../util/phaseTimes.js";
 import { type ProgressReporter, silentReporter } from "../util/progress.js";
 import { Rng } from "../util/rng.js";
@@ -239,13 +240,28 @@ async function prepareAll(ranks: Ranks, prepareHere: () => Promise<Prepared>): P
     throw err;
   }
   try {
-    await agree(group, p.c, dataShape(p.s), null);
-    await connectPeers(group, launch);
+    const device = await agree(group, p.c, dataShape(p.s), null, launch);
+    await connectPeers(group, launch, device);
   } catch (err) {
     closeSession(p.s);
     throw err;
   }
   return p;
+}
+
+/**
+ * A meta-training failure that the run outlives (a lost rank, a full disk), with what is left of
+ * it: the last checkpoint, and how to continue from it.
+ */
+function withCheckpointAdvice(err: unknown, dir: string, c: RunConfig, savedEpoch: number | null, sameWay: string) {
+  const disk = err instanceof DiskFullError;
+  if (!(err instanceof DistributedError || disk)) return err;
+  const resume = `metanas ${c.model === "metanas" ? "search" : "train"} --resume ${dir}${sameWay}`;
+  const at =
+    savedEpoch === null
+      ? `no checkpoint was written in ${dir} yet`
+      : `the checkpoint in ${dir} (meta-epoch ${savedEpoch}) is intact: ${disk ? "free some space, then " : ""}continue with ${resume}`;
+  return disk ? new RunDirError(`${err.message}; ${at}`) : new DistributedError(`${err.message}; ${at}`);
 }
 
 /** What a run ended with: its directory, its summary (rank 0, when it finished) and the configuration it ran with. */
@@ -391,15 +407,7 @@ export async function runTraining(
         }
       }
     } catch (err) {
-      if (err instanceof DistributedError && root) {
-        const saved = savedEpoch === null ? "" : ` (meta-epoch ${savedEpoch})`;
-        const at =
-          savedEpoch === null
-            ? `no checkpoint was written in ${dir} yet`
-            : `the checkpoint in ${dir}${saved} is intact: continue with metanas ${c.model === "metanas" ? "search" : "train"} --resume ${dir}${sameWay}`;
-        throw new DistributedError(`${err.message}; ${at}`);
-      }
-      throw err;
+      throw root ? withCheckpointAdvice(err, dir, c, savedEpoch, sameWay) : err;
     }
     reporter.stop();
     if (!resume && ranThisTime === 0) await checkpoint();
