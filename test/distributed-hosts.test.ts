@@ -13,6 +13,7 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { loadSafetensors } from "../src/engine/index.js";
 import type { Summary } from "../src/runs/format.js";
+import { type NetFacts, peerDevice } from "../src/runs/peerNetwork.js";
 import { readMetrics } from "../src/runs/runDir.js";
 import { TINY_RUN_FLAGS } from "./tinyMeta.js";
 import { type Exit, IFACE, type TwoHosts, twoHosts } from "./twoHosts.js";
@@ -281,5 +282,35 @@ describe("two hosts", { skip }, () => {
     );
     assert.equal(lastLine(build[1]!), line.replace("metanas: ", "metanas: rank 1: "), "said on both hosts");
     assert.ok(!existsSync(path.join(tmp, "other-config")) && !existsSync(path.join(tmp, "other-build-run")));
+  });
+});
+
+describe("where a rank's process group listens", () => {
+  const facts = (o: Partial<NetFacts>): NetFacts => ({
+    stack: "boot-1 net:[1]",
+    hostname: "node0",
+    hostAddr: "127.0.1.1",
+    master: "10.0.0.1",
+    routeAddr: "10.0.0.2",
+    interfaces: null,
+    missing: [],
+    available: ["eth0"],
+    ...o,
+  });
+  it("keeps PyTorch's choice on one network stack, and never binds loopback across stacks", () => {
+    const local = [facts({ master: "127.0.0.1" }), facts({ master: "127.0.0.1" })];
+    assert.deepEqual(peerDevice(local, 1), { device: { hostname: "127.0.0.1" } });
+    assert.deepEqual(peerDevice([facts({}), facts({})], 1), { device: {} }, "one stack: the hostname's address");
+    const apart = (o: Partial<NetFacts>) => [facts({}), facts({ stack: "boot-2 net:[1]", ...o })];
+    assert.deepEqual(peerDevice(apart({ hostAddr: "10.0.0.2" }), 1), { device: {} }, "a hostname that resolves out");
+    assert.deepEqual(peerDevice(apart({}), 1), { device: { hostname: "10.0.0.2" } }, "else the route to MASTER_ADDR");
+    assert.deepEqual(peerDevice(apart({ interfaces: "ib0,eth0", missing: [] }), 1), {
+      device: { interfaces: "ib0,eth0" },
+    });
+    const none = peerDevice(apart({ routeAddr: "127.0.0.1", hostAddr: null, available: [] }), 1);
+    assert.deepEqual(none, {
+      problem:
+        "rank 1 has no address the ranks on other machines can reach: its hostname (node0) resolves to nothing and its MASTER_ADDR (10.0.0.1) is reached over loopback; set GLOO_SOCKET_IFNAME to the interface the machines share (it has: none besides loopback)",
+    });
   });
 });
