@@ -286,31 +286,38 @@ describe("two hosts", { skip }, () => {
 });
 
 describe("where a rank's process group listens", () => {
-  const facts = (o: Partial<NetFacts>): NetFacts => ({
+  const route: NonNullable<NetFacts["route"]> = { hostname: "node0", hostAddr: "127.0.1.1", routeAddr: "10.0.0.2" };
+  const facts = (o: Partial<NetFacts>, r: Partial<typeof route> = {}): NetFacts => ({
     stack: "boot-1 net:[1]",
-    hostname: "node0",
-    hostAddr: "127.0.1.1",
     master: "10.0.0.1",
-    routeAddr: "10.0.0.2",
     interfaces: null,
     missing: [],
     available: ["eth0"],
+    route: { ...route, ...r },
     ...o,
   });
   it("keeps PyTorch's choice on one network stack, and never binds loopback across stacks", () => {
     const local = [facts({ master: "127.0.0.1" }), facts({ master: "127.0.0.1" })];
     assert.deepEqual(peerDevice(local, 1), { device: { hostname: "127.0.0.1" } });
     assert.deepEqual(peerDevice([facts({}), facts({})], 1), { device: {} }, "one stack: the hostname's address");
-    const apart = (o: Partial<NetFacts>) => [facts({}), facts({ stack: "boot-2 net:[1]", ...o })];
-    assert.deepEqual(peerDevice(apart({ hostAddr: "10.0.0.2" }), 1), { device: {} }, "a hostname that resolves out");
+    const apart = (o: Partial<NetFacts>, r: Partial<typeof route> = {}) => [
+      facts({}),
+      facts({ stack: "boot-2 net:[1]", ...o }, r),
+    ];
+    assert.deepEqual(
+      peerDevice(apart({}, { hostAddr: "10.0.0.2" }), 1),
+      { device: {} },
+      "a hostname that resolves out",
+    );
     assert.deepEqual(peerDevice(apart({}), 1), { device: { hostname: "10.0.0.2" } }, "else the route to MASTER_ADDR");
-    assert.deepEqual(peerDevice(apart({ interfaces: "ib0,eth0", missing: [] }), 1), {
-      device: { interfaces: "ib0,eth0" },
-    });
-    const none = peerDevice(apart({ routeAddr: "127.0.0.1", hostAddr: null, available: [] }), 1);
-    assert.deepEqual(none, {
+    assert.deepEqual(peerDevice(apart({ interfaces: "ib0,eth0" }), 1), { device: { interfaces: "ib0,eth0" } });
+    assert.deepEqual(peerDevice(apart({ available: [] }, { routeAddr: "127.0.0.1", hostAddr: null }), 1), {
       problem:
         "rank 1 has no address the ranks on other machines can reach: its hostname (node0) resolves to nothing and its MASTER_ADDR (10.0.0.1) is reached over loopback; set GLOO_SOCKET_IFNAME to the interface the machines share (it has: none besides loopback)",
     });
+    assert.match(
+      (peerDevice([facts({ interfaces: "eth1", missing: ["eth1"] }), facts({})], 0) as { problem: string }).problem,
+      /^GLOO_SOCKET_IFNAME=eth1 on rank 0, but its machine has no interface eth1 \(it has: eth0\)/,
+    );
   });
 });

@@ -7,7 +7,7 @@ import { DistributedError, type PeerDevice, ProcessGroup, type Tensor, tensor } 
 import type { TaskResult } from "../evaluation/evaluate.js";
 import { codeVersion } from "./codeVersion.js";
 import type { RunConfig } from "./config.js";
-import { type NetFacts, netFacts, peerDevice } from "./peerNetwork.js";
+import { localFacts, type NetFacts, oneStack, peerDevice, withRoute } from "./peerNetwork.js";
 import type { Session } from "./session.js";
 
 /** The default limit of the rendezvous and of every collective, as torch.distributed's (30 min). */
@@ -144,7 +144,7 @@ export async function agree(
   launch: Launch | null = null,
 ): Promise<PeerDevice | undefined> {
   const hash = c ? configHash(c, g.size) : null;
-  const net = launch && !problem ? await netFacts(launch.addr, launch.port, launch.interfaces) : null;
+  const net = launch && !problem ? localFacts(launch.addr, launch.interfaces) : null;
   const mine: RankStatement = { hash, data, problem, code: codeVersion(), net };
   const all = (await g.exchange("the configuration check", JSON.stringify(mine))).map(
     (v) => JSON.parse(v) as RankStatement,
@@ -171,17 +171,30 @@ export async function agree(
     throw new SharedFailure(
       `rank ${otherData.join(", rank ")} sees other data than rank 0 (image shape and classes per split ${all[otherData[0]!]!.data} vs ${all[0]!.data}): give every machine the same dataset`,
     );
-  return chooseDevices(all, g.rank);
+  return chooseDevice(g, all, launch);
 }
 
-/** This rank's device, once every rank is known to have one the others can reach. */
-function chooseDevices(all: readonly RankStatement[], rank: number): PeerDevice | undefined {
-  const nets = all.map((a) => a.net);
-  if (!nets.every((n): n is NetFacts => Boolean(n))) return undefined;
-  const choices = nets.map((_, r) => peerDevice(nets, r));
+/**
+ * This rank's device, once every rank is known to have one the others can reach. Ranks on several
+ * network stacks exchange their addresses first (one more round through the store).
+ */
+async function chooseDevice(
+  g: ProcessGroup,
+  all: readonly RankStatement[],
+  launch: Launch | null,
+): Promise<PeerDevice | undefined> {
+  let nets = all.map((a) => a.net);
+  if (!launch || !nets.every((n): n is NetFacts => Boolean(n))) return undefined;
+  // (Ranks that name their interfaces need no lookup.)
+  if (!oneStack(nets) && nets.some((n) => !n.interfaces)) {
+    const mine = await withRoute(nets[g.rank]!, launch.port);
+    nets = (await g.exchange("the network check", JSON.stringify(mine))).map((v) => JSON.parse(v) as NetFacts);
+  }
+  const facts = nets as NetFacts[];
+  const choices = facts.map((_, r) => peerDevice(facts, r));
   const problem = choices.find((p) => "problem" in p);
   if (problem && "problem" in problem) throw new SharedFailure(problem.problem);
-  const mine = choices[rank]!;
+  const mine = choices[g.rank]!;
   return "device" in mine ? mine.device : undefined;
 }
 

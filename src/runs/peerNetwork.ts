@@ -1,8 +1,9 @@
 // Which address each rank's process group listens on. Gloo, left to itself, binds to what the
 // machine's hostname resolves to, and many machines (Debian among them) map their hostname to a
 // loopback address: fine while every rank shares one network stack, unreachable across machines.
-// Every rank states what it knows about its network at the rendezvous; then each binds where the
-// others can reach it, or all stop with one line naming the rank and GLOO_SOCKET_IFNAME.
+// Every rank states its network stack at the rendezvous; when the ranks span several, they also
+// state their addresses (looked up only then), and each binds where the others can reach it, or
+// all stop with one line naming the rank and GLOO_SOCKET_IFNAME.
 import dgram from "node:dgram";
 import { lookup } from "node:dns/promises";
 import { readFileSync, readlinkSync } from "node:fs";
@@ -14,16 +15,14 @@ import type { PeerDevice } from "../engine/index.js";
 export interface NetFacts {
   /** The network stack it runs in (the machine's boot id and network namespace): ranks that share one can talk over loopback. */
   stack: string;
-  hostname: string;
-  /** The address its hostname resolves to, or null. */
-  hostAddr: string | null;
-  /** Its MASTER_ADDR, and its own address on the way there (null: none found). */
+  /** Its MASTER_ADDR. */
   master: string;
-  routeAddr: string | null;
   /** GLOO_SOCKET_IFNAME, the names in it that this machine lacks, and the interfaces it has. */
   interfaces: string | null;
   missing: string[];
   available: string[];
+  /** Looked up only when the ranks span several stacks: its hostname's address, its own address towards MASTER_ADDR. */
+  route?: { hostname: string; hostAddr: string | null; routeAddr: string | null };
 }
 
 const LOOPBACK_NAME = /^(localhost|ip6-localhost|ip6-loopback)$/i;
@@ -68,16 +67,13 @@ async function sourceAddress(host: string, port: number): Promise<string> {
   }
 }
 
-export async function netFacts(master: string, port: number, interfaces: string | undefined): Promise<NetFacts> {
-  const hostname = os.hostname();
+/** What needs no lookup: the stack, MASTER_ADDR, the interfaces. */
+export function localFacts(master: string, interfaces: string | undefined): NetFacts {
   const have = os.networkInterfaces();
   const wanted = (interfaces ?? "").split(",").filter(Boolean);
   return {
     stack: stackId(),
-    hostname,
-    hostAddr: (await within(lookup(hostname), 5000))?.address ?? null,
     master,
-    routeAddr: await within(sourceAddress(master, port), 5000),
     interfaces: interfaces ?? null,
     missing: wanted.filter((n) => !have[n]),
     available: Object.entries(have)
@@ -85,6 +81,21 @@ export async function netFacts(master: string, port: number, interfaces: string 
       .map(([n]) => n),
   };
 }
+
+/** The facts with their lookups (the hostname; the route to MASTER_ADDR, which sends nothing). */
+export async function withRoute(f: NetFacts, port: number): Promise<NetFacts> {
+  const hostname = os.hostname();
+  return {
+    ...f,
+    route: {
+      hostname,
+      hostAddr: (await within(lookup(hostname), 5000))?.address ?? null,
+      routeAddr: await within(sourceAddress(f.master, port), 5000),
+    },
+  };
+}
+
+export const oneStack = (all: readonly NetFacts[]) => all.every((a) => a.stack === all[0]!.stack);
 
 /** Where rank `rank` binds (all: every rank's facts, in rank order), or why it cannot take part. */
 export function peerDevice(all: readonly NetFacts[], rank: number): { device: PeerDevice } | { problem: string } {
@@ -97,11 +108,11 @@ export function peerDevice(all: readonly NetFacts[], rank: number): { device: Pe
     };
   }
   // One network stack: loopback reaches everyone, as before (and as PyTorch does).
-  if (all.every((a) => a.stack === all[0]!.stack))
-    return { device: isLoopback(f.master) ? { hostname: "127.0.0.1" } : {} };
-  if (f.hostAddr && !isLoopback(f.hostAddr)) return { device: {} };
-  if (f.routeAddr && !isLoopback(f.routeAddr)) return { device: { hostname: f.routeAddr } };
+  if (oneStack(all)) return { device: isLoopback(f.master) ? { hostname: "127.0.0.1" } : {} };
+  const r = f.route;
+  if (r?.hostAddr && !isLoopback(r.hostAddr)) return { device: {} };
+  if (r?.routeAddr && !isLoopback(r.routeAddr)) return { device: { hostname: r.routeAddr } };
   return {
-    problem: `rank ${rank} has no address the ranks on other machines can reach: its hostname (${f.hostname}) resolves to ${f.hostAddr ?? "nothing"} and its MASTER_ADDR (${f.master}) is reached over loopback; set GLOO_SOCKET_IFNAME to the interface the machines share (it has: ${theirs})`,
+    problem: `rank ${rank} has no address the ranks on other machines can reach: its hostname (${r?.hostname}) resolves to ${r?.hostAddr ?? "nothing"} and its MASTER_ADDR (${f.master}) is reached over loopback; set GLOO_SOCKET_IFNAME to the interface the machines share (it has: ${theirs})`,
   };
 }

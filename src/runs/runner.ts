@@ -259,7 +259,7 @@ function withCheckpointAdvice(err: unknown, dir: string, c: RunConfig, savedEpoc
   const resume = `metanas ${c.model === "metanas" ? "search" : "train"} --resume ${dir}${sameWay}`;
   const at =
     savedEpoch === null
-      ? `no checkpoint was written in ${dir} yet`
+      ? `no checkpoint was written in ${dir} yet${disk ? ": free some space, then start the run again with another --out" : ""}`
       : `the checkpoint in ${dir} (meta-epoch ${savedEpoch}) is intact: ${disk ? "free some space, then " : ""}continue with ${resume}`;
   return disk ? new RunDirError(`${err.message}; ${at}`) : new DistributedError(`${err.message}; ${at}`);
 }
