@@ -99,6 +99,54 @@ describe("Omniglot from zips (generated)", () => {
     writeFileSync(path.join(data, "images_background.zip"), await fakeSet("background", 4));
   });
 
+  it("refuses a zip cut short or with flipped bytes, naming it; rebuilds a cache with altered pixels or another version", async () => {
+    const dir = path.join(t.dir, "damaged");
+    mkdirSync(dir);
+    const zip = path.join(dir, "images_background.zip");
+    writeFileSync(path.join(dir, "images_evaluation.zip"), readFileSync(path.join(data, "images_evaluation.zip")));
+    const good = await fakeSet("background", 4);
+    // An interrupted download: the first 60% of the file.
+    writeFileSync(zip, good.subarray(0, Math.floor(good.length * 0.6)));
+    const load = (cacheDir?: string) => {
+      const q = quietLog();
+      return loadOmniglot({ dir, cacheDir, noCache: !cacheDir, log: q.log }).then((ds) => ({ ds, lines: q.lines }));
+    };
+    await assert.rejects(load(), {
+      message: new RegExp(`^${zip} is not a readable zip \\(.*\\); delete it and download it again`),
+    });
+    // Four bytes flipped inside one drawing's stored bytes: its CRC-32 no longer matches.
+    const flipped = Buffer.from(good);
+    const at = flipped.indexOf("IDAT") + 8;
+    for (let k = at; k < at + 4; k++) flipped[k]! ^= 0xff;
+    writeFileSync(zip, flipped);
+    await assert.rejects(load(), {
+      message: new RegExp(
+        `^${zip} is damaged: its entry images_background/Alpha0/character01/00_01\\.png does not match its CRC-32; delete it and download it again`,
+      ),
+    });
+    // The cache: a pixel altered in place, or a file another version wrote (another key), is rebuilt.
+    writeFileSync(zip, good);
+    const cacheDir = path.join(t.dir, "cache-damaged");
+    const cold = await load(cacheDir);
+    const file = path.join(cacheDir, readdirSync(cacheDir).find((f) => f.startsWith("omniglot-background"))!);
+    const bytes = readFileSync(file);
+    const pixel = bytes.length - 100;
+    bytes[pixel]! ^= 0x01;
+    writeFileSync(file, bytes);
+    const altered = await load(cacheDir);
+    assert.match(altered.lines.join("\n"), /background: decoded 12 images/);
+    assert.deepEqual(altered.ds.splits.train.image(7, 2), cold.ds.splits.train.image(7, 2));
+    const rebuilt = readFileSync(file);
+    const headerLength = rebuilt.readUInt32LE(8);
+    const header = JSON.parse(rebuilt.subarray(12, 12 + headerLength).toString("utf8"));
+    const other = Buffer.from(JSON.stringify({ ...header, key: "0".repeat(64) }));
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(other.length);
+    writeFileSync(file, Buffer.concat([rebuilt.subarray(0, 8), len, other, rebuilt.subarray(12 + headerLength)]));
+    assert.match((await load(cacheDir)).lines.join("\n"), /background: decoded 12 images/);
+    assert.match((await load(cacheDir)).lines.join("\n"), /background: .*\(cached\)/);
+  });
+
   it("reads the unpacked folder layout too", async () => {
     const unpacked = path.join(t.dir, "unpacked");
     for (const set of ["background", "evaluation"]) {

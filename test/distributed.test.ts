@@ -354,21 +354,23 @@ describe("the CLI on several ranks", () => {
   const hasTorch = spawnSync(python, ["-c", "import torch.distributed.run"]).status === 0;
   it("runs unchanged under torchrun --no_python, with the result of --nproc 2", {
     skip: hasTorch ? false : `skipped: ${python} with torch (Debian's python3-torch) is absent`,
-  }, () => {
-    // --redirects/--tee: torchrun 1.13 under Python 3.11 fails to parse their defaults.
+  }, async () => {
+    // --redirects/--tee: torchrun 1.13 under Python 3.11 fails to parse their defaults. A free port,
+    // not torchrun's default 29500, which another test run on the machine may hold.
+    const port = `--master_port=${await freePort()}`;
     const r = spawnSync(
       python,
-      ["-m", "torch.distributed.run", "--redirects", "2", "--tee", "2", "--no_python", "--nproc_per_node=2"].concat([
-        process.execPath,
-        cli,
-        "search",
-        ...tiny,
-        "--epochs",
+      [
+        "-m",
+        "torch.distributed.run",
+        "--redirects",
         "2",
-        "--out",
-        "torchrun",
-        "--json",
-      ]),
+        "--tee",
+        "2",
+        port,
+        "--no_python",
+        "--nproc_per_node=2",
+      ].concat([process.execPath, cli, "search", ...tiny, "--epochs", "2", "--out", "torchrun", "--json"]),
       { cwd: tmp, encoding: "utf8", env: baseEnv, ...bounded },
     );
     assert.equal(r.status, 0, r.stderr);

@@ -15,6 +15,7 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/csrc/distributed/c10d/exception.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -81,6 +82,16 @@ auto storeCall(Group* g, const std::string& during, F&& f) -> decltype(f()) {
     throw std::runtime_error("lost the rendezvous store at " + g->where + " (hosted by " + g->storeOwner + ") during " +
                              during + ": " + g->storeOwner + " stopped or cannot be reached (" + messageOf(e) + ")");
   }
+}
+
+// Before naming the ranks that failed a call, checks that the store itself still answers, within
+// a short limit: a store across a cut link would otherwise block each diagnostic call for the
+// whole timeout again (its socket keeps the limit of the last wait). A quarter of the timeout,
+// between 0.5 and 5 s: a store that answers at all answers in milliseconds.
+void probeStore(Group* g, const std::string& during) {
+  auto quarter = g->timeout / 4;
+  auto limit = std::clamp(quarter, std::chrono::milliseconds(500), std::chrono::milliseconds(5000));
+  storeCall(g, during, [&] { g->store->wait({"joined/" + std::to_string(g->rank)}, std::min(limit, g->timeout)); });
 }
 
 // Resolves or rejects a Promise with the outcome of work done on a libuv pool thread; `done` runs
@@ -191,6 +202,8 @@ Napi::Value Connect(const Napi::CallbackInfo& info) {
         }
         if (!prefix.empty()) store = c10::make_intrusive<c10d::PrefixStore>(prefix, store);
         g->store = c10::make_intrusive<c10d::PrefixStore>("metanas", store);
+        // A key that always exists, for probeStore.
+        storeCall(g, "the rendezvous", [&] { g->store->set("joined/" + std::to_string(g->rank), bytes("1")); });
       },
       [g](Napi::Env env) {
         group = g;
@@ -222,6 +235,7 @@ Napi::Value Exchange(const Napi::CallbackInfo& info) {
         try {
           g->store->wait(keys, g->timeout);
         } catch (const std::exception& e) {
+          probeStore(g, label);
           std::vector<int> missing;
           storeCall(g, label, [&] {
             for (int r = 0; r < g->size; ++r)
@@ -336,6 +350,7 @@ void runCollective(Group* g, const std::string& label, const std::function<c10::
   } catch (const std::exception& e) {
     auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
     std::string cause = messageOf(e);
+    probeStore(g, label);
     std::vector<int> missing;
     storeCall(g, label, [&] {
       for (int r = 0; r < g->size; ++r) {
@@ -344,13 +359,16 @@ void runCollective(Group* g, const std::string& label, const std::function<c10::
         if (!g->store->check({key}) || std::stoll(text(g->store->get(key))) < seq) missing.push_back(r);
       }
     });
+    // Every rank had arrived, yet the transfer stopped: the peer failed or became unreachable
+    // during it (a cut link). With two ranks, that peer is the other one.
+    if (missing.empty() && g->size == 2) missing.push_back(1 - g->rank);
     bool timedOut = waited + std::chrono::milliseconds(50) >= g->timeout;
     std::string how = timedOut ? "no answer within " + seconds(g->timeout) + " s"
                                : "its connection closed after " + seconds(waited) + " s";
     if (!missing.empty()) {
       throw std::runtime_error(ranksText(missing) + " did not answer " + label + " (" + how + "): stopped, or cannot be reached");
     }
-    throw std::runtime_error(label + " failed after " + seconds(waited) + " s: a rank stopped during it (" + cause + ")");
+    throw std::runtime_error(label + " failed after " + seconds(waited) + " s: a rank stopped, or the network between the ranks failed, during it (" + cause + ")");
   }
 }
 

@@ -1,6 +1,7 @@
 // The preprocessed-image cache: one binary file per source and split, holding uint8 CHW pixels for all
 // images plus a JSON header with the key (source checksum + preprocessing settings + format version),
-// class names and counts. A file whose key differs is rebuilt; writes are atomic.
+// class names, counts and the pixels' CRC-32. A file whose key differs, that is truncated, or whose
+// pixels do not match their CRC-32 is rebuilt; writes are atomic.
 //
 // Layout: "MNASDATA" (8 bytes) | header length (uint32 LE) | header JSON (UTF-8) | pixels.
 import { createHash } from "node:crypto";
@@ -9,6 +10,7 @@ import { readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { writeFileAtomicAsync as writeFileAtomic } from "../util/atomicWrite.js";
+import { crc32 } from "./crc32.js";
 import type { ImageShape } from "./types.js";
 
 const MAGIC = Buffer.from("MNASDATA");
@@ -73,12 +75,15 @@ export async function readCache(file: string, key: string): Promise<CachedImages
   const total = header.counts.reduce((a, b) => a + b, 0);
   const pixels = buf.subarray(12 + headerLen);
   if (pixels.length !== total * c * h * w) return undefined; // truncated: rebuild
-  return { ...header, pixels };
+  // Damaged in place: rebuild. (Files written before the CRC-32 was kept are taken as they are.)
+  const { pixelsCrc32, ...rest } = header as CacheHeader & { pixelsCrc32?: number };
+  if (pixelsCrc32 !== undefined && crc32(pixels) !== pixelsCrc32) return undefined;
+  return { ...rest, pixels };
 }
 
 export async function writeCache(file: string, data: CachedImages): Promise<void> {
   const { pixels, ...header } = data;
-  const json = Buffer.from(JSON.stringify(header), "utf8");
+  const json = Buffer.from(JSON.stringify({ ...header, pixelsCrc32: crc32(pixels) }), "utf8");
   const len = Buffer.alloc(4);
   len.writeUInt32LE(json.length);
   await writeFileAtomic(file, [MAGIC, len, json, pixels]);

@@ -1,8 +1,10 @@
 // Reading files straight out of a zip (no extraction to disk), with entry names checked so that none
-// could land outside its folder if a caller ever did extract them.
+// could land outside its folder if a caller ever did extract them, and every entry's bytes checked
+// against its CRC-32 (yauzl does not), so that a damaged zip is refused rather than decoded wrong.
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import yauzl from "yauzl";
+import { crc32 } from "./crc32.js";
 import { DataError } from "./errors.js";
 
 export interface ZipFile {
@@ -79,7 +81,14 @@ export function readZip(zipPath: string, want: (name: string) => boolean): Promi
           stream.on("data", (c: Buffer) => chunks.push(c));
           stream.on("error", fail);
           stream.on("end", () => {
-            out.push({ name: entry.fileName, data: Buffer.concat(chunks) });
+            const data = Buffer.concat(chunks);
+            if (crc32(data) !== entry.crc32)
+              return fail(
+                new DataError(
+                  `${zipPath} is damaged: its entry ${entry.fileName} does not match its CRC-32; delete it and download it again (metanas data download omniglot)`,
+                ),
+              );
+            out.push({ name: entry.fileName, data });
             zip.readEntry();
           });
         });

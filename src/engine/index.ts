@@ -56,6 +56,7 @@ export {
   setRngState,
 } from "./runtime.js";
 export {
+  CHECKSUM_KEY,
   decodeSafetensors,
   encodeSafetensors,
   loadSafetensors,

@@ -1,6 +1,8 @@
 // Named tensors in the safetensors format (readable by Python's safetensors and PyTorch).
 // Written atomically; read with a validated header so that a truncated or hostile file gets a
-// clear error rather than a crash or an out-of-bounds read.
+// clear error rather than a crash or an out-of-bounds read. Optionally sealed with a SHA-256 of
+// the whole file in its metadata, verified on every read, so that flipped bytes are refused too.
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { writeFileAtomic } from "../util/atomicWrite.js";
 import type { DTypeName } from "./dtype.js";
@@ -28,7 +30,36 @@ const CODE_OF: Record<DTypeName, string> = {
 };
 const MAX_HEADER = 100 * 1024 * 1024;
 
-export class SafetensorsError extends Error {}
+export class SafetensorsError extends Error {
+  /** What is wrong with the file, without its name. */
+  readonly reason: string;
+  constructor(message: string, reason = message) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+/**
+ * The metadata key of the file's SHA-256: of every byte of the file, with the 64 hex digits of this
+ * value written as zeros while hashing (the value sits inside what it covers).
+ */
+export const CHECKSUM_KEY = "metanas.sha256";
+const UNSEALED = "0".repeat(64);
+
+/** Where the checksum's hex digits sit in `buf`, found in the header's JSON text. */
+function checksumAt(buf: Uint8Array, headerEnd: number, value: string): number {
+  const needle = Buffer.from(`${JSON.stringify(CHECKSUM_KEY)}:"${value}"`);
+  const at = Buffer.from(buf.buffer, buf.byteOffset, headerEnd).indexOf(needle);
+  return at < 0 ? -1 : at + needle.length - 65;
+}
+
+function sha256Unsealed(buf: Uint8Array, at: number): string {
+  return createHash("sha256")
+    .update(buf.subarray(0, at))
+    .update(UNSEALED)
+    .update(buf.subarray(at + 64))
+    .digest("hex");
+}
 
 function bytesOf(t: Tensor): Uint8Array {
   // Raw bytes straight from the addon: data() would narrow int64 to int32.
@@ -39,8 +70,12 @@ function bytesOf(t: Tensor): Uint8Array {
 export function encodeSafetensors(
   tensors: Record<string, Tensor> | Map<string, Tensor>,
   metadata: Record<string, string> = {},
+  o: { checksum?: boolean } = {},
 ): Buffer {
   const entries = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
+  // The checksum key is reserved: one copied from a file read earlier would not fit these bytes.
+  metadata = Object.fromEntries(Object.entries(metadata).filter(([k]) => k !== CHECKSUM_KEY));
+  if (o.checksum) metadata[CHECKSUM_KEY] = UNSEALED;
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   const chunks: Uint8Array[] = [];
@@ -63,15 +98,21 @@ export function encodeSafetensors(
     out.set(c, at);
     at += c.byteLength;
   }
+  if (o.checksum) {
+    const digits = checksumAt(out, 8 + headerBytes.length, UNSEALED);
+    out.write(sha256Unsealed(out, digits), digits, "latin1");
+  }
   return out;
 }
 
+/** Writes the tensors atomically; `checksum` seals the file with its SHA-256 (verified on load). */
 export function saveSafetensors(
   file: string,
   tensors: Record<string, Tensor> | Map<string, Tensor>,
   metadata: Record<string, string> = {},
+  o: { checksum?: boolean } = {},
 ): void {
-  writeFileAtomic(file, encodeSafetensors(tensors, metadata));
+  writeFileAtomic(file, encodeSafetensors(tensors, metadata, o));
 }
 
 export interface LoadedSafetensors {
@@ -84,6 +125,7 @@ export function decodeSafetensors(buf: Uint8Array, source = "safetensors data"):
   const fail = (why: string): never => {
     throw new SafetensorsError(
       `${source}: not a valid safetensors file (${why}); it may be truncated or corrupted: delete it or restore it from a backup`,
+      why,
     );
   };
   if (buf.byteLength < 8) fail(`only ${buf.byteLength} bytes`);
@@ -127,6 +169,12 @@ export function decodeSafetensors(buf: Uint8Array, source = "safetensors data"):
     if (end - begin !== numel * fmt!.bytes)
       fail(`tensor ${name}: ${end - begin} bytes for shape [${shape}] of ${e.dtype}`);
     specs.push({ name, dtype: fmt!.dtype, bytes: fmt!.bytes, shape: shape as number[], begin, end });
+  }
+  const sealed = metadata[CHECKSUM_KEY];
+  if (sealed !== undefined) {
+    const digits = /^[0-9a-f]{64}$/.test(sealed) ? checksumAt(buf, dataStart, sealed) : -1;
+    if (digits < 0) fail(`its ${CHECKSUM_KEY} is malformed`);
+    if (sha256Unsealed(buf, digits) !== sealed) fail(`its bytes do not match the SHA-256 it was written with`);
   }
   const sorted = [...specs].sort((a, b) => a.begin - b.begin);
   for (let i = 1; i < sorted.length; i++) {

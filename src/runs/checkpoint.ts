@@ -1,9 +1,17 @@
 // Checkpoints: meta-weights, architecture, task-optimiser and meta-optimiser states, the epoch and
-// the number of ranks, in one safetensors file written atomically. No random generator state is
+// the number of ranks, in one safetensors file written atomically and sealed with its SHA-256, so
+// that a damaged file is refused whole rather than loaded wrong. No random generator state is
 // needed: every meta-training task's streams derive from (seed, meta-epoch, task index).
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { copyInto, loadSafetensors, SafetensorsError, saveSafetensors, type Tensor } from "../engine/index.js";
+import {
+  CHECKSUM_KEY,
+  copyInto,
+  loadSafetensors,
+  SafetensorsError,
+  saveSafetensors,
+  type Tensor,
+} from "../engine/index.js";
 import type { MetaLearner } from "../metalearner/metaLearner.js";
 import type { MetaModel } from "../models/model.js";
 import type { TaskOptimizers } from "../tasklearner/optimizers.js";
@@ -11,7 +19,9 @@ import { keysWithRole, type RunConfig } from "./config.js";
 import { RUN_FILES } from "./format.js";
 
 export const CHECKPOINT_FILE = RUN_FILES.checkpoint;
-const FORMAT = "metanas-checkpoint-2";
+const FORMAT = "metanas-checkpoint-3";
+/** Format 2 is format 3 without the checksum (written before it existed): loaded, unverified. */
+const UNSEALED_FORMATS = new Set(["metanas-checkpoint-2"]);
 /** Format 1 drew the tasks of a meta-epoch from one running stream: resuming it now would not continue the same run. */
 const OLD_FORMATS = new Set(["metanas-checkpoint-1"]);
 
@@ -65,14 +75,19 @@ export function saveCheckpoint(
   const learnerState = learner.state();
   for (const [k, t] of Object.entries(learnerState.tensors)) tensors.set(`meta-learner/${k}`, t);
   const [weightSteps, archSteps] = opt.steps;
-  saveSafetensors(path.join(runDir, CHECKPOINT_FILE), tensors, {
-    format: FORMAT,
-    epoch: String(epoch),
-    world: String(world),
-    structure: structuralKey(c),
-    steps: JSON.stringify({ weights: weightSteps, arch: archSteps }),
-    learner: JSON.stringify({ name: learner.name, numbers: learnerState.numbers }),
-  });
+  saveSafetensors(
+    path.join(runDir, CHECKPOINT_FILE),
+    tensors,
+    {
+      format: FORMAT,
+      epoch: String(epoch),
+      world: String(world),
+      structure: structuralKey(c),
+      steps: JSON.stringify({ weights: weightSteps, arch: archSteps }),
+      learner: JSON.stringify({ name: learner.name, numbers: learnerState.numbers }),
+    },
+    { checksum: true },
+  );
 }
 
 /** Restores everything a checkpoint holds into the model, optimisers and meta-learner; returns the epoch and world size. */
@@ -94,17 +109,23 @@ export function loadCheckpoint(
     loaded = loadSafetensors(file);
   } catch (err) {
     if (err instanceof SafetensorsError)
-      throw new CheckpointError(`checkpoint ${file} is corrupt (${err.message.replace(`${file}: `, "")})`);
+      throw new CheckpointError(
+        `checkpoint ${file} is corrupt (${err.reason}), so nothing was loaded from it: restore it from a backup, or start a new run`,
+      );
     throw err;
   }
   const { tensors, metadata } = loaded;
   try {
+    if (metadata.format === FORMAT && metadata[CHECKSUM_KEY] === undefined)
+      throw new CheckpointError(
+        `checkpoint ${file} is corrupt (its ${CHECKSUM_KEY} is missing), so nothing was loaded from it: restore it from a backup, or start a new run`,
+      );
     const old = OLD_FORMATS.has(metadata.format ?? "");
     if (old && o.resume)
       throw new CheckpointError(
         `checkpoint ${file} was written by an earlier metanas (${metadata.format}) that drew meta-training tasks differently, so resuming would not continue the same run: start a new run (metanas eval ${runDir} still meta-tests it)`,
       );
-    if (metadata.format !== FORMAT && !old)
+    if (metadata.format !== FORMAT && !UNSEALED_FORMATS.has(metadata.format ?? "") && !old)
       throw new CheckpointError(`${file} is not a metanas checkpoint (format ${metadata.format ?? "missing"})`);
     if (!sameStructure(metadata.structure, c)) {
       throw new CheckpointError(

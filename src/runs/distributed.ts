@@ -3,9 +3,11 @@
 // LOCAL_WORLD_SIZE), from torchrun, a Kubernetes PyTorchJob, a Slurm script, or `--nproc N`.
 // Rank 0 owns the run directory; the other ranks need neither it nor the same paths.
 import { createHash } from "node:crypto";
-import { DistributedError, ProcessGroup, type Tensor, tensor } from "../engine/index.js";
+import { DistributedError, type PeerDevice, ProcessGroup, type Tensor, tensor } from "../engine/index.js";
 import type { TaskResult } from "../evaluation/evaluate.js";
+import { codeVersion } from "./codeVersion.js";
 import { keysWithRole, type RunConfig } from "./config.js";
+import { localFacts, type NetFacts, oneStack, peerDevice, withRoute } from "./peerNetwork.js";
 import type { Session } from "./session.js";
 
 /** The default limit of the rendezvous and of every collective, as torch.distributed's (30 min). */
@@ -93,8 +95,12 @@ export function rendezvous(l: Launch): Promise<ProcessGroup> {
   });
 }
 
-/** Connects the ranks to each other: over GLOO_SOCKET_IFNAME, loopback for a local launch, else the hostname's address. */
-export function connectPeers(g: ProcessGroup, l: Launch): Promise<void> {
+/**
+ * Connects the ranks to each other: on `device` (what agree() chose), else over GLOO_SOCKET_IFNAME,
+ * loopback for a local launch, else the hostname's address.
+ */
+export function connectPeers(g: ProcessGroup, l: Launch, device?: PeerDevice): Promise<void> {
+  if (device) return g.connectPeers(device);
   if (l.interfaces) return g.connectPeers({ interfaces: l.interfaces });
   return g.connectPeers(LOOPBACK.test(l.addr) ? { hostname: "127.0.0.1" } : {});
 }
@@ -120,20 +126,31 @@ export async function fromRoot(g: ProcessGroup, label: string, value: string | n
   return all[0]!;
 }
 
+interface RankStatement {
+  hash: string | null;
+  data: string | null;
+  problem: string | null;
+  code?: string;
+  net?: NetFacts | null;
+}
+
 /**
- * Every rank states the hash of its configuration and data, or why it cannot start; all ranks
- * start, or all stop with the same message.
+ * Every rank states its code version, the hash of its configuration and data, and its network, or
+ * why it cannot start; all ranks start, or all stop with the same message. Returns where this rank's
+ * process group is to listen (launch given), so that ranks on other machines reach it.
  */
 export async function agree(
   g: ProcessGroup,
   c: RunConfig | null,
   data: string | null,
   problem: string | null,
-): Promise<void> {
+  launch: Launch | null = null,
+): Promise<PeerDevice | undefined> {
   const hash = c ? configHash(c, g.size) : null;
-  const mine = JSON.stringify({ hash, data, problem });
-  const all = (await g.exchange("the configuration check", mine)).map(
-    (v) => JSON.parse(v) as { hash: string | null; data: string | null; problem: string | null },
+  const net = launch && !problem ? localFacts(launch.addr, launch.interfaces) : null;
+  const mine: RankStatement = { hash, data, problem, code: codeVersion(), net };
+  const all = (await g.exchange("the configuration check", JSON.stringify(mine))).map(
+    (v) => JSON.parse(v) as RankStatement,
   );
   const failed = all.findIndex((a) => a.problem !== null);
   if (failed >= 0) {
@@ -142,6 +159,11 @@ export async function agree(
   }
   const ranksWhere = (differs: (a: (typeof all)[number]) => boolean) =>
     all.map((a, r) => (differs(a) ? r : -1)).filter((r) => r >= 0);
+  const otherCode = ranksWhere((a) => a.code !== all[0]!.code);
+  if (otherCode.length > 0)
+    throw new SharedFailure(
+      `rank ${otherCode.join(", rank ")} runs other metanas code than rank 0 (${all[otherCode[0]!]!.code ?? "an earlier version"} vs ${all[0]!.code}): install the same version, built the same way, on every machine`,
+    );
   const otherConfig = ranksWhere((a) => a.hash !== all[0]!.hash);
   if (otherConfig.length > 0)
     throw new SharedFailure(
@@ -152,6 +174,31 @@ export async function agree(
     throw new SharedFailure(
       `rank ${otherData.join(", rank ")} sees other data than rank 0 (image shape and classes per split ${all[otherData[0]!]!.data} vs ${all[0]!.data}): give every machine the same dataset`,
     );
+  return chooseDevice(g, all, launch);
+}
+
+/**
+ * This rank's device, once every rank is known to have one the others can reach. Ranks on several
+ * network stacks exchange their addresses first (one more round through the store).
+ */
+async function chooseDevice(
+  g: ProcessGroup,
+  all: readonly RankStatement[],
+  launch: Launch | null,
+): Promise<PeerDevice | undefined> {
+  let nets = all.map((a) => a.net);
+  if (!launch || !nets.every((n): n is NetFacts => Boolean(n))) return undefined;
+  // (Ranks that name their interfaces need no lookup.)
+  if (!oneStack(nets) && nets.some((n) => !n.interfaces)) {
+    const mine = await withRoute(nets[g.rank]!, launch.port);
+    nets = (await g.exchange("the network check", JSON.stringify(mine))).map((v) => JSON.parse(v) as NetFacts);
+  }
+  const facts = nets as NetFacts[];
+  const choices = facts.map((_, r) => peerDevice(facts, r));
+  const problem = choices.find((p) => "problem" in p);
+  if (problem && "problem" in problem) throw new SharedFailure(problem.problem);
+  const mine = choices[g.rank]!;
+  return "device" in mine ? mine.device : undefined;
 }
 
 /** Everything that defines the meta-state: meta-parameters, task-optimiser moments, meta-learner tensors. */

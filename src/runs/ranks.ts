@@ -54,8 +54,8 @@ export async function prepareAll<C>(ranks: Ranks, prepareHere: () => Promise<Pre
     throw err;
   }
   try {
-    await agree(group, p.c, dataShape(p.s), null);
-    await connectPeers(group, launch);
+    const device = await agree(group, p.c, dataShape(p.s), null, launch);
+    await connectPeers(group, launch, device);
   } catch (err) {
     closeSession(p.s);
     throw err;

@@ -4,6 +4,7 @@ import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statS
 import path from "node:path";
 import { type Genotype, toDarts, toJson } from "../searchspace/genotype.js";
 import { writeFileAtomic } from "../util/atomicWrite.js";
+import { asDiskFull } from "../util/diskFull.js";
 import { type RunConfig, validateConfig } from "./config.js";
 import { type MetricsRecord, RUN_FILES, type Summary } from "./format.js";
 
@@ -54,7 +55,13 @@ export function readRunConfig(dir: string): RunConfig {
 }
 
 export function appendMetrics(dir: string, record: MetricsRecord): void {
-  appendFileSync(path.join(dir, RUN_FILES.metrics), `${JSON.stringify(record)}\n`);
+  const file = path.join(dir, RUN_FILES.metrics);
+  try {
+    appendFileSync(file, `${JSON.stringify(record)}\n`);
+  } catch (err) {
+    // A partial line may remain: readMetrics skips it, and a resume rewrites the file without it.
+    throw asDiskFull(err, file);
+  }
 }
 
 /**

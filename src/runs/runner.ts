@@ -8,6 +8,7 @@
 // and writes the run directory; the others take the configuration and the meta-state from it.
 import { DistributedError } from "../engine/index.js";
 import { type MetaTrainSettings, metaEpoch } from "../metalearner/metaTrainer.js";
+import { DiskFullError } from "../util/diskFull.js";
 import { takePhaseTimes } from "../util/phaseTimes.js";
 import { type ProgressReporter, silentReporter } from "../util/progress.js";
 import { saveCheckpoint } from "./checkpoint.js";
@@ -19,6 +20,7 @@ import { joinRanks, prepareAll, type Ranks } from "./ranks.js";
 import {
   appendMetrics,
   createRunDir,
+  RunDirError,
   readSummary,
   runDirState,
   truncateMetrics,
@@ -237,14 +239,18 @@ async function metaTrain(run: Run, o: RunOptions, stopRequested: () => boolean):
   return true;
 }
 
-/** A failure between ranks, said with where the run can go on from (rank 0). */
+/**
+ * A meta-training failure that the run outlives (a lost rank, a full disk), said by rank 0 with
+ * what is left of it: the last checkpoint, and how to continue from it.
+ */
 function withResumeHint(err: unknown, run: Run): unknown {
-  if (!(err instanceof DistributedError && run.ranks.root)) return err;
+  const disk = err instanceof DiskFullError;
+  if (!((err instanceof DistributedError || disk) && run.ranks.root)) return err;
   const at =
     run.savedEpoch === null
-      ? `no checkpoint was written in ${run.dir} yet`
-      : `the checkpoint in ${run.dir} (meta-epoch ${run.savedEpoch}) is intact: continue with ${resumeHint(run)}`;
-  return new DistributedError(`${err.message}; ${at}`);
+      ? `no checkpoint was written in ${run.dir} yet${disk ? ": free some space, then start the run again with another --out" : ""}`
+      : `the checkpoint in ${run.dir} (meta-epoch ${run.savedEpoch}) is intact: ${disk ? "free some space, then " : ""}continue with ${resumeHint(run)}`;
+  return disk ? new RunDirError(`${err.message}; ${at}`) : new DistributedError(`${err.message}; ${at}`);
 }
 
 /** The final meta-test: the genotype, the test record and the summary (rank 0). */

@@ -1,9 +1,11 @@
 // Write-then-rename, so that a crash or an error never leaves a half-written file under the
-// final name: the one way every layer writes files.
+// final name: the one way every layer writes files. A full disk fails the write with one error
+// naming the final file (DiskFullError); the file it would have replaced stays as it was.
 import { randomBytes } from "node:crypto";
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { asDiskFull } from "./diskFull.js";
 
 /** A sibling temp path (same folder, so the rename stays on one filesystem). */
 export function tempPathFor(file: string): string {
@@ -19,7 +21,7 @@ export function writeFileAtomic(file: string, data: Uint8Array | string, o: { ma
   try {
     const fd = openSync(tmp, "w");
     try {
-      writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
+      writeAll(fd, typeof data === "string" ? Buffer.from(data) : data);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -27,8 +29,13 @@ export function writeFileAtomic(file: string, data: Uint8Array | string, o: { ma
     renameSync(tmp, file);
   } catch (err) {
     rmSync(tmp, { force: true });
-    throw err;
+    throw asDiskFull(err, file);
   }
+}
+
+/** Every byte: a disk that fills up mid-write first writes part and returns its count, then fails. */
+function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let at = 0; at < bytes.byteLength; ) at += writeSync(fd, bytes, at, bytes.byteLength - at);
 }
 
 /** The same, asynchronously, for data in several chunks. */
@@ -40,6 +47,6 @@ export async function writeFileAtomicAsync(file: string, chunks: readonly Uint8A
     await rename(tmp, file);
   } catch (err) {
     await rm(tmp, { force: true });
-    throw err;
+    throw asDiskFull(err, file);
   }
 }
