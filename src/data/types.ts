@@ -14,7 +14,7 @@ export interface ClassPool {
   className?(c: number): string;
 }
 
-export type DatasetName = "omniglot" | "miniimagenet" | "builtin";
+export type DatasetName = "omniglot" | "miniimagenet" | "builtin" | "folder";
 
 export interface FewShotDataset {
   readonly name: DatasetName;

@@ -8,6 +8,7 @@
 // preset needs to change).
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { IMAGE_COLOURS } from "../data/shapes.js";
 import { STRATEGIES } from "../sparsification/strategy.js";
 import { PRESETS, type PresetName } from "./presets.js";
 
@@ -62,7 +63,7 @@ const optional = <S extends z.ZodType, K extends ValueKind>(v: { schema: S; kind
   schema: z.optional(v.schema),
 });
 
-export const DATASETS = ["builtin", "omniglot", "miniimagenet"] as const;
+export const DATASETS = ["builtin", "omniglot", "miniimagenet", "folder"] as const;
 export const MODELS = ["metanas", "fixed", "conv4"] as const;
 export const META_LEARNERS = ["reptile", "fomaml"] as const;
 export const BASELINES = ["none", "conv4"] as const;
@@ -73,7 +74,7 @@ export const SETTINGS = {
     ...choice(DATASETS),
     group: "task",
     placeholder: "NAME",
-    description: "builtin (rendered characters, no download), omniglot, or miniimagenet",
+    description: "builtin (rendered characters, no download), omniglot, miniimagenet, or folder (your own images)",
   },
   dataDir: {
     ...optional(text()),
@@ -82,7 +83,21 @@ export const SETTINGS = {
     aliases: ["--dir"],
     resume: true,
     eval: true,
-    description: "dataset folder (omniglot: the zips or their folders; miniimagenet: the CSVs and images/)",
+    description:
+      "dataset folder (omniglot: the zips or their folders; miniimagenet: the CSVs and images/; folder: train/, val/, test/ of class folders)",
+  },
+  imageSize: {
+    ...optional(int(8)),
+    group: "task",
+    description: "dataset folder: images are resized to n x n (default 28 for grey, 84 for colour)",
+  },
+  imageColour: {
+    ...choice(IMAGE_COLOURS),
+    // A default, so that presets and older run directories need none.
+    schema: z.enum(IMAGE_COLOURS).default("auto"),
+    group: "task",
+    placeholder: "NAME",
+    description: "dataset folder: grey, colour, or auto (colour when any image has colour)",
   },
   ways: { ...int(2), group: "task", description: "classes per task (n-way)" },
   shots: { ...int(1), group: "task", description: "support images per class in meta-test tasks (k-shot)" },
@@ -300,6 +315,8 @@ export const RunConfigSchema = z
       issue("testArchSteps", `architecture steps (${c.testArchSteps}) exceed meta-test steps (${c.testSteps})`);
     for (const r of c.reductions)
       if (r >= c.cells) issue("reductions", `reduction position ${r} is not a cell (0..${c.cells - 1})`);
+    if (c.dataset !== "folder" && (c.imageSize !== undefined || c.imageColour !== "auto"))
+      issue(c.imageSize !== undefined ? "imageSize" : "imageColour", "applies to --dataset folder only: leave it out");
     if (c.model === "fixed" && !c.genotype) issue("genotype", "model fixed needs a genotype (--genotype FILE)");
     if (c.model === "conv4" && c.baseline !== "none")
       issue(

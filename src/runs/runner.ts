@@ -482,7 +482,7 @@ export async function runEvaluation(
  * The saved configuration with the settings that may change on --resume or eval replaced (the
  * schema marks them: how long a run goes and how it reports, not what it learns).
  */
-function adjustedConfig(saved: RunConfig, overrides: Partial<RunConfig>, when: "resume" | "eval"): RunConfig {
+export function adjustedConfig(saved: RunConfig, overrides: Partial<RunConfig>, when: "resume" | "eval"): RunConfig {
   const allowed = new Set<string>(adjustableKeys(when));
   const changed = Object.entries(overrides).filter(
     ([k, v]) => v !== undefined && JSON.stringify(v) !== JSON.stringify((saved as Record<string, unknown>)[k]),
