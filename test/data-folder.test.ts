@@ -2,7 +2,8 @@
 // loading (class order, sizes, formats, grey and colour), the cache, and one clear line for every
 // bad folder, from the loader and from the command line.
 import assert from "node:assert/strict";
-import { mkdirSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { DataError } from "../src/data/errors.js";
@@ -10,9 +11,10 @@ import { loadFolder } from "../src/data/folder.js";
 import { decodeImage } from "../src/data/imageFile.js";
 import { inspectDataset } from "../src/data/inspect.js";
 import { toFloat } from "../src/data/pool.js";
+import { invertsImages } from "../src/data/shapes.js";
 import { commandFor, flagsIn, flagsOf, runCli } from "./cliHarness.js";
-import { tempDir } from "./data-fixtures.js";
-import { writeFolderDataset } from "./folderFixtures.js";
+import { hasOmniglot, NO_OMNIGLOT, omniglotDir, repoRoot, tempDir } from "./data-fixtures.js";
+import { writeFolderDataset, writeImage } from "./folderFixtures.js";
 
 const t = tempDir("folder");
 after(t.cleanup);
@@ -96,7 +98,6 @@ describe("folder dataset: loading", () => {
     const skipped = await load();
     assert.match(skipped.log, /\(cached\)/, "a file that is not an image changes nothing");
     assert.match(skipped.log, /skipped 1 file\(s\) that are not images by their ending \(test\/test-a\/notes\.txt\)/);
-    const { readFileSync } = await import("node:fs");
     writeFileSync(
       path.join(dir, "test", "test-a", "img9.png"),
       readFileSync(path.join(dir, "test", "test-b", "img0.png")),
@@ -206,5 +207,43 @@ describe("metanas data inspect --dataset folder", () => {
     assert.match(r.stdout, /test\/: 1 class\(es\) have fewer than the 4 images .*: test-c \(3\)/);
     const flags = flagsOf(commandFor(["data", "inspect"]));
     for (const f of flagsIn(r.stdout)) assert.ok(flags.has(f), `${f} is a flag of data inspect`);
+  });
+});
+
+describe("images for runs of Omniglot or the built-in characters", () => {
+  it("are inverted (strokes bright) as those datasets' images are", async () => {
+    const white = path.join(t.dir, "white.png");
+    await writeImage(white, Buffer.alloc(30 * 30, 255), 30, 1);
+    assert.deepEqual(
+      [invertsImages("omniglot"), invertsImages("builtin"), invertsImages("folder")],
+      [true, true, false],
+    );
+    const plain = await decodeImage(white, [1, 28, 28], white);
+    const inverted = await decodeImage(white, [1, 28, 28], white, { invert: true });
+    assert.ok(plain.every((v) => v === 255));
+    assert.ok(inverted.every((v) => v === 0));
+  });
+});
+
+describe("scripts/omniglot-to-folder.mjs (real Omniglot zips)", { skip: !hasOmniglot && NO_OMNIGLOT }, () => {
+  it("writes whole alphabets as train/ and test/ and a new task, which load as a folder dataset", async () => {
+    const out = at("omniglot-folder");
+    const args = ["--data-dir", omniglotDir, "--out", out, "--train", "1", "--val", "0", "--test", "1", "--ways", "3"];
+    const r = spawnSync(process.execPath, [path.join(repoRoot, "scripts/omniglot-to-folder.mjs"), ...args], {
+      encoding: "utf8",
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^train: Alphabet_of_the_Magi \(20 classes, 400 images\)$/m);
+    assert.match(r.stdout, /^test: Angelic \(20 classes, 400 images\)$/m);
+    assert.deepEqual(readdirSync(path.join(out, "new-task", "support")), [
+      "Atemayar_Qelisayer-character01",
+      "Atemayar_Qelisayer-character02",
+      "Atemayar_Qelisayer-character03",
+    ]);
+    assert.equal(readdirSync(path.join(out, "new-task", "query")).length, 6);
+    const ds = await loadFolder({ dir: out, ...quiet });
+    assert.deepEqual(ds.imageShape, [1, 28, 28]);
+    assert.equal(ds.splits.train.className!(0), "Alphabet_of_the_Magi-character01");
+    assert.equal(ds.splits.val, undefined);
   });
 });
