@@ -16,9 +16,12 @@ const fmt = (n: number) => n.toLocaleString("en-US");
 
 function printText(r: PredictResult): void {
   const c = r.config;
-  const arch = r.genotype ? ` (the first ${Math.min(c.testArchSteps, c.testSteps)} also adapt the architecture)` : "";
+  // Temperature and pruning mean something only for a model with an architecture to adapt.
+  const arch = r.genotype
+    ? ` (the first ${Math.min(c.testArchSteps, c.testSteps)} also adapt the architecture), predicting at T = ${r.phase.temperature}`
+    : "";
   console.log(
-    `support: ${r.classes.length} classes, ${r.supportImages} images; adapted in ${c.testSteps} steps${arch}, predicting at T = ${r.phase.temperature}`,
+    `support: ${r.classes.length} classes, ${r.supportImages} images; adapted in ${c.testSteps} steps${arch}`,
   );
   if (r.genotype) {
     console.log(`task architecture (pruned at threshold ${r.phase.threshold}): ${toDarts(r.genotype)}`);

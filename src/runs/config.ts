@@ -83,8 +83,7 @@ export const SETTINGS = {
     aliases: ["--dir"],
     resume: true,
     eval: true,
-    description:
-      "dataset folder (omniglot: the zips or their folders; miniimagenet: the CSVs and images/; folder: train/, val/, test/ of class folders)",
+    description: "dataset folder (omniglot: zips or their folders; miniimagenet: CSVs and images/; folder: train/ test/)",
   },
   imageSize: {
     ...optional(int(8)),
