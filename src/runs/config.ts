@@ -83,7 +83,8 @@ export const SETTINGS = {
     aliases: ["--dir"],
     resume: true,
     eval: true,
-    description: "dataset folder (omniglot: zips or their folders; miniimagenet: CSVs and images/; folder: train/ test/)",
+    description:
+      "dataset folder (omniglot: zips or their folders; miniimagenet: CSVs and images/; folder: train/ test/)",
   },
   imageSize: {
     ...optional(int(8)),
