@@ -3,7 +3,7 @@
 // bad folder, from the loader and from the command line.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { DataError } from "../src/data/errors.js";
@@ -73,6 +73,24 @@ describe("folder dataset: loading", () => {
     const img = rgb.splits.train.image(0, 0);
     const n = 84 * 84;
     assert.deepEqual(img.subarray(0, n), img.subarray(2 * n), "grey images in colour: equal channels");
+  });
+
+  it("follows symbolic links to class folders and images", async () => {
+    const d = at("linked");
+    mkdirSync(path.join(d, "train", "train-x"), { recursive: true });
+    symlinkSync(path.join(grey, "test"), path.join(d, "test"));
+    for (const c of ["train-a", "train-b"]) symlinkSync(path.join(grey, "train", c), path.join(d, "train", c));
+    symlinkSync(path.join(grey, "train", "train-c", "img0.png"), path.join(d, "train", "train-x", "0.png"));
+    const ds = await loadFolder({ dir: d, ...quiet });
+    assert.deepEqual(
+      Array.from({ length: 3 }, (_, c) => [ds.splits.train.className!(c), ds.splits.train.classSize(c)]),
+      [
+        ["train-a", 5],
+        ["train-b", 5],
+        ["train-x", 1],
+      ],
+    );
+    assert.equal(ds.splits.test.numClasses, 3);
   });
 
   it("caches the decoded images; a changed or added image, or another setting, rebuilds the cache", async () => {

@@ -6,6 +6,7 @@
 //
 // Classes are ordered by folder name, images by path: the order, and so every task drawn from a
 // seed, does not depend on the file system.
+import type { Dirent } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { type CachedImages, cacheFileFor, cacheKey, readCache, writeCache } from "./cache.js";
@@ -53,6 +54,12 @@ const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const isDir = async (p: string) => (await stat(p).catch(() => undefined))?.isDirectory() ?? false;
 const LAYOUT = "train/, test/ and optionally val/, each with one sub-folder of images per class";
 
+/** A folder entry's kind, following symbolic links (people link images rather than copy them). */
+async function kind(folder: string, e: Dirent): Promise<"dir" | "file" | null> {
+  const s = e.isSymbolicLink() ? await stat(path.join(folder, e.name)).catch(() => undefined) : e;
+  return s?.isDirectory() ? "dir" : s?.isFile() ? "file" : null;
+}
+
 /** Every file below a folder, depth first, as [rel, abs]; hidden entries are left out. */
 async function walk(abs: string, rel: string): Promise<Array<[string, string]>> {
   const out: Array<[string, string]> = [];
@@ -60,8 +67,9 @@ async function walk(abs: string, rel: string): Promise<Array<[string, string]>> 
   for (const e of entries) {
     if (e.name.startsWith(".")) continue;
     const [a, r] = [path.join(abs, e.name), `${rel}/${e.name}`];
-    if (e.isDirectory()) out.push(...(await walk(a, r)));
-    else if (e.isFile()) out.push([r, a]);
+    const k = await kind(abs, e);
+    if (k === "dir") out.push(...(await walk(a, r)));
+    else if (k === "file") out.push([r, a]);
   }
   return out;
 }
@@ -72,7 +80,8 @@ async function walk(abs: string, rel: string): Promise<Array<[string, string]>> 
  */
 export async function listClassFolders(folder: string, rel: string, skipped: string[] = []): Promise<ClassFolder[]> {
   const entries = await readdir(folder, { withFileTypes: true });
-  const names = entries.filter((e) => e.isDirectory() && !e.name.startsWith(".")).map((e) => e.name);
+  const names: string[] = [];
+  for (const e of entries) if (!e.name.startsWith(".") && (await kind(folder, e)) === "dir") names.push(e.name);
   const classes: ClassFolder[] = [];
   for (const name of names.sort(byText)) {
     const abs = path.join(folder, name);
