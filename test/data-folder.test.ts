@@ -19,6 +19,8 @@ import { writeFolderDataset, writeImage } from "./folderFixtures.js";
 const t = tempDir("folder");
 after(t.cleanup);
 const at = (name: string) => path.join(t.dir, name);
+// The command-line cases load through the default cache folder: keep it in the temp folder.
+process.env.METANAS_CACHE_DIR = at("cache-cli");
 const quiet = { quiet: true, cacheDir: at("cache-quiet") };
 
 /** Mean of an image's rows [y0, y1) over all columns, channel 0. */
