@@ -21,6 +21,7 @@ const SHAPES: Record<RunConfig["dataset"], ImageShape> = {
   omniglot: [1, 28, 28],
   builtin: [1, 28, 28],
   miniimagenet: [3, 84, 84],
+  folder: [1, 28, 28],
 };
 /** Settings that only meta-testing, evaluation or bookkeeping read (shots: meta-test tasks only). */
 const NOT_META_TRAINING = new Set<string>(["preset", "shots", ...keysWithRole("evaluation", "bookkeeping")]);

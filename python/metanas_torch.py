@@ -3,7 +3,8 @@
     from metanas_torch import load_run
     model = load_run("runs/quick-20250101-120000")   # an nn.Module; model(images) -> logits
 
-What load_run builds from a run directory (config.json, checkpoint.safetensors, genotype.json):
+What load_run builds from a run directory (config.json, checkpoint.safetensors, genotype.json), or
+from a task network that `metanas predict --save DIR` wrote in the same layout (plus task.json):
   - a search run (model "metanas"): the one-shot network with its meta-learned architecture
     parameters (alpha, beta) as nn.Parameters; its forward pass takes the temperature and
     forward-pruning threshold from the module's `temperature` and `threshold` attributes;
@@ -416,9 +417,17 @@ def load_run(run_dir, temperature=None, threshold=None):
 
     For a search run, `temperature` and `threshold` set the forward pass (default: the run's
     t-max and meta-test threshold); they stay attributes of the module that can be changed.
+    A task network saved by `metanas predict --save DIR` loads the same way: its task.json gives
+    the adapted task's temperature and threshold as the defaults, and its class names in output order.
     """
     with open(os.path.join(run_dir, "config.json")) as f:
         config = json.load(f)
+    task_file = os.path.join(run_dir, "task.json")
+    if os.path.exists(task_file):
+        with open(task_file) as f:
+            task = json.load(f)
+        temperature = task["temperature"] if temperature is None else temperature
+        threshold = task["threshold"] if threshold is None else threshold
     tensors, _ = read_safetensors(os.path.join(run_dir, "checkpoint.safetensors"))
     state = OrderedDict((k[len("weights/"):], v) for k, v in tensors.items() if k.startswith("weights/"))
     state.update((_arch_name(k[len("arch/"):]), v) for k, v in tensors.items() if k.startswith("arch/"))
@@ -437,6 +446,8 @@ def load_run(run_dir, temperature=None, threshold=None):
                             config["tMax"] if temperature is None else temperature,
                             config["testThreshold"] if threshold is None else threshold)
     net.load_state_dict(state, strict=True)
+    if os.path.exists(task_file):
+        net.classes = task["classes"]
     return net
 
 

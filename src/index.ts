@@ -2,6 +2,7 @@
 export * as data from "./data/index.js";
 export * as engine from "./engine/index.js";
 export { aggregate, evaluateTasks } from "./evaluation/evaluate.js";
+export { adaptAndPredict } from "./evaluation/predict.js";
 export { FirstOrderMaml } from "./metalearner/fomaml.js";
 export type { MetaLearner } from "./metalearner/metaLearner.js";
 export { metaEpoch } from "./metalearner/metaTrainer.js";
@@ -14,6 +15,7 @@ export { SearchModel } from "./models/searchModel.js";
 export { writeComparison, writeReport } from "./reports/index.js";
 export { baselineConfig, runBaseline } from "./runs/baseline.js";
 export { type RunConfig, validateConfig } from "./runs/config.js";
+export { predictRun } from "./runs/predict.js";
 export { buildConfig, PRESETS } from "./runs/presets.js";
 export { runEvaluation, runTraining } from "./runs/runner.js";
 export { FixedNetwork } from "./searchspace/fixedNetwork.js";

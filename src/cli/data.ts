@@ -3,7 +3,12 @@ import { type Command, InvalidArgumentError, Option } from "commander";
 import { downloadOmniglot } from "../data/download.js";
 import { formatSummary, inspectDataset } from "../data/inspect.js";
 import type { DatasetName } from "../data/types.js";
-import { addSettingOptions, aliasOptions, settingOption, settingValues } from "./settings.js";
+import type { SettingKey } from "../runs/config.js";
+import { buildConfig } from "../runs/presets.js";
+import { addSettingOptions, aliasOptions, presetOption, settingOption, settingValues } from "./settings.js";
+
+/** The task shape a folder dataset's splits are checked against. */
+const TASK_KEYS: SettingKey[] = ["ways", "shots", "trainShots", "queries"];
 
 function nonNegativeInt(v: string): number {
   const n = Number(v);
@@ -46,8 +51,10 @@ export function register(program: Command): void {
     .option("--no-rotations", "omniglot: do not count 90/180/270-degree rotations as further classes")
     .addOption(new Option("--split <SPLIT>", "omniglot split").choices(["background", "vinyals"]).default("background"))
     .option("--val-characters <N>", "omniglot: characters held out of train for validation", nonNegativeInt, 0)
-    .option("--json", "print one JSON object");
-  addSettingOptions(inspect, ["dataset", "dataDir"], "Options:");
+    .option("--json", "print one JSON object")
+    .addOption(presetOption("quick").helpGroup("Task (folder: the shape its splits are checked against):"));
+  addSettingOptions(inspect, ["dataset", "dataDir", "imageSize", "imageColour"], "Options:");
+  addSettingOptions(inspect, TASK_KEYS, "Task (folder: the shape its splits are checked against):");
   inspect.options.find((opt) => opt.long === "--dataset")!.makeOptionMandatory();
   inspect.action(
     async (
@@ -58,15 +65,31 @@ export function register(program: Command): void {
         json?: boolean;
       },
     ) => {
-      const { dataset, dataDir } = settingValues(o, ["dataset", "dataDir"]);
+      const { dataset, dataDir, imageSize, imageColour } = settingValues(o, [
+        "dataset",
+        "dataDir",
+        "imageSize",
+        "imageColour",
+      ]);
+      const task = dataset === "folder" ? buildConfig(String(o.preset), {}, settingValues(o, TASK_KEYS)) : undefined;
       const summary = await inspectDataset({
         name: dataset as DatasetName,
         dir: dataDir,
+        imageSize,
+        imageColour,
+        task,
         rotations: o.rotations,
         split: o.split,
         valCharacters: o.valCharacters,
       });
-      console.log(o.json ? JSON.stringify(summary) : formatSummary(summary));
+      if (o.json) console.log(JSON.stringify(summary));
+      else {
+        console.log(formatSummary(summary));
+        if (task)
+          console.log(
+            `  (checked against ${task.ways}-way tasks of ${task.trainShots} + ${task.queries} images per class in train, ${task.shots} + ${task.queries} in val and test: --preset, --ways, --train-shots, --shots, --queries)`,
+          );
+      }
     },
   );
 }

@@ -1,6 +1,7 @@
 // metanas inspect: sizes (weights, multiply-accumulates per image) and cell layout of the network a
 // configuration builds: the one-shot search network, a genotype's fixed network, or Conv4.
 import type { Command } from "commander";
+import { folderImageShape, knownImageShape } from "../data/shapes.js";
 import { manualSeed, setNumThreads, tidy } from "../engine/index.js";
 import { buildModel } from "../models/build.js";
 import type { Conv4Model } from "../models/conv4.js";
@@ -14,11 +15,6 @@ import { fixedSizes, macsPerImage, searchSizes } from "../searchspace/sizes.js";
 import { numEdges } from "../searchspace/topology.js";
 import { addSettingOptions, helpWithPresetValues, presetOption, settingValues } from "./settings.js";
 
-const SHAPES: Record<RunConfig["dataset"], string> = {
-  omniglot: "1x28x28",
-  miniimagenet: "3x84x84",
-  builtin: "1x28x28",
-};
 const DEFAULT_PRESET = "omniglot-20way-1shot";
 
 function parseShape(text: string): [number, number, number] {
@@ -29,6 +25,8 @@ function parseShape(text: string): [number, number, number] {
 /** The settings that decide the network: the rest of a configuration does not change its size. */
 const NETWORK_KEYS: SettingKey[] = [
   "dataset",
+  "imageSize",
+  "imageColour",
   "ways",
   "model",
   "genotype",
@@ -151,7 +149,10 @@ export function register(program: Command): void {
   helpWithPresetValues(cmd, DEFAULT_PRESET);
   cmd.action((o: Record<string, unknown>) => {
     const c = buildConfig(String(o.preset), {}, settingValues(o, NETWORK_KEYS));
-    const shape = parseShape(String(o.shape ?? SHAPES[c.dataset]));
+    // A folder of detected colour: its grey shape (--shape gives another).
+    const shape = o.shape
+      ? parseShape(String(o.shape))
+      : (knownImageShape(c.dataset, c) ?? folderImageShape("grey", c.imageSize));
     setNumThreads(1);
     manualSeed(0);
     const model = buildModel(c, shape);

@@ -4,6 +4,7 @@ export { defaultCacheDir } from "./cache.js";
 export { renderContactSheet } from "./contact-sheet.js";
 export { downloadOmniglot, OMNIGLOT_BASE_URL, OMNIGLOT_MD5 } from "./download.js";
 export { DataError } from "./errors.js";
+export { loadFolder } from "./folder.js";
 export { formatSummary, inspectDataset } from "./inspect.js";
 export { type LoadDatasetOptions, loadDataset } from "./load.js";
 export { loadMiniImagenet } from "./miniimagenet.js";

@@ -3,6 +3,7 @@ import { stat } from "node:fs/promises";
 import path from "node:path";
 import { loadBuiltin } from "./builtin.js";
 import { DataError } from "./errors.js";
+import { inspectFolder, type TaskShape } from "./folderInspect.js";
 import type { LoadDatasetOptions } from "./load.js";
 import { checkMiniDir, MINI_SPLITS, readSplitCsv } from "./miniimagenet.js";
 import { countOmniglotSet, locateOmniglot, OMNIGLOT_SETS, partitionOmniglot } from "./omniglot.js";
@@ -20,6 +21,10 @@ export interface DatasetSummary {
   splits: { train: SplitSummary; val?: SplitSummary; test: SplitSummary };
   /** MiniImagenet only: whether the images/ folder is there (the split files alone can be inspected). */
   imagesFolder?: boolean;
+  /** Folder datasets: files in class folders skipped as not images. */
+  skipped?: number;
+  /** Folder datasets checked against a task shape: what stops its tasks from being drawn, one line each. */
+  problems?: string[];
 }
 
 const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
@@ -34,7 +39,7 @@ function poolSummary(pool: ClassPool): SplitSummary {
   return { classes: pool.numClasses, images };
 }
 
-export async function inspectDataset(opts: LoadDatasetOptions): Promise<DatasetSummary> {
+export async function inspectDataset(opts: LoadDatasetOptions & { task?: TaskShape }): Promise<DatasetSummary> {
   if (opts.name === "builtin") {
     const ds = loadBuiltin({ seed: opts.seed, drawingsPerClass: opts.drawingsPerClass });
     const { train, val, test } = ds.splits;
@@ -46,6 +51,7 @@ export async function inspectDataset(opts: LoadDatasetOptions): Promise<DatasetS
   }
   if (!opts.dir) throw new DataError(`dataset ${opts.name} needs a folder; pass --data-dir DIR`);
   const dir = opts.dir;
+  if (opts.name === "folder") return inspectFolder(dir, opts, opts.task);
   if (opts.name === "omniglot") {
     // One set after the other, so that a missing folder always reports the background set first.
     const [bg, ev] = [
@@ -75,7 +81,7 @@ export async function inspectDataset(opts: LoadDatasetOptions): Promise<DatasetS
     const imagesFolder = (await stat(path.join(dir, "images")).catch(() => undefined))?.isDirectory() ?? false;
     return { dataset: "miniimagenet", dir, imageShape: [3, 84, 84], splits: { train, val, test }, imagesFolder };
   }
-  throw new DataError(`unknown dataset "${String(opts.name)}"; use omniglot, miniimagenet or builtin`);
+  throw new DataError(`unknown dataset "${String(opts.name)}"; use omniglot, miniimagenet, builtin or folder`);
 }
 
 export function formatSummary(s: DatasetSummary): string {
@@ -85,5 +91,12 @@ export function formatSummary(s: DatasetSummary): string {
       lines.push(`  ${name.padEnd(5)} ${String(v.classes).padStart(6)} classes ${String(v.images).padStart(8)} images`);
   }
   if (s.imagesFolder === false) lines.push("  (no images/ folder: counts are from the split files only)");
+  if (s.skipped) lines.push(`  (${s.skipped} file(s) in class folders skipped: not images by their ending)`);
+  if (s.problems) {
+    lines.push(
+      s.problems.length === 0 ? "  every split can give tasks of this shape" : "  cannot draw tasks of this shape:",
+    );
+    for (const p of s.problems) lines.push(`  - ${p}`);
+  }
   return lines.join("\n");
 }

@@ -1,14 +1,16 @@
 // One entry point for every dataset, so callers only name what they want.
 import { loadBuiltin } from "./builtin.js";
 import { DataError } from "./errors.js";
+import { loadFolder } from "./folder.js";
 import { loadMiniImagenet } from "./miniimagenet.js";
 import { loadOmniglot, type OmniglotPreprocessing, type OmniglotSplit } from "./omniglot.js";
 import type { Log } from "./progress.js";
+import type { FolderImageSettings } from "./shapes.js";
 import { DATASET_NAMES, type DatasetName, type FewShotDataset } from "./types.js";
 
-export interface LoadDatasetOptions {
+export interface LoadDatasetOptions extends FolderImageSettings {
   name: DatasetName;
-  /** Data folder (omniglot, miniimagenet); ignored by builtin. */
+  /** Data folder (omniglot, miniimagenet, folder); ignored by builtin. */
   dir?: string;
   /** Seed of the built-in drawings' jitter (the file datasets do not depend on it). */
   seed?: number;
@@ -37,6 +39,8 @@ export async function loadDataset(opts: LoadDatasetOptions): Promise<FewShotData
       return loadOmniglot({ ...opts, dir: requireDir(opts) });
     case "miniimagenet":
       return loadMiniImagenet({ ...opts, dir: requireDir(opts) });
+    case "folder":
+      return loadFolder({ ...opts, dir: requireDir(opts) });
     default:
       throw new DataError(`unknown dataset "${String(opts.name)}"; use one of ${DATASET_NAMES.join(", ")}`);
   }

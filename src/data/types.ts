@@ -15,7 +15,7 @@ export interface ClassPool {
 }
 
 /** The datasets metanas reads (load.ts loads each by name). */
-export const DATASET_NAMES = ["builtin", "omniglot", "miniimagenet"] as const;
+export const DATASET_NAMES = ["builtin", "omniglot", "miniimagenet", "folder"] as const;
 export type DatasetName = (typeof DATASET_NAMES)[number];
 
 export interface FewShotDataset {

@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { OMNIGLOT_PREPROCESSING, OMNIGLOT_SPLITS } from "../data/omniglot.js";
 import { BATCH_SAMPLING } from "../data/sampler.js";
+import { IMAGE_COLOURS } from "../data/shapes.js";
 import { DATASET_NAMES } from "../data/types.js";
 import { META_LEARNERS } from "../metalearner/metaLearner.js";
 import { OUTER_SCHEDULES } from "../metalearner/schedule.js";
@@ -89,7 +90,7 @@ export const SETTINGS = {
     group: "task",
     role: "structure",
     placeholder: "NAME",
-    description: "builtin (rendered characters, no download), omniglot, or miniimagenet",
+    description: "builtin (rendered characters, no download), omniglot, miniimagenet, or folder (your own images)",
   },
   dataDir: {
     ...optional(text()),
@@ -99,7 +100,23 @@ export const SETTINGS = {
     aliases: ["--dir"],
     resume: true,
     eval: true,
-    description: "dataset folder (omniglot: the zips or their folders; miniimagenet: the CSVs and images/)",
+    description:
+      "dataset folder (omniglot: zips or their folders; miniimagenet: CSVs and images/; folder: train/ test/)",
+  },
+  imageSize: {
+    ...optional(int(8)),
+    group: "task",
+    role: "structure",
+    description: "dataset folder: images are resized to n x n (default 28 for grey, 84 for colour)",
+  },
+  imageColour: {
+    ...choice(IMAGE_COLOURS),
+    // A default, so that presets and older run directories need none.
+    schema: z.enum(IMAGE_COLOURS).default("auto"),
+    group: "task",
+    role: "structure",
+    placeholder: "NAME",
+    description: "dataset folder: grey, colour, or auto (colour when any image has colour)",
   },
   ways: { ...int(2), group: "task", role: "structure", description: "classes per task (n-way)" },
   shots: {
@@ -470,6 +487,8 @@ export const RunConfigSchema = z
       issue("testArchSteps", `architecture steps (${c.testArchSteps}) exceed meta-test steps (${c.testSteps})`);
     for (const r of c.reductions)
       if (r >= c.cells) issue("reductions", `reduction position ${r} is not a cell (0..${c.cells - 1})`);
+    if (c.dataset !== "folder" && (c.imageSize !== undefined || c.imageColour !== "auto"))
+      issue(c.imageSize !== undefined ? "imageSize" : "imageColour", "applies to --dataset folder only: leave it out");
     if (c.model === "fixed" && !c.genotype) issue("genotype", "model fixed needs a genotype (--genotype FILE)");
     if (c.model === "conv4" && c.baseline !== "none")
       issue(

@@ -1,7 +1,7 @@
 // Everything a run works with, built from its configuration: data, model, task optimisers and
 // meta-learner.
 import { loadDataset } from "../data/load.js";
-import type { ClassPool, FewShotDataset } from "../data/types.js";
+import type { ClassPool, FewShotDataset, ImageShape } from "../data/types.js";
 import { manualSeed, setDefaultDevice, setNumThreads } from "../engine/index.js";
 import { FirstOrderMaml } from "../metalearner/fomaml.js";
 import type { MetaLearner } from "../metalearner/metaLearner.js";
@@ -24,6 +24,7 @@ export async function openSession(c: RunConfig, log: (line: string) => void): Pr
   setNumThreads(c.threads);
   setDefaultDevice(c.device);
   manualSeed(c.seed);
+  const images = { imageSize: c.imageSize, imageColour: c.imageColour };
   const dataset = await loadDataset({
     name: c.dataset,
     dir: c.dataDir,
@@ -31,8 +32,14 @@ export async function openSession(c: RunConfig, log: (line: string) => void): Pr
     split: c.omniglotSplit,
     preprocessing: c.omniglotPreprocessing,
     log,
+    ...images,
   } as Parameters<typeof loadDataset>[0]);
-  const model = buildModel(c, dataset.imageShape);
+  return { config: c, dataset, ...openModel(c, dataset.imageShape) };
+}
+
+/** The model, task optimisers and meta-learner of a configuration, for images of this shape (no data). */
+export function openModel(c: RunConfig, imageShape: ImageShape): Pick<Session, "model" | "opt" | "learner"> {
+  const model = buildModel(c, imageShape);
   const opt = new TaskOptimizers(model, {
     lrWeights: c.lrWeights,
     lrArch: c.lrArch,
@@ -43,7 +50,7 @@ export async function openSession(c: RunConfig, log: (line: string) => void): Pr
     c.metaLearner === "reptile"
       ? new Reptile(c.metaLrWeights, c.metaLrArch)
       : new FirstOrderMaml(model, c.fomamlLrWeights, c.fomamlLrArch);
-  return { config: c, dataset, model, opt, learner };
+  return { model, opt, learner };
 }
 
 export function closeSession(s: Session): void {
