@@ -15,7 +15,7 @@ const LAYERS = [
   ["searchspace", "sparsification"],
   ["models"],
   ["tasklearner"],
-  ["metalearner"],
+  ["metalearner", "singletask"],
   ["evaluation"],
   ["runs"],
   ["reports"],

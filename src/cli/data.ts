@@ -1,7 +1,9 @@
 // metanas data: download and inspect few-shot datasets.
 import { type Command, InvalidArgumentError, Option } from "commander";
+import { downloadCifar10 } from "../data/cifar10Download.js";
 import { downloadOmniglot } from "../data/download.js";
 import { formatSummary, inspectDataset } from "../data/inspect.js";
+import { DATASET_NAMES } from "../data/load.js";
 import type { DatasetName } from "../data/types.js";
 import { addSettingOptions, aliasOptions, settingOption, settingValues } from "./settings.js";
 
@@ -17,28 +19,41 @@ export function register(program: Command): void {
   const download = data
     .command("download")
     .description("fetch a dataset's canonical files (MD5-checked; files already present and valid are kept)")
-    .argument("<dataset>", "dataset to fetch (omniglot)")
+    .argument("<dataset>", "dataset to fetch (omniglot or cifar10)")
     .addOption(
-      settingOption("dataDir", { description: "folder to put the files in", default: "data/omniglot" }).helpGroup(
+      settingOption("dataDir", { description: "folder to put the files in (default data/<dataset>)" }).helpGroup(
         "Options:",
       ),
     )
     .option(
       "--base-url <URL>",
-      "where to fetch from (default: $METANAS_OMNIGLOT_URL, else the canonical GitHub address)",
+      "where to fetch from (default: $METANAS_OMNIGLOT_URL or $METANAS_CIFAR10_URL, else the canonical address)",
+    )
+    .addOption(
+      new Option("--layout <LAYOUT>", "cifar10: which distribution (the Python pickles or the binary batches)")
+        .choices(["python", "binary"])
+        .default("python"),
     )
     .option("--quiet", "no progress output");
   for (const alias of aliasOptions("dataDir")) download.addOption(alias);
-  download.action(async (dataset: string, o: Record<string, unknown> & { baseUrl?: string; quiet?: boolean }) => {
-    if (dataset !== "omniglot") {
-      throw new Error(
-        `cannot download ${dataset}: only omniglot can be downloaded (MiniImagenet's images are under ImageNet's terms; the builtin dataset needs no download)`,
-      );
-    }
-    const dir = settingValues(o, ["dataDir"]).dataDir!;
-    const results = await downloadOmniglot({ dir, baseUrl: o.baseUrl, quiet: o.quiet });
-    for (const r of results) console.log(`${r.status.padEnd(10)} ${r.file}`);
-  });
+  download.action(
+    async (
+      dataset: string,
+      o: Record<string, unknown> & { baseUrl?: string; quiet?: boolean; layout: "python" | "binary" },
+    ) => {
+      if (dataset !== "omniglot" && dataset !== "cifar10") {
+        throw new Error(
+          `cannot download ${dataset}: only omniglot and cifar10 can be downloaded (MiniImagenet's images are under ImageNet's terms; the builtin dataset needs no download)`,
+        );
+      }
+      const dir = settingValues(o, ["dataDir"]).dataDir ?? `data/${dataset}`;
+      const results =
+        dataset === "omniglot"
+          ? await downloadOmniglot({ dir, baseUrl: o.baseUrl, quiet: o.quiet })
+          : await downloadCifar10({ dir, layout: o.layout, baseUrl: o.baseUrl, quiet: o.quiet });
+      for (const r of results) console.log(`${r.status.padEnd(10)} ${r.file}`);
+    },
+  );
 
   const inspect = data
     .command("inspect")
@@ -46,9 +61,10 @@ export function register(program: Command): void {
     .option("--no-rotations", "omniglot: do not count 90/180/270-degree rotations as further classes")
     .addOption(new Option("--split <SPLIT>", "omniglot split").choices(["background", "vinyals"]).default("background"))
     .option("--val-characters <N>", "omniglot: characters held out of train for validation", nonNegativeInt, 0)
-    .option("--json", "print one JSON object");
-  addSettingOptions(inspect, ["dataset", "dataDir"], "Options:");
-  inspect.options.find((opt) => opt.long === "--dataset")!.makeOptionMandatory();
+    .option("--json", "print one JSON object")
+    // Every dataset the data layer reads (cifar10 too, which has no few-shot split for `search`).
+    .addOption(new Option("--dataset <NAME>", "dataset to inspect").choices([...DATASET_NAMES]).makeOptionMandatory());
+  addSettingOptions(inspect, ["dataDir"], "Options:");
   inspect.action(
     async (
       o: Record<string, unknown> & {
@@ -58,9 +74,9 @@ export function register(program: Command): void {
         json?: boolean;
       },
     ) => {
-      const { dataset, dataDir } = settingValues(o, ["dataset", "dataDir"]);
+      const { dataDir } = settingValues(o, ["dataDir"]);
       const summary = await inspectDataset({
-        name: dataset as DatasetName,
+        name: o.dataset as DatasetName,
         dir: dataDir,
         rotations: o.rotations,
         split: o.split,

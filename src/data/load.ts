@@ -1,16 +1,17 @@
 // One entry point for every dataset, so callers only name what they want.
 import { loadBuiltin } from "./builtin.js";
+import { loadCifar10 } from "./cifar10.js";
 import { DataError } from "./errors.js";
 import { loadMiniImagenet } from "./miniimagenet.js";
 import { loadOmniglot } from "./omniglot.js";
 import type { Log } from "./progress.js";
 import type { DatasetName, FewShotDataset } from "./types.js";
 
-export const DATASET_NAMES: readonly DatasetName[] = ["omniglot", "miniimagenet", "builtin"];
+export const DATASET_NAMES: readonly DatasetName[] = ["omniglot", "miniimagenet", "builtin", "cifar10"];
 
 export interface LoadDatasetOptions {
   name: DatasetName;
-  /** Data folder (omniglot, miniimagenet); ignored by builtin. */
+  /** Data folder (omniglot, miniimagenet, cifar10); ignored by builtin. */
   dir?: string;
   /** Seed of the built-in drawings' jitter (the file datasets do not depend on it). */
   seed?: number;
@@ -37,6 +38,8 @@ export async function loadDataset(opts: LoadDatasetOptions): Promise<FewShotData
       return loadOmniglot({ ...opts, dir: requireDir(opts) });
     case "miniimagenet":
       return loadMiniImagenet({ ...opts, dir: requireDir(opts) });
+    case "cifar10":
+      return loadCifar10({ dir: requireDir(opts) });
     default:
       throw new DataError(`unknown dataset "${String(opts.name)}"; use one of ${DATASET_NAMES.join(", ")}`);
   }

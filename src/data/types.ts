@@ -14,7 +14,7 @@ export interface ClassPool {
   className?(c: number): string;
 }
 
-export type DatasetName = "omniglot" | "miniimagenet" | "builtin";
+export type DatasetName = "omniglot" | "miniimagenet" | "builtin" | "cifar10";
 
 export interface FewShotDataset {
   readonly name: DatasetName;

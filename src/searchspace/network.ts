@@ -21,6 +21,8 @@ export interface NetworkConfig {
   nodes: number;
   /** The stem maps the image to stemMultiplier * C channels. */
   stemMultiplier: number;
+  /** DARTS's network doubles C at every reduction cell; MetaNAS's keeps it (default false). */
+  doubleAtReductions?: boolean;
 }
 
 export const PAPER_NETWORK: Omit<NetworkConfig, "inputChannels" | "classes"> = {
@@ -65,7 +67,7 @@ export abstract class CellNetwork<TCell extends Module> extends Module {
   ) {
     super();
     validateNetworkConfig(config);
-    const c = config.channels;
+    let c = config.channels;
     const stemChannels = config.stemMultiplier * c;
     this.stemConv = this.child("stem.conv", new Conv2d(config.inputChannels, stemChannels, 3, { padding: 1 }));
     this.stemBn = this.child("stem.bn", new BatchNorm2d(stemChannels, true));
@@ -73,6 +75,7 @@ export abstract class CellNetwork<TCell extends Module> extends Module {
     let reductionPrev = false;
     for (let k = 0; k < config.cells; k++) {
       const reduction = config.reductions.includes(k);
+      if (reduction && config.doubleAtReductions) c *= 2;
       const cell = makeCell({
         prevPrevChannels: pp,
         prevChannels: p,
