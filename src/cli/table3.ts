@@ -1,6 +1,6 @@
 // metanas table3: the paper's appendix Table 3 as it ran, a single-task DARTS search per
 // sparsification strategy and seed, and the accuracy before and after pruning (docs/single-task.md).
-import { type Command, Option } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import { defaultRunDir } from "../runs/runDir.js";
 import {
   buildSingleTaskConfig,
@@ -49,6 +49,13 @@ function presetValuesInHelp(cmd: Command): void {
   });
 }
 
+function parseShard(text: string): { index: number; count: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  const [k, n] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
+  if (!(n >= 1 && k >= 1 && k <= n)) throw new InvalidArgumentError("must be k/n with 1 <= k <= n, e.g. 1/2.");
+  return { index: k - 1, count: n };
+}
+
 export function register(program: Command): void {
   const cmd = program
     .command("table3")
@@ -64,6 +71,11 @@ export function register(program: Command): void {
     .option(
       "--out <dir>",
       "output folder (default runs/table3-<preset>-<time>); rerun with the same --out to continue, or with more --seeds / --strategies to add searches",
+    )
+    .option(
+      "--shard <k/n>",
+      "run only the k-th of every n searches (seeds x strategies), so that n processes share one --out; rerun without it to write the table",
+      parseShard,
     )
     .option("--json", "print the table as one JSON line");
   for (const key of SINGLE_TASK_KEYS) cmd.addOption(settingOption(key));
@@ -81,10 +93,13 @@ export function register(program: Command): void {
     };
     process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
     try {
-      const result = await runTable3(dir, config, { reporter, shouldStop: () => stop });
+      const shard = o.shard as { index: number; count: number } | undefined;
+      const result = await runTable3(dir, config, { reporter, shouldStop: () => stop, shard });
       if (!result) {
-        reporter.log(`stopped; the finished searches are kept: rerun the same command with --out ${dir} to continue`);
-        process.exitCode = 130;
+        if (stop) {
+          reporter.log(`stopped; the finished searches are kept: rerun the same command with --out ${dir} to continue`);
+          process.exitCode = 130;
+        }
         return;
       }
       if (o.json) console.log(JSON.stringify({ dir, ...result, config: undefined }));

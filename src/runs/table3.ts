@@ -66,6 +66,11 @@ export interface Table3Options {
   reporter?: ProgressReporter;
   /** Polled between steps: true stops the current search (it is not saved) and the run returns null. */
   shouldStop?: () => boolean;
+  /**
+   * Run only every count-th search (seeds x strategies in order), starting with the index-th (0-based),
+   * so that several processes share one output folder; the table is written once every search is there.
+   */
+  shard?: { index: number; count: number };
 }
 
 /** The search settings of a configuration. */
@@ -179,35 +184,23 @@ function prepareDir(dir: string, c: SingleTaskConfig): void {
 export const searchFile = (dir: string, strategy: Strategy, seed: number) =>
   path.join(dir, "searches", `${strategy}-seed${seed}.json`);
 
-/** Runs (or reuses) every strategy x seed search under `dir`, then writes table3.json and table3.md. */
+/**
+ * Runs (or reuses) every strategy x seed search under `dir` (or a shard's share of them), then writes
+ * table3.json and table3.md. Returns null when stopped, or when a shard finished but other shards'
+ * searches are still missing (`missing` then lists them).
+ */
 export async function runTable3(dir: string, c: SingleTaskConfig, o: Table3Options = {}): Promise<Table3Result | null> {
   const reporter = o.reporter ?? silentReporter;
-  prepareDir(dir, c);
   setNumThreads(c.threads);
   setDefaultDevice(c.device);
+  // The data first: a missing or bad dataset leaves no output folder behind.
   const data = await loadSingleTaskData(c, (l) => reporter.log(l));
+  prepareDir(dir, c);
   reporter.log(
     `table3: ${data.numClasses} classes, ${data.weightImages.length} images train the weights, ${data.archImages.length} the architecture, ${data.testImages.length} held out`,
   );
-  const results: SearchResult[] = [];
-  for (const seed of c.seeds) {
-    for (const strategy of c.strategies) {
-      const file = searchFile(dir, strategy, seed);
-      if (existsSync(file)) {
-        reporter.log(`table3: ${strategy} seed ${seed} finished earlier (${file}); reusing it`);
-        results.push(JSON.parse(readFileSync(file, "utf8")) as SearchResult);
-        continue;
-      }
-      const r = await runSearch(c, data, strategy, seed, o);
-      if (!r) return null;
-      writeFileAtomic(file, `${JSON.stringify(r, null, 2)}\n`);
-      const m = r.measurement;
-      reporter.log(
-        `table3: ${strategy} seed ${seed}: one-shot ${(100 * m.oneShot).toFixed(1)}% -> discrete ${(100 * m.discrete).toFixed(1)}% (${r.wallSeconds.toFixed(0)} s)`,
-      );
-      results.push(r);
-    }
-  }
+  const results = await collectSearches(dir, c, data, o);
+  if (!results) return null;
   const result: Table3Result = {
     config: c,
     data: {
@@ -226,6 +219,44 @@ export async function runTable3(dir: string, c: SingleTaskConfig, o: Table3Optio
   writeFileAtomic(path.join(dir, TABLE3_FILES.json), `${JSON.stringify(result, null, 2)}\n`);
   writeFileAtomic(path.join(dir, TABLE3_FILES.markdown), table3Markdown(result));
   return result;
+}
+
+/** Every search of the run, run now or reused, in seeds x strategies order; null when stopped or incomplete. */
+async function collectSearches(
+  dir: string,
+  c: SingleTaskConfig,
+  data: SingleTaskData,
+  o: Table3Options,
+): Promise<SearchResult[] | null> {
+  const reporter = o.reporter ?? silentReporter;
+  const results: SearchResult[] = [];
+  const searches = c.seeds.flatMap((seed) => c.strategies.map((strategy) => ({ seed, strategy })));
+  const shard = o.shard ?? { index: 0, count: 1 };
+  for (const [k, { seed, strategy }] of searches.entries()) {
+    const file = searchFile(dir, strategy, seed);
+    if (existsSync(file)) {
+      if (k % shard.count === shard.index)
+        reporter.log(`table3: ${strategy} seed ${seed} finished earlier (${file}); reusing it`);
+      results.push(JSON.parse(readFileSync(file, "utf8")) as SearchResult);
+      continue;
+    }
+    if (k % shard.count !== shard.index) continue;
+    const r = await runSearch(c, data, strategy, seed, o);
+    if (!r) return null;
+    writeFileAtomic(file, `${JSON.stringify(r, null, 2)}\n`);
+    const m = r.measurement;
+    reporter.log(
+      `table3: ${strategy} seed ${seed}: one-shot ${(100 * m.oneShot).toFixed(1)}% -> discrete ${(100 * m.discrete).toFixed(1)}% (${r.wallSeconds.toFixed(0)} s)`,
+    );
+    results.push(r);
+  }
+  if (results.length < searches.length) {
+    reporter.log(
+      `table3: this shard is done; ${searches.length - results.length} searches of other shards are still missing: when they have finished, rerun without --shard (it reuses every search) to write the table`,
+    );
+    return null;
+  }
+  return results;
 }
 
 export function table3Row(strategy: Strategy, runs: readonly SearchResult[]): Table3Row {

@@ -1,5 +1,6 @@
 // The one-shot search network: stem, cells [normal, reduction, normal, reduction] by default,
-// constant channel count, global average pooling, linear classifier.
+// constant channel count (or doubled at each reduction, as DARTS's network, for the single-task
+// search), global average pooling, linear classifier.
 import { globalAvgPool, type Tensor, tidy } from "../engine/index.js";
 import { BatchNorm2d, Conv2d, Linear } from "../nn/layers.js";
 import { Module } from "../nn/module.js";

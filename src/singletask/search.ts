@@ -6,6 +6,7 @@
 import { Adam, clipGradNorm, crossEntropy, grad, MomentumSgd, noGrad, tidy } from "../engine/index.js";
 import type { ForwardPhase } from "../models/model.js";
 import type { SearchModel } from "../models/searchModel.js";
+import { annealsOps } from "../sparsification/strategy.js";
 import { temperatureAt } from "../sparsification/temperature.js";
 import { toTensors } from "../tasklearner/batch.js";
 import { architectureStep, turn } from "../tasklearner/taskLearner.js";
@@ -46,7 +47,7 @@ export interface EpochRecord {
   /** Mean loss and accuracy of the weight steps' batches (augmented, before each step). */
   trainLoss: number;
   trainAccuracy: number;
-  /** Mean entropy (nats) of the op weights over normal and reduction cells at that temperature. */
+  /** Mean entropy (nats) of the op weights over normal and reduction cells, as the strategy weighs them then. */
   opEntropy: number;
   seconds: number;
 }
@@ -147,7 +148,8 @@ export async function searchSingleTask(
         o.onStep?.(step + 1, total);
         await turn();
       }
-      const e = model.architectureEntropy(temperature);
+      // At the temperature the op weights are computed with: plain DARTS never anneals them.
+      const e = model.architectureEntropy(annealsOps(model.strategy) ? temperature : 1);
       const record: EpochRecord = {
         epoch: epoch + 1,
         steps: step,
