@@ -10,10 +10,9 @@ import path from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import * as E from "../src/engine/index.js";
-import { FixedNetwork } from "../src/searchspace/fixedNetwork.js";
-import { parseGenotype } from "../src/searchspace/genotype.js";
-import { buildSingleTaskConfig, type SingleTaskConfig } from "../src/runs/singleTaskConfig.js";
+import { SearchModel } from "../src/models/searchModel.js";
 import { RunDirError } from "../src/runs/runDir.js";
+import { buildSingleTaskConfig, type SingleTaskConfig } from "../src/runs/singleTaskConfig.js";
 import {
   loadSingleTaskData,
   networkOf,
@@ -23,12 +22,13 @@ import {
   searchFile,
   searchSettings,
 } from "../src/runs/table3.js";
-import { SearchModel } from "../src/models/searchModel.js";
+import { FixedNetwork } from "../src/searchspace/fixedNetwork.js";
+import { parseGenotype } from "../src/searchspace/genotype.js";
 import { makeBatch } from "../src/singletask/data.js";
 import { measurePruning } from "../src/singletask/measure.js";
 import { cosineRate, searchSingleTask, searchTemperature } from "../src/singletask/search.js";
-import { Rng } from "../src/util/rng.js";
 import { predictWith } from "../src/tasklearner/taskLearner.js";
+import { Rng } from "../src/util/rng.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const cli = path.join(root, "dist/src/cli/main.js");
