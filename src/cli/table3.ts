@@ -28,7 +28,7 @@ const DEFAULT_PRESET = "darts-cifar10";
 
 function settingOption(key: SingleTaskKey): Option {
   const s = SINGLE_TASK_SETTINGS[key] as SingleTaskSetting;
-  const option = new Option(`${singleTaskFlag(key)} <${PLACEHOLDER[s.kind]}>`, s.description);
+  const option = new Option(`${singleTaskFlag(key)} <${s.placeholder ?? PLACEHOLDER[s.kind]}>`, s.description);
   const parse = PARSERS[s.kind];
   if (parse) option.argParser(parse);
   if (s.kind === "choice" && s.choices) option.choices([...s.choices]);

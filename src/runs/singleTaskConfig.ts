@@ -23,6 +23,8 @@ export interface SingleTaskSetting {
   choices?: readonly string[];
   group: keyof typeof SINGLE_TASK_GROUPS;
   description: string;
+  /** The value's name in --help (default by kind). */
+  placeholder?: string;
   /** A rerun of the same output folder may change it (how it runs, or which searches it adds). */
   rerun?: boolean;
 }
@@ -49,6 +51,7 @@ export const SINGLE_TASK_SETTINGS = {
   dataDir: {
     schema: z.string().optional(),
     kind: "text",
+    placeholder: "DIR",
     group: "data",
     rerun: true,
     description: "dataset folder (cifar10: the batches or their folder; omniglot: the zips)",
@@ -138,7 +141,14 @@ export const SINGLE_TASK_SETTINGS = {
     description: "held-out images per evaluation batch (batch norm uses each batch's statistics)",
   },
   threads: { ...int(1), group: "run", rerun: true, description: "libtorch threads" },
-  device: { schema: z.string(), kind: "text", group: "run", rerun: true, description: "libtorch device: cpu or cuda" },
+  device: {
+    schema: z.string(),
+    kind: "text",
+    placeholder: "NAME",
+    group: "run",
+    rerun: true,
+    description: "libtorch device: cpu or cuda",
+  },
 } as const satisfies Record<string, SingleTaskSetting>;
 
 export type SingleTaskKey = keyof typeof SINGLE_TASK_SETTINGS;
