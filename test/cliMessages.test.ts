@@ -90,7 +90,7 @@ before(() => {
     [["data", "inspect", "--dataset", "omniglot"], /needs a folder; pass --data-dir DIR/],
     [["data", "inspect", "--dataset", "omniglot", "--data-dir", missing], /pass --data-dir/],
     [["data", "inspect", "--dataset", "omniglot", "--dir", missing], /pass --data-dir/],
-    [["data", "download", "miniimagenet"], /only omniglot can be downloaded/],
+    [["data", "download", "miniimagenet"], /only omniglot and cifar10 can be downloaded/],
     [["data", "download", "omniglot", "--data-dir", "/etc/hostname/omniglot", "--quiet"], /pass a writable --data-dir/],
     [["report", missing], /does not exist/],
     [["genotype", report, "--format", "gif"], /unknown --format "gif"/],

@@ -16,7 +16,7 @@ const LAYERS = [
   ["sparsification"],
   ["models"],
   ["tasklearner"],
-  ["metalearner"],
+  ["metalearner", "singletask"],
   ["evaluation"],
   ["runs"],
   ["reports"],

@@ -8,9 +8,10 @@ import { register as inspect } from "./inspect.js";
 import { register as predict } from "./predict.js";
 import { register as report } from "./report.js";
 import { register as run } from "./run.js";
+import { register as table3 } from "./table3.js";
 
 type Registrar = (program: Command) => void;
-const registrars: Registrar[] = [run, predict, ablation, config, inspect, data, report, compare];
+const registrars: Registrar[] = [run, predict, ablation, table3, config, inspect, data, report, compare];
 
 export function registerCommands(program: Command): void {
   for (const r of registrars) r(program);

@@ -1,8 +1,9 @@
 // metanas data: download and inspect few-shot datasets.
 import { type Command, InvalidArgumentError, Option } from "commander";
+import { downloadCifar10 } from "../data/cifar10Download.js";
 import { downloadOmniglot } from "../data/download.js";
 import { formatSummary, inspectDataset } from "../data/inspect.js";
-import type { DatasetName } from "../data/types.js";
+import { DATASET_NAMES, type DatasetName } from "../data/types.js";
 import type { SettingKey } from "../runs/config.js";
 import { buildConfig } from "../runs/presets.js";
 import { addSettingOptions, aliasOptions, presetOption, settingOption, settingValues } from "./settings.js";
@@ -22,28 +23,41 @@ export function register(program: Command): void {
   const download = data
     .command("download")
     .description("fetch a dataset's canonical files (MD5-checked; files already present and valid are kept)")
-    .argument("<dataset>", "dataset to fetch (omniglot)")
+    .argument("<dataset>", "dataset to fetch (omniglot or cifar10)")
     .addOption(
-      settingOption("dataDir", { description: "folder to put the files in", default: "data/omniglot" }).helpGroup(
+      settingOption("dataDir", { description: "folder to put the files in (default data/<dataset>)" }).helpGroup(
         "Options:",
       ),
     )
     .option(
       "--base-url <URL>",
-      "where to fetch from (default: $METANAS_OMNIGLOT_URL, else the canonical GitHub address)",
+      "where to fetch from (default: $METANAS_OMNIGLOT_URL or $METANAS_CIFAR10_URL, else the canonical address)",
+    )
+    .addOption(
+      new Option("--layout <LAYOUT>", "cifar10: which distribution (the Python pickles or the binary batches)")
+        .choices(["python", "binary"])
+        .default("python"),
     )
     .option("--quiet", "no progress output");
   for (const alias of aliasOptions("dataDir")) download.addOption(alias);
-  download.action(async (dataset: string, o: Record<string, unknown> & { baseUrl?: string; quiet?: boolean }) => {
-    if (dataset !== "omniglot") {
-      throw new Error(
-        `cannot download ${dataset}: only omniglot can be downloaded (MiniImagenet's images are under ImageNet's terms; the builtin dataset needs no download)`,
-      );
-    }
-    const dir = settingValues(o, ["dataDir"]).dataDir!;
-    const results = await downloadOmniglot({ dir, baseUrl: o.baseUrl, quiet: o.quiet });
-    for (const r of results) console.log(`${r.status.padEnd(10)} ${r.file}`);
-  });
+  download.action(
+    async (
+      dataset: string,
+      o: Record<string, unknown> & { baseUrl?: string; quiet?: boolean; layout: "python" | "binary" },
+    ) => {
+      if (dataset !== "omniglot" && dataset !== "cifar10") {
+        throw new Error(
+          `cannot download ${dataset}: only omniglot and cifar10 can be downloaded (MiniImagenet's images are under ImageNet's terms; the builtin dataset needs no download)`,
+        );
+      }
+      const dir = settingValues(o, ["dataDir"]).dataDir ?? `data/${dataset}`;
+      const results =
+        dataset === "omniglot"
+          ? await downloadOmniglot({ dir, baseUrl: o.baseUrl, quiet: o.quiet })
+          : await downloadCifar10({ dir, layout: o.layout, baseUrl: o.baseUrl, quiet: o.quiet });
+      for (const r of results) console.log(`${r.status.padEnd(10)} ${r.file}`);
+    },
+  );
 
   const inspect = data
     .command("inspect")
@@ -52,10 +66,11 @@ export function register(program: Command): void {
     .addOption(new Option("--split <SPLIT>", "omniglot split").choices(["background", "vinyals"]).default("background"))
     .option("--val-characters <N>", "omniglot: characters held out of train for validation", nonNegativeInt, 0)
     .option("--json", "print one JSON object")
-    .addOption(presetOption("quick").helpGroup("Task (folder: the shape its splits are checked against):"));
-  addSettingOptions(inspect, ["dataset", "dataDir", "imageSize", "imageColour"], "Options:");
+    .addOption(presetOption("quick").helpGroup("Task (folder: the shape its splits are checked against):"))
+    // Every dataset the data layer reads (cifar10 too, which has no few-shot split for `search`).
+    .addOption(new Option("--dataset <NAME>", "dataset to inspect").choices([...DATASET_NAMES]).makeOptionMandatory());
+  addSettingOptions(inspect, ["dataDir", "imageSize", "imageColour"], "Options:");
   addSettingOptions(inspect, TASK_KEYS, "Task (folder: the shape its splits are checked against):");
-  inspect.options.find((opt) => opt.long === "--dataset")!.makeOptionMandatory();
   inspect.action(
     async (
       o: Record<string, unknown> & {
@@ -65,15 +80,11 @@ export function register(program: Command): void {
         json?: boolean;
       },
     ) => {
-      const { dataset, dataDir, imageSize, imageColour } = settingValues(o, [
-        "dataset",
-        "dataDir",
-        "imageSize",
-        "imageColour",
-      ]);
+      const { dataDir, imageSize, imageColour } = settingValues(o, ["dataDir", "imageSize", "imageColour"]);
+      const dataset = o.dataset as DatasetName;
       const task = dataset === "folder" ? buildConfig(String(o.preset), {}, settingValues(o, TASK_KEYS)) : undefined;
       const summary = await inspectDataset({
-        name: dataset as DatasetName,
+        name: o.dataset as DatasetName,
         dir: dataDir,
         imageSize,
         imageColour,

@@ -16,17 +16,17 @@ import { isPresetName, PRESET_NAMES, PRESETS } from "../runs/presets.js";
 
 const PLACEHOLDER = { int: "n", number: "x", list: "a,b", choice: "NAME", text: "TEXT" } as const;
 
-function parseInteger(text: string): number {
+export function parseInteger(text: string): number {
   const v = Number(text);
   if (text.trim() === "" || !Number.isInteger(v)) throw new InvalidArgumentError("must be an integer.");
   return v;
 }
-function parseNumber(text: string): number {
+export function parseNumber(text: string): number {
   const v = Number(text);
   if (text.trim() === "" || !Number.isFinite(v)) throw new InvalidArgumentError("must be a number.");
   return v;
 }
-function parseList(text: string): number[] {
+export function parseList(text: string): number[] {
   if (text.trim() === "") return [];
   return text.split(",").map((t) => {
     const v = Number(t.trim());

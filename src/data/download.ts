@@ -69,19 +69,27 @@ export async function downloadOmniglot(opts: DownloadOptions): Promise<DownloadR
   return results;
 }
 
-/** Stream url into a temp file beside `file`, hashing as it goes; rename only if the MD5 matches. */
-async function fetchChecked(url: string, file: string, want: string, quiet: boolean, log: Log): Promise<void> {
+/**
+ * Stream url into a temp file beside `file`, hashing as it goes; rename only if the MD5 matches.
+ * `mirrorVar` is the environment variable the errors suggest for a mirror.
+ */
+export async function fetchChecked(
+  url: string,
+  file: string,
+  want: string,
+  quiet: boolean,
+  log: Log,
+  mirrorVar = "METANAS_OMNIGLOT_URL",
+): Promise<void> {
   let res: Response;
   try {
     res = await fetch(url);
   } catch (err) {
     const why = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
-    throw new DataError(`cannot fetch ${url} (${why}); check the network, or set METANAS_OMNIGLOT_URL to a mirror`);
+    throw new DataError(`cannot fetch ${url} (${why}); check the network, or set ${mirrorVar} to a mirror`);
   }
   if (!res.ok || !res.body) {
-    throw new DataError(
-      `fetching ${url} gave HTTP ${res.status}; check the address, or set METANAS_OMNIGLOT_URL to a mirror`,
-    );
+    throw new DataError(`fetching ${url} gave HTTP ${res.status}; check the address, or set ${mirrorVar} to a mirror`);
   }
   const total = Number(res.headers.get("content-length") ?? 0);
   const progress = startProgress(`${path.basename(file)}`, total, quiet, log);

@@ -1,6 +1,8 @@
 // The few-shot data layer: datasets as class pools, the task sampler, and the tools around them.
 export { BUILTIN_CLASSES, BuiltinClassPool, loadBuiltin, renderCharacter } from "./builtin.js";
 export { defaultCacheDir } from "./cache.js";
+export { CIFAR10_CLASSES, loadCifar10 } from "./cifar10.js";
+export { CIFAR10_ARCHIVES, downloadCifar10 } from "./cifar10Download.js";
 export { renderContactSheet } from "./contact-sheet.js";
 export { downloadOmniglot, OMNIGLOT_BASE_URL, OMNIGLOT_MD5 } from "./download.js";
 export { DataError } from "./errors.js";

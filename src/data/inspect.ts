@@ -2,12 +2,13 @@
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import { loadBuiltin } from "./builtin.js";
+import { loadCifar10 } from "./cifar10.js";
 import { DataError } from "./errors.js";
 import { inspectFolder, type TaskShape } from "./folderInspect.js";
 import type { LoadDatasetOptions } from "./load.js";
 import { checkMiniDir, MINI_SPLITS, readSplitCsv } from "./miniimagenet.js";
 import { countOmniglotSet, locateOmniglot, OMNIGLOT_SETS, partitionOmniglot } from "./omniglot.js";
-import type { ClassPool } from "./types.js";
+import { type ClassPool, DATASET_NAMES } from "./types.js";
 
 export interface SplitSummary {
   classes: number;
@@ -25,6 +26,8 @@ export interface DatasetSummary {
   skipped?: number;
   /** Folder datasets checked against a task shape: what stops its tasks from being drawn, one line each. */
   problems?: string[];
+  /** CIFAR-10 only: which distribution layout was found (binary or python). */
+  layout?: string;
 }
 
 const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
@@ -81,11 +84,19 @@ export async function inspectDataset(opts: LoadDatasetOptions & { task?: TaskSha
     const imagesFolder = (await stat(path.join(dir, "images")).catch(() => undefined))?.isDirectory() ?? false;
     return { dataset: "miniimagenet", dir, imageShape: [3, 84, 84], splits: { train, val, test }, imagesFolder };
   }
-  throw new DataError(`unknown dataset "${String(opts.name)}"; use omniglot, miniimagenet, builtin or folder`);
+  if (opts.name === "cifar10") {
+    // Every batch is read and checked: a truncated or foreign file is reported here, not in a run.
+    const ds = await loadCifar10({ dir });
+    const { train, test } = ds.splits;
+    const splits = { train: poolSummary(train), test: poolSummary(test) };
+    return { dataset: "cifar10", dir: ds.folder, imageShape: ds.imageShape, splits, layout: ds.layout };
+  }
+  throw new DataError(`unknown dataset "${String(opts.name)}"; use one of ${DATASET_NAMES.join(", ")}`);
 }
 
 export function formatSummary(s: DatasetSummary): string {
-  const lines = [`${s.dataset}${s.dir ? ` (${s.dir})` : ""}: images ${s.imageShape.join("x")} (CxHxW)`];
+  const where = s.dir ? ` (${s.dir}${s.layout ? `, ${s.layout} layout` : ""})` : "";
+  const lines = [`${s.dataset}${where}: images ${s.imageShape.join("x")} (CxHxW)`];
   for (const [name, v] of Object.entries(s.splits)) {
     if (v)
       lines.push(`  ${name.padEnd(5)} ${String(v.classes).padStart(6)} classes ${String(v.images).padStart(8)} images`);

@@ -1,5 +1,6 @@
 // One entry point for every dataset, so callers only name what they want.
 import { loadBuiltin } from "./builtin.js";
+import { loadCifar10 } from "./cifar10.js";
 import { DataError } from "./errors.js";
 import { loadFolder } from "./folder.js";
 import { loadMiniImagenet } from "./miniimagenet.js";
@@ -10,7 +11,7 @@ import { DATASET_NAMES, type DatasetName, type FewShotDataset } from "./types.js
 
 export interface LoadDatasetOptions extends FolderImageSettings {
   name: DatasetName;
-  /** Data folder (omniglot, miniimagenet, folder); ignored by builtin. */
+  /** Data folder (omniglot, miniimagenet, folder, cifar10); ignored by builtin. */
   dir?: string;
   /** Seed of the built-in drawings' jitter (the file datasets do not depend on it). */
   seed?: number;
@@ -41,6 +42,8 @@ export async function loadDataset(opts: LoadDatasetOptions): Promise<FewShotData
       return loadMiniImagenet({ ...opts, dir: requireDir(opts) });
     case "folder":
       return loadFolder({ ...opts, dir: requireDir(opts) });
+    case "cifar10":
+      return loadCifar10({ dir: requireDir(opts) });
     default:
       throw new DataError(`unknown dataset "${String(opts.name)}"; use one of ${DATASET_NAMES.join(", ")}`);
   }

@@ -29,6 +29,8 @@ export function knownImageShape(name: DatasetName, s: FolderImageSettings = {}):
       return [1, 28, 28];
     case "miniimagenet":
       return [3, 84, 84];
+    case "cifar10":
+      return [3, 32, 32];
     case "folder":
       return s.imageColour === "grey" || s.imageColour === "colour"
         ? folderImageShape(s.imageColour, s.imageSize)

@@ -14,8 +14,10 @@ export interface ClassPool {
   className?(c: number): string;
 }
 
-/** The datasets metanas reads (load.ts loads each by name). */
-export const DATASET_NAMES = ["builtin", "omniglot", "miniimagenet", "folder"] as const;
+/** The few-shot datasets a run meta-trains on (load.ts loads each by name). */
+export const FEW_SHOT_DATASETS = ["builtin", "omniglot", "miniimagenet", "folder"] as const;
+/** Every dataset the data layer reads: the few-shot ones, and CIFAR-10 for the single-task search. */
+export const DATASET_NAMES = [...FEW_SHOT_DATASETS, "cifar10"] as const;
 export type DatasetName = (typeof DATASET_NAMES)[number];
 
 export interface FewShotDataset {

@@ -23,6 +23,8 @@ export {
   type RendezvousOptions,
 } from "./distributed.js";
 export { DType, type DTypeName } from "./dtype.js";
+export { clipGradNorm } from "./gradClip.js";
+export { MomentumSgd, type MomentumSgdOptions } from "./momentumSgd.js";
 export {
   addScaled,
   avgPool2d,

@@ -29,3 +29,13 @@ export function mostFrequent(items: readonly string[], top: number): { genotype:
     .slice(0, top)
     .map(([genotype, count]) => ({ genotype, count }));
 }
+
+/** Mean and standard error of the mean (sample standard deviation / sqrt(n)); NaN error for one value. */
+export function meanAndSem(values: readonly number[]): { mean: number; sem: number } {
+  const n = values.length;
+  if (n === 0) return { mean: Number.NaN, sem: Number.NaN };
+  const mean = values.reduce((a, b) => a + b, 0) / n;
+  if (n === 1) return { mean, sem: Number.NaN };
+  const variance = values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1);
+  return { mean, sem: Math.sqrt(variance / n) };
+}

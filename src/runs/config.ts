@@ -11,7 +11,7 @@ import { z } from "zod";
 import { OMNIGLOT_PREPROCESSING, OMNIGLOT_SPLITS } from "../data/omniglot.js";
 import { BATCH_SAMPLING } from "../data/sampler.js";
 import { IMAGE_COLOURS } from "../data/shapes.js";
-import { DATASET_NAMES } from "../data/types.js";
+import { FEW_SHOT_DATASETS } from "../data/types.js";
 import { META_LEARNERS } from "../metalearner/metaLearner.js";
 import { OUTER_SCHEDULES } from "../metalearner/schedule.js";
 import { CONV4_DOWNSAMPLING } from "../models/conv4.js";
@@ -86,7 +86,7 @@ export const BASELINES = ["none", "conv4"] as const;
 export const SETTINGS = {
   // Task
   dataset: {
-    ...choice(DATASET_NAMES),
+    ...choice(FEW_SHOT_DATASETS),
     group: "task",
     role: "structure",
     placeholder: "NAME",

@@ -1,5 +1,6 @@
 // The one-shot search network: stem, cells [normal, reduction, normal, reduction] by default,
-// constant channel count, global average pooling, linear classifier.
+// constant channel count (or doubled at each reduction, as DARTS's network, for the single-task
+// search), global average pooling, linear classifier.
 import { globalAvgPool, type Tensor, tidy } from "../engine/index.js";
 import { BatchNorm2d, Conv2d, Linear } from "../nn/layers.js";
 import { Module } from "../nn/module.js";
@@ -18,6 +19,8 @@ export interface NetworkConfig {
   nodes: number;
   /** The stem maps the image to stemMultiplier * C channels. */
   stemMultiplier: number;
+  /** DARTS's network doubles C at every reduction cell; MetaNAS's keeps it (default false). */
+  doubleAtReductions?: boolean;
 }
 
 export const PAPER_NETWORK: Omit<NetworkConfig, "inputChannels" | "classes"> = {
@@ -56,7 +59,7 @@ export abstract class CellNetwork<TCell extends Module> extends Module {
   ) {
     super();
     validateNetworkConfig(config);
-    const c = config.channels;
+    let c = config.channels;
     const stemChannels = config.stemMultiplier * c;
     this.stemConv = this.child("stem.conv", new Conv2d(config.inputChannels, stemChannels, 3, { padding: 1 }));
     this.stemBn = this.child("stem.bn", new BatchNorm2d(stemChannels, true));
@@ -64,6 +67,7 @@ export abstract class CellNetwork<TCell extends Module> extends Module {
     let reductionPrev = false;
     for (let k = 0; k < config.cells; k++) {
       const reduction = config.reductions.includes(k);
+      if (reduction && config.doubleAtReductions) c *= 2;
       const cell = makeCell({
         prevPrevChannels: pp,
         prevChannels: p,

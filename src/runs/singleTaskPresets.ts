@@ -1,0 +1,74 @@
+// Presets of the single-task search (docs/single-task.md). darts-cifar10 is the paper's appendix
+// Table 3 as it ran: DARTS's search with Liu et al.'s default hyperparameters on CIFAR-10.
+import type { SingleTaskPresetValues } from "./singleTaskConfig.js";
+
+const dartsSearch = {
+  strategies: ["darts", "anneal-ops", "metanas"],
+  seeds: [1, 2, 3],
+  epochs: 50,
+  batchSize: 64,
+  lrWeights: 0.025,
+  lrWeightsMin: 0.001,
+  momentum: 0.9,
+  weightDecay: 3e-4,
+  gradClip: 5,
+  lrArch: 3e-4,
+  archBeta1: 0.5,
+  archBeta2: 0.999,
+  archWeightDecay: 1e-3,
+  tMax: 1,
+  // Not given by the paper for Table 3; MetaNAS's Omniglot meta-training anneals to 0.05.
+  tMin: 0.05,
+  anneal: "step",
+  trainThreshold: 0.01,
+  evalBatchSize: 500,
+  threads: 1,
+  device: "cpu",
+} satisfies Partial<SingleTaskPresetValues>;
+
+export const SINGLE_TASK_PRESETS = {
+  /** Liu et al.'s search: 8 cells, C = 16 doubling at the reductions (cells 2 and 5), 4 nodes, 50 epochs. */
+  "darts-cifar10": {
+    ...dartsSearch,
+    dataset: "cifar10",
+    classes: 0,
+    testPerClass: 0,
+    trainPerClass: 0,
+    testPerClassMax: 0,
+    trainPortion: 0.5,
+    augment: "crop-flip",
+    channels: 16,
+    cells: 8,
+    reductions: [2, 5],
+    nodes: 4,
+    widthAtReductions: "double",
+  },
+  /**
+   * Table 3's protocol at a budget two CPU cores finish in about two hours (3 seeds x 3 strategies,
+   * docs/single-task.md): 200 Omniglot characters as classes, 15 images each to train on (8 for the
+   * weights, 7 for the architecture) and 5 held out; MetaNAS's 3-node cells, C = 8 doubling at the
+   * reductions; 25 epochs of batch 32 (1,250 steps). DARTS's optimisers, except that the architecture
+   * rate is ten times DARTS's: its 19,550 steps let Adam move a logit by up to about 6, these 1,250
+   * only by 0.4 at 3e-4.
+   */
+  "table3-omniglot-cpu": {
+    ...dartsSearch,
+    dataset: "omniglot",
+    classes: 200,
+    testPerClass: 5,
+    trainPerClass: 0,
+    testPerClassMax: 0,
+    trainPortion: 0.5,
+    augment: "none",
+    channels: 8,
+    cells: 5,
+    reductions: [1, 3],
+    nodes: 3,
+    widthAtReductions: "double",
+    epochs: 25,
+    batchSize: 32,
+    lrArch: 3e-3,
+  },
+} as const satisfies Record<string, SingleTaskPresetValues>;
+
+export type SingleTaskPresetName = keyof typeof SINGLE_TASK_PRESETS;
