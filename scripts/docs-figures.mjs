@@ -3,7 +3,7 @@
 // preset's search (its cells and curves: docs/quick-*.png), the same tasks without meta-training,
 // the Conv4 baseline on the same tasks, and the picture of `metanas compare` of the search against
 // Conv4 (docs/compare-quick.png, the page drawn by headless Chromium). The figures the README
-// quotes go to docs/quick-figures.json (test/readmeFigures.test.ts checks the README against it).
+// quotes go to docs/quick-figures.json (test/docs/readmeFigures.test.ts checks the README against it).
 // Runs already finished under runs/docs/ are reused: delete the folder to start over.
 //   npm run docs:figures
 import { execFileSync } from "node:child_process";

@@ -1,4 +1,4 @@
-"""PyTorch's own ops on the inputs test/kernels-pytorch.test.ts gives metanas's kernels: for each
+"""PyTorch's own ops on the inputs test/engine/kernelsPytorch.test.ts gives metanas's kernels: for each
 case, the output and the gradients of sum(output * upstream) with respect to every input.
 Reads a safetensors file (cases in its metadata), writes one with the results (same format)."""
 import json

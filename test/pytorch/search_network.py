@@ -1,6 +1,6 @@
 """An independent PyTorch implementation of the MetaNAS one-shot network (docs/method.md §1-2),
 written from docs/method.md, fed with metanas's weights: prints logits, loss and gradients as JSON.
-Run by test/searchspace-pytorch.test.ts with Debian's python3-torch; bench/network_pytorch.py
+Run by test/searchspace/pytorch.test.ts with Debian's python3-torch; bench/network_pytorch.py
 imports `network` to time the same network against metanas."""
 import json
 import struct
