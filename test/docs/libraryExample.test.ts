@@ -1,4 +1,4 @@
-// The README's "Use as a library" example runs as written: it is taken out of README.md, run with
+// The library example of docs/library.md runs as written: it is taken out of that page, run with
 // `node` in a scratch folder where `import ... from "metanas"` resolves to this package, and its
 // output and run directory are checked.
 import assert from "node:assert/strict";
@@ -13,19 +13,19 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../.
 const tmp = mkdtempSync(path.join(os.tmpdir(), "metanas-readme-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-const MARKER = "<!-- library example: executed by test/docs/readmeExample.test.ts -->";
+const MARKER = "<!-- library example: executed by test/docs/libraryExample.test.ts -->";
 
 /** The fenced block right after the marker. */
 function example(readme: string): string {
   const at = readme.indexOf(MARKER);
-  assert.ok(at >= 0, "README.md has the library example marker");
+  assert.ok(at >= 0, "docs/library.md has the library example marker");
   const m = /^```js\n([\s\S]*?)^```$/m.exec(readme.slice(at + MARKER.length));
   assert.ok(m, "a ```js block follows the marker");
   return m[1]!;
 }
 
-it("README's library example runs and prints a result", () => {
-  const code = example(readFileSync(path.join(root, "README.md"), "utf8"));
+it("docs/library.md's example runs and prints a result", () => {
+  const code = example(readFileSync(path.join(root, "docs/library.md"), "utf8"));
   assert.match(code, /from "metanas"/, "it imports the package by its name");
   mkdirSync(path.join(tmp, "node_modules"));
   symlinkSync(root, path.join(tmp, "node_modules", "metanas"), "dir");
