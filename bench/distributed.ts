@@ -14,25 +14,18 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TrainRecord } from "../src/runs/format.js";
 import { readMetrics } from "../src/runs/runDir.js";
+import { median, option } from "./common.js";
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : fallback;
-}
-const repeats = Number(arg("repeats", "3"));
-const worlds = arg("ranks", "1,2").split(",").map(Number);
-const channels = arg("channels", "28");
+const repeats = Number(option("repeats", "3"));
+const worlds = option("ranks", "1,2").split(",").map(Number);
+const channels = option("channels", "28");
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const cli = path.resolve(here, "../src/cli/main.js");
 const sharedOmniglot = path.resolve(here, "../../../shared/data/omniglot");
-const dataDir = arg("data-dir", existsSync(sharedOmniglot) ? sharedOmniglot : "");
+const dataDir = option("data-dir", existsSync(sharedOmniglot) ? sharedOmniglot : "");
 const data = dataDir ? ["--data-dir", dataDir] : ["--dataset", "builtin"];
 const tmp = mkdtempSync(path.join(os.tmpdir(), "metanas-bench-dist-"));
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 interface Epochs {
   warmup: number[];

@@ -12,15 +12,12 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { meanAndCi95 } from "../src/evaluation/statistics.js";
 import type { Summary } from "../src/runs/format.js";
+import { option } from "./common.js";
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : fallback;
-}
-const preset = arg("preset", "quick");
-const seeds = arg("seeds", "1,2,3").split(",").map(Number);
-const ranks = Number(arg("ranks", "2"));
-const testTasks = arg("test-tasks", "100");
+const preset = option("preset", "quick");
+const seeds = option("seeds", "1,2,3").split(",").map(Number);
+const ranks = Number(option("ranks", "2"));
+const testTasks = option("test-tasks", "100");
 const extra = process.argv.includes("--") ? process.argv.slice(process.argv.indexOf("--") + 1) : [];
 
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../src/cli/main.js");

@@ -12,7 +12,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { median, option, startPython } from "./pythonSide.js";
+import { median, option } from "./common.js";
+import { startPython } from "./pythonSide.js";
 
 const threads = Number(option("threads", "1"));
 const steps = Number(option("steps", "30"));

@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { median, option } from "./pythonSide.js";
+import { median, option } from "./common.js";
 
 const o = {
   processes: Number(option("processes", "1")),

@@ -17,7 +17,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { median, option, type PythonSide, startPython } from "./pythonSide.js";
+import { median, option } from "./common.js";
+import { type PythonSide, startPython } from "./pythonSide.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const preset = "omniglot-20way-1shot";

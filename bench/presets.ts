@@ -6,7 +6,7 @@
 //   npm run bench:presets -- [--preset NAME[,NAME...]] [--meta-batch N]
 // --meta-batch N measures N tasks of each meta-epoch and scales to the preset's meta-batch (tasks
 // are adapted one after another, so each costs the same); the output says when it did.
-import type { ClassPool, ImageShape } from "../src/data/types.js";
+import type { ImageShape } from "../src/data/types.js";
 import * as E from "../src/engine/index.js";
 import { type MetaTrainSettings, metaEpoch } from "../src/metalearner/metaTrainer.js";
 import { Reptile } from "../src/metalearner/reptile.js";
@@ -15,7 +15,7 @@ import { keysWithRole, type RunConfig } from "../src/runs/config.js";
 import { buildConfig, PRESET_NAMES } from "../src/runs/presets.js";
 import { trainInner } from "../src/runs/session.js";
 import { TaskOptimizers } from "../src/tasklearner/optimizers.js";
-import { Rng } from "../src/util/rng.js";
+import { generatedPool, option } from "./common.js";
 
 const SHAPES: Record<RunConfig["dataset"], ImageShape> = {
   omniglot: [1, 28, 28],
@@ -25,26 +25,6 @@ const SHAPES: Record<RunConfig["dataset"], ImageShape> = {
 };
 /** Settings that only meta-testing, evaluation or bookkeeping read (shots: meta-test tasks only). */
 const NOT_META_TRAINING = new Set<string>(["preset", "shots", ...keysWithRole("evaluation", "bookkeeping")]);
-
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-/** Random images of the preset's shape: what a meta-epoch computes does not depend on their content. */
-function generatedPool(shape: ImageShape, classes: number, perClass: number, seed: number): ClassPool {
-  const rng = new Rng(seed);
-  const size = shape[0] * shape[1] * shape[2];
-  const images = Array.from({ length: classes * perClass }, () =>
-    Float32Array.from({ length: size }, () => rng.float()),
-  );
-  return {
-    numClasses: classes,
-    imageShape: shape,
-    classSize: () => perClass,
-    image: (c, i) => images[c * perClass + i]!,
-  };
-}
 
 interface Measured {
   /** Wall-clock seconds of a warm-up and a search meta-epoch. */
@@ -109,8 +89,8 @@ async function measure(c: RunConfig, measuredTasks: number): Promise<Measured> {
   };
 }
 
-const presets = (arg("preset") ?? PRESET_NAMES.join(",")).split(",");
-const metaBatchArg = arg("meta-batch");
+const presets = (option("preset") ?? PRESET_NAMES.join(",")).split(",");
+const metaBatchArg = option("meta-batch");
 const results: Record<string, Measured & { same_as?: string }> = {};
 const done = new Map<string, string>();
 for (const name of presets) {

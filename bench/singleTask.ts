@@ -6,7 +6,7 @@
 //   npm run bench:single-task -- [--preset NAME[,NAME...]] [--steps N] [--classes N] [--config FILE]
 // --classes: the number of classes of the preset's data (only the classifier's width depends on it);
 // --config: settings over the preset's (JSON), to measure variants.
-import type { ClassPool, FewShotDataset, ImageShape } from "../src/data/types.js";
+import type { FewShotDataset, ImageShape } from "../src/data/types.js";
 import * as E from "../src/engine/index.js";
 import { SearchModel } from "../src/models/searchModel.js";
 import {
@@ -19,6 +19,7 @@ import { splitDataset } from "../src/singletask/data.js";
 import { measurePruning } from "../src/singletask/measure.js";
 import { searchSingleTask, stepsPerEpoch } from "../src/singletask/search.js";
 import { Rng } from "../src/util/rng.js";
+import { generatedPool, option } from "./common.js";
 
 const SHAPES: Record<SingleTaskConfig["dataset"], ImageShape> = {
   cifar10: [3, 32, 32],
@@ -31,25 +32,6 @@ const REAL: Record<SingleTaskConfig["dataset"], { classes: number; train: number
   omniglot: { classes: 964, train: 20, test: 0 },
   builtin: { classes: 1050, train: 20, test: 0 },
 };
-
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-function generatedPool(shape: ImageShape, classes: number, perClass: number, seed: number): ClassPool {
-  const rng = new Rng(seed);
-  const size = shape[0] * shape[1] * shape[2];
-  const images = Array.from({ length: classes * perClass }, () =>
-    Float32Array.from({ length: size }, () => rng.float()),
-  );
-  return {
-    numClasses: classes,
-    imageShape: shape,
-    classSize: () => perClass,
-    image: (c, i) => images[c * perClass + i]!,
-  };
-}
 
 /** Generated data with the preset's classes and enough images for `steps` weight batches. */
 function generatedData(c: SingleTaskConfig, steps: number, classes: number) {
@@ -66,7 +48,7 @@ function generatedData(c: SingleTaskConfig, steps: number, classes: number) {
 }
 
 async function measure(name: string, steps: number, classesArg: number | undefined) {
-  const c = buildSingleTaskConfig(name, arg("config"), {});
+  const c = buildSingleTaskConfig(name, option("config"), {});
   E.setNumThreads(c.threads);
   E.manualSeed(1);
   const real = REAL[c.dataset];
@@ -118,9 +100,9 @@ async function measure(name: string, steps: number, classesArg: number | undefin
   };
 }
 
-const names = (arg("preset") ?? SINGLE_TASK_PRESET_NAMES.join(",")).split(",");
-const steps = Number(arg("steps") ?? 6);
-const classesArg = arg("classes") ? Number(arg("classes")) : undefined;
+const names = (option("preset") ?? SINGLE_TASK_PRESET_NAMES.join(",")).split(",");
+const steps = Number(option("steps") ?? 6);
+const classesArg = option("classes") ? Number(option("classes")) : undefined;
 const results = [];
 for (const name of names) {
   const r = await measure(name, steps, classesArg);
