@@ -7,7 +7,14 @@ import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { PRESETS } from "../../src/index.js";
-import { adjustableKeys, flagOf, RunConfigSchema, SETTING_GROUPS, SETTING_KEYS, SETTINGS } from "../../src/runs/config.js";
+import {
+  adjustableKeys,
+  flagOf,
+  RunConfigSchema,
+  SETTING_GROUPS,
+  SETTING_KEYS,
+  SETTINGS,
+} from "../../src/runs/config.js";
 import { buildConfig } from "../../src/runs/presets.js";
 import { runCli } from "../helpers/cliHarness.js";
 

@@ -12,7 +12,15 @@ import { create } from "tar";
 import { loadCifar10, parseBinaryBatch, parsePythonBatch } from "../../src/data/cifar10.js";
 import { CIFAR10_ARCHIVES, downloadCifar10 } from "../../src/data/cifar10Download.js";
 import { DataError } from "../../src/data/errors.js";
-import { type Batch, binaryBatch, hasNumpy, PIXELS, python2Pickle, repickle, writeCifar } from "../helpers/cifar10Fixtures.js";
+import {
+  type Batch,
+  binaryBatch,
+  hasNumpy,
+  PIXELS,
+  python2Pickle,
+  repickle,
+  writeCifar,
+} from "../helpers/cifar10Fixtures.js";
 import { repoRoot, tempDir } from "../helpers/dataFixtures.js";
 
 const t = tempDir("cifar10");
