@@ -3,7 +3,7 @@ export { BUILTIN_CLASSES, BuiltinClassPool, loadBuiltin, renderCharacter } from 
 export { defaultCacheDir } from "./cache.js";
 export { CIFAR10_CLASSES, loadCifar10 } from "./cifar10.js";
 export { CIFAR10_ARCHIVES, downloadCifar10 } from "./cifar10Download.js";
-export { renderContactSheet } from "./contact-sheet.js";
+export { renderContactSheet } from "./contactSheet.js";
 export { downloadOmniglot, OMNIGLOT_BASE_URL, OMNIGLOT_MD5 } from "./download.js";
 export { DataError } from "./errors.js";
 export { loadFolder } from "./folder.js";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import sharp from "sharp";
 import { BUILTIN_CLASSES, type BuiltinClassPool, builtinCharacters, loadBuiltin } from "../../src/data/builtin.js";
-import { renderContactSheet } from "../../src/data/contact-sheet.js";
+import { renderContactSheet } from "../../src/data/contactSheet.js";
 import { loadDataset } from "../../src/data/load.js";
 import { sampleTask } from "../../src/data/sampler.js";
 import { Rng } from "../../src/util/rng.js";
