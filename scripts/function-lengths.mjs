@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-// Lists every function, method, constructor, accessor and arrow function under the given folders
-// (default src/) with its length in lines, longest first, so that the project's rule (functions
-// under 60 lines) can be checked by reading one list. A function's lines run from its first token
+// Lists every function, method, constructor, accessor and arrow function in the given folders or
+// files (default src/) with its length in lines, longest first, so that the project's rule
+// (functions under 60 lines) can be checked by reading one list. A function's lines run from its first token
 // (its doc comment not counted) to its closing brace, both included; a nested function counts
 // both on its own and inside the function that holds it.
-//   node scripts/function-lengths.mjs [--min N] [--fail-at N] [folder ...]
+//   node scripts/function-lengths.mjs [--min N] [--fail-at N] [folder or file ...]
 // --min N: list only functions of at least N lines (default 1). --fail-at N: exit 1 when any
 // function has N lines or more.
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -23,6 +23,7 @@ function options(argv) {
 }
 
 function tsFiles(dir) {
+  if (!statSync(dir).isDirectory()) return [dir];
   return readdirSync(dir).flatMap((name) => {
     const file = path.join(dir, name);
     if (statSync(file).isDirectory()) return tsFiles(file);
