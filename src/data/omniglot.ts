@@ -105,8 +105,8 @@ async function listFolder(root: string): Promise<FolderFile[]> {
       const r = `${rel}/${e.name}`;
       if (e.isDirectory()) await walk(a, r);
       else if (e.isFile()) {
-        const s = await stat(a);
-        out.push({ rel: r, abs: a, size: s.size, mtime: s.mtimeMs });
+        const info = await stat(a);
+        out.push({ rel: r, abs: a, size: info.size, mtime: info.mtimeMs });
       }
     }
   };
@@ -299,8 +299,8 @@ export async function loadOmniglot(opts: OmniglotOptions): Promise<FewShotDatase
   const sources: OmniglotSource[] = [];
   for (const set of OMNIGLOT_SETS) sources.push(await locateOmniglot(opts.dir, set));
   const pools: ByteClassPool[] = [];
-  for (const s of sources) {
-    const d = await loadOmniglotSet(s, opts);
+  for (const source of sources) {
+    const d = await loadOmniglotSet(source, opts);
     pools.push(new ByteClassPool(d.pixels, d.counts, d.names, d.imageShape));
   }
   const [background, evaluation] = pools;

@@ -27,19 +27,19 @@ function formatConcat(c: number[]): string {
 }
 
 /** DARTS notation, e.g. Genotype(normal=[[("sep_conv_3x3", 0), ("skip_connect", 1)], ...], normal_concat=range(2, 5), ...). */
-export function toDarts(g: Genotype): string {
-  return `Genotype(normal=${formatCell(g.normal)}, normal_concat=${formatConcat(g.normalConcat)}, reduce=${formatCell(g.reduce)}, reduce_concat=${formatConcat(g.reduceConcat)})`;
+export function toDarts(genotype: Genotype): string {
+  return `Genotype(normal=${formatCell(genotype.normal)}, normal_concat=${formatConcat(genotype.normalConcat)}, reduce=${formatCell(genotype.reduce)}, reduce_concat=${formatConcat(genotype.reduceConcat)})`;
 }
 
 /** The JSON form (genotype.json). */
-export function toJson(g: Genotype): string {
-  return JSON.stringify(g);
+export function toJson(genotype: Genotype): string {
+  return JSON.stringify(genotype);
 }
 
 /** The genotype, if every node has inputs that exist through known ops and the concats are index lists; else a GenotypeParseError naming `source`. */
-function validate(g: Genotype, source: string): Genotype {
+function validate(genotype: Genotype, source: string): Genotype {
   for (const kind of ["normal", "reduce"] as const) {
-    const cell = g[kind];
+    const cell = genotype[kind];
     if (!Array.isArray(cell) || cell.length === 0)
       throw new GenotypeParseError(`${source}: "${kind}" must be a non-empty list of nodes`);
     cell.forEach((node, j) => {
@@ -61,10 +61,10 @@ function validate(g: Genotype, source: string): Genotype {
     });
   }
   for (const kind of ["normalConcat", "reduceConcat"] as const) {
-    if (!Array.isArray(g[kind]) || !g[kind].every((v) => Number.isInteger(v)))
+    if (!Array.isArray(genotype[kind]) || !genotype[kind].every((v) => Number.isInteger(v)))
       throw new GenotypeParseError(`${source}: "${kind}" must be a list of state indices`);
   }
-  return g;
+  return genotype;
 }
 
 /** Parses the JSON form (as written by toJson). */
@@ -75,14 +75,14 @@ export function fromJson(text: string, source = "genotype"): Genotype {
   } catch {
     throw new GenotypeParseError(`${source}: not valid JSON`);
   }
-  const g = raw as Partial<Genotype>;
-  const nodes = (g.normal ?? []).length;
+  const parsed = raw as Partial<Genotype>;
+  const nodes = (parsed.normal ?? []).length;
   return validate(
     {
-      normal: g.normal as CellGene,
-      normalConcat: g.normalConcat ?? range(2, 2 + nodes),
-      reduce: g.reduce as CellGene,
-      reduceConcat: g.reduceConcat ?? range(2, 2 + (g.reduce ?? []).length),
+      normal: parsed.normal as CellGene,
+      normalConcat: parsed.normalConcat ?? range(2, 2 + nodes),
+      reduce: parsed.reduce as CellGene,
+      reduceConcat: parsed.reduceConcat ?? range(2, 2 + (parsed.reduce ?? []).length),
     },
     source,
   );
