@@ -11,14 +11,59 @@ import { STRATEGIES, type Strategy } from "../sparsification/strategy.js";
 import { reporterFor } from "../util/progress.js";
 import { addSettingOptions, configFileOption, helpWithPresetValues, presetOption, settingValues } from "./settings.js";
 
+/** The strategies a --strategies list names, refusing an unknown one. */
 function strategiesOption(v: string): Strategy[] {
-  const list = v.split(",").map((s) => s.trim());
-  for (const s of list)
-    if (!(STRATEGIES as readonly string[]).includes(s))
-      throw new Error(`--strategies: unknown strategy "${s}"; use some of ${STRATEGIES.join(",")}`);
+  const list = v.split(",").map((strategy) => strategy.trim());
+  for (const strategy of list)
+    if (!(STRATEGIES as readonly string[]).includes(strategy))
+      throw new Error(`--strategies: unknown strategy "${strategy}"; use some of ${STRATEGIES.join(",")}`);
   return list as Strategy[];
 }
 
+/** `metanas ablation`: runs (or continues) the ablation, then writes its figure and prints its table. */
+async function ablation(o: Record<string, unknown>): Promise<void> {
+  const reporter = reporterFor();
+  const fileValues = o.config ? readConfigFile(String(o.config)) : {};
+  const config = buildConfig(String(o.preset), { model: "metanas", ...fileValues }, settingValues(o));
+  if (config.baseline !== "none")
+    throw new Error(
+      "the ablation compares sparsification strategies; leave --baseline out (it goes with metanas search)",
+    );
+  const strategies = o.strategies ? strategiesOption(String(o.strategies)) : undefined;
+  const dir = o.out ? String(o.out) : defaultRunDir(`ablation-${String(o.preset)}`);
+  reporter.log(`metanas ablation: ${JSON.stringify(config)}`);
+  reporter.log(`ablation directory: ${dir}`);
+  const result = await runAblation(dir, config, {
+    strategies,
+    reporter,
+    handleSignals: true,
+    afterRun: async (d) => {
+      await writeReport(d);
+    },
+  });
+  if (!result) {
+    reporter.log(`ablation stopped; continue it with the same command and --out ${dir}`);
+    return;
+  }
+  const name = (file: string) => ablationFile(file, result.variant);
+  await writeFigure(path.join(dir, "figures"), name("ablation"), await renderAblation(result));
+  if (o.json) {
+    console.log(
+      JSON.stringify({
+        dir,
+        variant: result.variant,
+        rows: result.rows.map(({ oneShotAccuracies, discreteAccuracies, ...r }) => r),
+      }),
+    );
+    return;
+  }
+  console.log(`\n${ablationMarkdown(result)}`);
+  console.log(
+    `ablation directory: ${dir} (${name(ABLATION_FILES.markdown)}, ${name(ABLATION_FILES.json)}, figures/${name("ablation")}.png)`,
+  );
+}
+
+/** Adds `metanas ablation` with its options and every setting's flag. */
 export function register(program: Command): void {
   const cmd = program
     .command("ablation")
@@ -35,45 +80,5 @@ export function register(program: Command): void {
     .option("--json", "print the table as one JSON line");
   addSettingOptions(cmd);
   helpWithPresetValues(cmd, "quick");
-  cmd.action(async (o: Record<string, unknown>) => {
-    const reporter = reporterFor();
-    const fileValues = o.config ? readConfigFile(String(o.config)) : {};
-    const config = buildConfig(String(o.preset), { model: "metanas", ...fileValues }, settingValues(o));
-    if (config.baseline !== "none")
-      throw new Error(
-        "the ablation compares sparsification strategies; leave --baseline out (it goes with metanas search)",
-      );
-    const strategies = o.strategies ? strategiesOption(String(o.strategies)) : undefined;
-    const dir = o.out ? String(o.out) : defaultRunDir(`ablation-${String(o.preset)}`);
-    reporter.log(`metanas ablation: ${JSON.stringify(config)}`);
-    reporter.log(`ablation directory: ${dir}`);
-    const result = await runAblation(dir, config, {
-      strategies,
-      reporter,
-      handleSignals: true,
-      afterRun: async (d) => {
-        await writeReport(d);
-      },
-    });
-    if (!result) {
-      reporter.log(`ablation stopped; continue it with the same command and --out ${dir}`);
-      return;
-    }
-    const name = (file: string) => ablationFile(file, result.variant);
-    await writeFigure(path.join(dir, "figures"), name("ablation"), await renderAblation(result));
-    if (o.json) {
-      console.log(
-        JSON.stringify({
-          dir,
-          variant: result.variant,
-          rows: result.rows.map(({ oneShotAccuracies, discreteAccuracies, ...r }) => r),
-        }),
-      );
-      return;
-    }
-    console.log(`\n${ablationMarkdown(result)}`);
-    console.log(
-      `ablation directory: ${dir} (${name(ABLATION_FILES.markdown)}, ${name(ABLATION_FILES.json)}, figures/${name("ablation")}.png)`,
-    );
-  });
+  cmd.action(ablation);
 }

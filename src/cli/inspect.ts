@@ -77,7 +77,7 @@ function describeModel(model: MetaModel, c: RunConfig, shape: [number, number, n
     const net = model.net;
     const phase = { temperature: 1, threshold: c.trainThreshold, dropPath: 0 };
     const arch = model.architecture;
-    const s = tidy(() =>
+    const sizes = tidy(() =>
       searchSizes(
         net,
         { dense: arch.weights({ ...phase, threshold: -1 }), sparse: arch.weights(phase) },
@@ -88,9 +88,9 @@ function describeModel(model: MetaModel, c: RunConfig, shape: [number, number, n
     return {
       ...base,
       channels: c.channels,
-      params: s.params,
-      macs: s.macs,
-      arch_params: s.archParams,
+      params: sizes.params,
+      macs: sizes.macs,
+      arch_params: sizes.archParams,
       stem_params: net.stemConv.numParameters() + net.stemBn.numParameters(),
       classifier_params: net.classifier.numParameters(),
       cells: cellRows(net.cells, shape, c.channels, c.nodes, numEdges(c.nodes)),
@@ -98,12 +98,12 @@ function describeModel(model: MetaModel, c: RunConfig, shape: [number, number, n
   }
   if (model instanceof FixedModel) {
     const net = model.net;
-    const s = tidy(() => fixedSizes(net, shape));
+    const sizes = tidy(() => fixedSizes(net, shape));
     return {
       ...base,
       channels: c.channels,
-      params: s.params,
-      macs: s.macs,
+      params: sizes.params,
+      macs: sizes.macs,
       stem_params: net.stemConv.numParameters() + net.stemBn.numParameters(),
       classifier_params: net.classifier.numParameters(),
       cells: cellRows(net.cells, shape, c.channels, net.genotype.normalConcat.length, null),

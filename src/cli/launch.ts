@@ -78,6 +78,80 @@ async function admit(l: LocalLaunch): Promise<string> {
   return `${l.nproc} ranks on this machine, about ${gigabytes(perRank)} each of ${gigabytes(available)} available`;
 }
 
+/** The environment of local rank `rank` of `nproc`, as torchrun sets it (one libtorch thread unless OMP_NUM_THREADS says otherwise). */
+function rankEnv(rank: number, nproc: number, port: number): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    RANK: String(rank),
+    LOCAL_RANK: String(rank),
+    WORLD_SIZE: String(nproc),
+    LOCAL_WORLD_SIZE: String(nproc),
+    MASTER_ADDR: "127.0.0.1",
+    MASTER_PORT: String(port),
+    OMP_NUM_THREADS: process.env.OMP_NUM_THREADS ?? "1",
+  };
+  for (const k of Object.keys(env)) if (k.startsWith("TORCHELASTIC_")) delete env[k];
+  return env;
+}
+
+/** The started ranks, and those the launcher itself signalled (their ending is not reported). */
+interface LocalRanks {
+  children: ChildProcess[];
+  sentByUs: Set<ChildProcess>;
+}
+
+/** Sends `sig` to every rank still running. */
+function signalAll(ranks: LocalRanks, sig: NodeJS.Signals): void {
+  for (const c of ranks.children) {
+    if (c.exitCode === null && c.signalCode === null) {
+      ranks.sentByUs.add(c);
+      c.kill(sig);
+    }
+  }
+}
+
+/** Passes SIGINT, SIGTERM and SIGHUP on to the ranks, and kills them when this process exits; returns the undo. */
+function forwardSignals(ranks: LocalRanks): () => void {
+  const handlers = {
+    SIGINT: () => signalAll(ranks, "SIGINT"),
+    SIGTERM: () => signalAll(ranks, "SIGTERM"),
+    SIGHUP: () => signalAll(ranks, "SIGHUP"),
+  };
+  for (const [sig, h] of Object.entries(handlers)) process.on(sig, h);
+  const killAll = () => signalAll(ranks, "SIGKILL");
+  // Leaving for any reason takes the ranks along.
+  process.once("exit", killAll);
+  return () => {
+    for (const [sig, h] of Object.entries(handlers)) process.off(sig, h);
+    process.off("exit", killAll);
+  };
+}
+
+/** Every rank's exit status; once one fails, the others still running after the collective timeout are killed. */
+async function exitStatuses(ranks: LocalRanks, timeoutSeconds: number, log: (line: string) => void): Promise<number[]> {
+  let killTimer: NodeJS.Timeout | null = null;
+  try {
+    return await Promise.all(
+      ranks.children.map(
+        (child, rank) =>
+          new Promise<number>((resolve) => {
+            child.once("exit", (code, signal) => {
+              if (signal && !ranks.sentByUs.has(child)) log(`metanas: rank ${rank} was ended by ${signal}`);
+              const status = code ?? 128 + (os.constants.signals[signal as NodeJS.Signals] ?? 0);
+              if (status !== 0 && !killTimer) {
+                killTimer = setTimeout(() => signalAll(ranks, "SIGKILL"), (timeoutSeconds + 10) * 1000);
+                killTimer.unref();
+              }
+              resolve(status);
+            });
+          }),
+      ),
+    );
+  } finally {
+    if (killTimer) clearTimeout(killTimer);
+  }
+}
+
 /**
  * Runs this command as `nproc` local ranks and resolves with the exit code to leave with. A rank
  * that fails makes the others stop by themselves (their next collective names it); any still
@@ -94,64 +168,16 @@ export async function launchLocal(l: LocalLaunch, log: (line: string) => void): 
   log(`metanas: ${line} (rendezvous 127.0.0.1:${port})`);
   const timeout = Number(process.env.METANAS_DIST_TIMEOUT) || DEFAULT_TIMEOUT_SECONDS;
   const args = [...process.execArgv, process.argv[1]!, ...withoutNproc(process.argv.slice(2))];
-  const children: ChildProcess[] = [];
-  const sentByUs = new Set<ChildProcess>();
-  for (let rank = 0; rank < l.nproc; rank++) {
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      RANK: String(rank),
-      LOCAL_RANK: String(rank),
-      WORLD_SIZE: String(l.nproc),
-      LOCAL_WORLD_SIZE: String(l.nproc),
-      MASTER_ADDR: "127.0.0.1",
-      MASTER_PORT: String(port),
-      OMP_NUM_THREADS: process.env.OMP_NUM_THREADS ?? "1",
-    };
-    for (const k of Object.keys(env)) if (k.startsWith("TORCHELASTIC_")) delete env[k];
-    // Own process groups: a Ctrl-C reaches the launcher, which passes it on once to every rank.
-    children.push(spawn(process.execPath, args, { env, stdio: "inherit", detached: true }));
-  }
-  const forward = (sig: NodeJS.Signals) => () => {
-    for (const c of children) {
-      if (c.exitCode === null && c.signalCode === null) {
-        sentByUs.add(c);
-        c.kill(sig);
-      }
-    }
-  };
-  const handlers = { SIGINT: forward("SIGINT"), SIGTERM: forward("SIGTERM"), SIGHUP: forward("SIGHUP") };
-  for (const [sig, h] of Object.entries(handlers)) process.on(sig, h);
-  let killTimer: NodeJS.Timeout | null = null;
-  const killAll = () => {
-    for (const c of children)
-      if (c.exitCode === null && c.signalCode === null) {
-        sentByUs.add(c);
-        c.kill("SIGKILL");
-      }
-  };
-  // Leaving for any reason takes the ranks along.
-  process.once("exit", killAll);
+  // Own process groups: a Ctrl-C reaches the launcher, which passes it on once to every rank.
+  const children = Array.from({ length: l.nproc }, (_, rank) =>
+    spawn(process.execPath, args, { env: rankEnv(rank, l.nproc, port), stdio: "inherit", detached: true }),
+  );
+  const ranks: LocalRanks = { children, sentByUs: new Set() };
+  const stopForwarding = forwardSignals(ranks);
   try {
-    const results = await Promise.all(
-      children.map(
-        (child, rank) =>
-          new Promise<number>((resolve) => {
-            child.once("exit", (code, signal) => {
-              if (signal && !sentByUs.has(child)) log(`metanas: rank ${rank} was ended by ${signal}`);
-              const status = code ?? 128 + (os.constants.signals[signal as NodeJS.Signals] ?? 0);
-              if (status !== 0 && !killTimer) {
-                killTimer = setTimeout(killAll, (timeout + 10) * 1000);
-                killTimer.unref();
-              }
-              resolve(status);
-            });
-          }),
-      ),
-    );
+    const results = await exitStatuses(ranks, timeout, log);
     return results[0] !== 0 ? results[0]! : (results.find((r) => r !== 0) ?? 0);
   } finally {
-    if (killTimer) clearTimeout(killTimer);
-    for (const [sig, h] of Object.entries(handlers)) process.off(sig, h);
-    process.off("exit", killAll);
+    stopForwarding();
   }
 }

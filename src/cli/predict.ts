@@ -50,8 +50,8 @@ function jsonLines(r: PredictResult): string[] {
 }
 
 const csvField = (v: string | number) => {
-  const s = String(v);
-  return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+  const text = String(v);
+  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 };
 
 function csv(r: PredictResult): string {

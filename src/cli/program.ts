@@ -5,7 +5,7 @@ import { registerCommands } from "./commands.js";
 export const VERSION = "0.1.0";
 
 export function createProgram(
-  o: { exitOverride?: boolean; writeOut?: (s: string) => void; writeErr?: (s: string) => void } = {},
+  o: { exitOverride?: boolean; writeOut?: (text: string) => void; writeErr?: (text: string) => void } = {},
 ): Command {
   const program = new Command();
   program

@@ -44,20 +44,22 @@ function participation() {
   return { launch, reporter: launch && launch.rank !== 0 ? silentReporter : reporterFor() };
 }
 
+/** The found cells, node by node, from the summary's genotype. */
 function printCells(summary: Summary): void {
   if (!summary.genotypeJson) return;
-  const g = parseGenotype(JSON.stringify(summary.genotypeJson));
+  const genotype = parseGenotype(JSON.stringify(summary.genotypeJson));
   const name = (i: number) => (i === 0 ? "c_{k-2}" : i === 1 ? "c_{k-1}" : `node ${i - 2}`);
   for (const kind of ["normal", "reduce"] as const) {
     console.log(`${kind === "normal" ? "normal cell" : "reduction cell"}:`);
-    g[kind].forEach((node, j) =>
+    genotype[kind].forEach((node, j) =>
       console.log(`  node ${j} = ${node.map(([op, i]) => `${op}(${name(i)})`).join(" + ")}`),
     );
   }
 }
 
-const percent = (s: Summary) => `${(100 * s.accuracy).toFixed(2)}% ± ${(100 * s.ci95).toFixed(2)}`;
+const percent = (summary: Summary) => `${(100 * summary.accuracy).toFixed(2)}% ± ${(100 * summary.ci95).toFixed(2)}`;
 
+/** Prints a finished run's result (and its baseline's): one JSON line with --json, else a few lines for people. */
 function finish(summary: Summary | null, dir: string, json: boolean, baseline: BaselineResult | null = null): void {
   if (!summary) return;
   const b = baseline?.summary;
@@ -103,6 +105,7 @@ function finish(summary: Summary | null, dir: string, json: boolean, baseline: B
   console.log(`run directory: ${dir} (report.html, figures/, summary.json)`);
 }
 
+/** Writes the run's report (report.html and figures/). */
 async function report(dir: string): Promise<void> {
   await writeReport(dir);
 }
@@ -125,6 +128,52 @@ function presetModel(preset: string): RunConfig["model"] | undefined {
   return model === "metanas" ? undefined : model;
 }
 
+/** The model `train` meta-trains: --model, the config file's, fixed when a genotype is given, else the preset's; none and metanas are refused. */
+function trainModel(flags: Partial<RunConfig>, fileValues: Partial<RunConfig>, preset: string): RunConfig["model"] {
+  const model =
+    flags.model ??
+    (fileValues.model as string | undefined) ??
+    (flags.genotype || fileValues.genotype ? "fixed" : undefined) ??
+    presetModel(preset);
+  if (!model)
+    throw new Error("train needs an architecture: --genotype FILE (a found cell) or --model conv4 (the baseline)");
+  if (model === "metanas")
+    throw new Error("train meta-trains a fixed architecture; for architecture search use `metanas search`");
+  return model as RunConfig["model"];
+}
+
+/** Continues the run in --resume's directory (on --nproc ranks when asked), then prints its result. */
+async function resumeRun(o: Record<string, unknown>, flags: Partial<RunConfig>): Promise<void> {
+  if (await launchIfAsked(o.nproc, () => readRunConfig(String(o.resume)), true)) return;
+  const { launch, reporter } = participation();
+  const options = { reporter, handleSignals: true, afterRun: report, launch };
+  const r = await runTraining(String(o.resume), { resume: true, overrides: flags }, options);
+  finish(r.summary, r.dir, Boolean(o.json), await baselineAfter(r, reporter));
+}
+
+/** Starts a new run of `search` or `train` from the preset, the config file and the flags (on --nproc ranks when asked), then prints its result. */
+async function startRun(
+  o: Record<string, unknown>,
+  flags: Partial<RunConfig>,
+  name: "search" | "train",
+  defaults: Partial<RunConfig>,
+): Promise<void> {
+  const fileValues = o.config ? readConfigFile(String(o.config)) : {};
+  const modelDefaults: Partial<RunConfig> = { ...defaults };
+  if (name === "train") modelDefaults.model = trainModel(flags, fileValues, String(o.preset));
+  // Reads a genotype file now, so that a bad one fails before anything is printed or written.
+  const config = selfContained(buildConfig(String(o.preset), { ...modelDefaults, ...fileValues }, flags));
+  if (await launchIfAsked(o.nproc, () => config, true)) return;
+  const { launch, reporter } = participation();
+  const options = { reporter, handleSignals: true, afterRun: report, launch };
+  const dir = o.out ? String(o.out) : defaultRunDir(String(o.preset));
+  reporter.log(`metanas ${name}: ${JSON.stringify(config)}`);
+  reporter.log(`run directory: ${dir}`);
+  const r = await runTraining(dir, { config }, options);
+  finish(r.summary, r.dir, Boolean(o.json), await baselineAfter(r, reporter));
+}
+
+/** Adds `search` or `train`: a new run, or --resume of one, with every setting's flag. */
 function trainingCommand(
   program: Command,
   name: "search" | "train",
@@ -148,41 +197,12 @@ function trainingCommand(
   helpWithPresetValues(cmd, "quick", name === "train" ? { model: `${models}; fixed when --genotype is given` } : {});
   cmd.action(async (o: Record<string, unknown>) => {
     const flags = settingValues(o);
-    if (o.resume) {
-      if (await launchIfAsked(o.nproc, () => readRunConfig(String(o.resume)), true)) return;
-      const { launch, reporter } = participation();
-      const options = { reporter, handleSignals: true, afterRun: report, launch };
-      const r = await runTraining(String(o.resume), { resume: true, overrides: flags }, options);
-      finish(r.summary, r.dir, Boolean(o.json), await baselineAfter(r, reporter));
-      return;
-    }
-    const fileValues = o.config ? readConfigFile(String(o.config)) : {};
-    const modelDefaults: Partial<RunConfig> = { ...defaults };
-    if (name === "train") {
-      const model =
-        flags.model ??
-        (fileValues.model as string | undefined) ??
-        (flags.genotype || fileValues.genotype ? "fixed" : undefined) ??
-        presetModel(String(o.preset));
-      if (!model)
-        throw new Error("train needs an architecture: --genotype FILE (a found cell) or --model conv4 (the baseline)");
-      if (model === "metanas")
-        throw new Error("train meta-trains a fixed architecture; for architecture search use `metanas search`");
-      modelDefaults.model = model as RunConfig["model"];
-    }
-    // Reads a genotype file now, so that a bad one fails before anything is printed or written.
-    const config = selfContained(buildConfig(String(o.preset), { ...modelDefaults, ...fileValues }, flags));
-    if (await launchIfAsked(o.nproc, () => config, true)) return;
-    const { launch, reporter } = participation();
-    const options = { reporter, handleSignals: true, afterRun: report, launch };
-    const dir = o.out ? String(o.out) : defaultRunDir(String(o.preset));
-    reporter.log(`metanas ${name}: ${JSON.stringify(config)}`);
-    reporter.log(`run directory: ${dir}`);
-    const r = await runTraining(dir, { config }, options);
-    finish(r.summary, r.dir, Boolean(o.json), await baselineAfter(r, reporter));
+    if (o.resume) await resumeRun(o, flags);
+    else await startRun(o, flags, name, defaults);
   });
 }
 
+/** Adds `search`, `train` and `eval`. */
 export function register(program: Command): void {
   trainingCommand(program, "search", "meta-learn an architecture and its weights (MetaNAS), then meta-test", {
     model: "metanas",

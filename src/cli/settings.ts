@@ -54,13 +54,16 @@ export function formatValue(v: unknown): string {
 
 /** The option of one setting (its flag, placeholder, description, parser and group heading). */
 export function settingOption(key: SettingKey, o: { description?: string; default?: string } = {}): Option {
-  const s = setting(key);
-  const option = new Option(`${flagOf(key)} <${s.placeholder ?? PLACEHOLDER[s.kind]}>`, o.description ?? s.description);
-  const parse = PARSERS[s.kind];
+  const definition = setting(key);
+  const option = new Option(
+    `${flagOf(key)} <${definition.placeholder ?? PLACEHOLDER[definition.kind]}>`,
+    o.description ?? definition.description,
+  );
+  const parse = PARSERS[definition.kind];
   if (parse) option.argParser(parse);
-  if (s.kind === "choice" && s.choices) option.choices([...s.choices]);
+  if (definition.kind === "choice" && definition.choices) option.choices([...definition.choices]);
   if (o.default !== undefined) option.default(o.default);
-  return option.helpGroup(`${SETTING_GROUPS[s.group]}:`);
+  return option.helpGroup(`${SETTING_GROUPS[definition.group]}:`);
 }
 
 /** --preset NAME: the settings to start from, the same on every command that takes it. */

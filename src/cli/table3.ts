@@ -22,17 +22,21 @@ const PARSERS: Partial<Record<SingleTaskSetting["kind"], (t: string) => unknown>
   int: parseInteger,
   number: parseNumber,
   list: parseList,
-  names: (t) => t.split(",").map((s) => s.trim()),
+  names: (t) => t.split(",").map((name) => name.trim()),
 };
 const DEFAULT_PRESET = "darts-cifar10";
 
+/** The flag of one single-task setting, with its parser, choices and help group. */
 function settingOption(key: SingleTaskKey): Option {
-  const s = SINGLE_TASK_SETTINGS[key] as SingleTaskSetting;
-  const option = new Option(`${singleTaskFlag(key)} <${s.placeholder ?? PLACEHOLDER[s.kind]}>`, s.description);
-  const parse = PARSERS[s.kind];
+  const setting = SINGLE_TASK_SETTINGS[key] as SingleTaskSetting;
+  const option = new Option(
+    `${singleTaskFlag(key)} <${setting.placeholder ?? PLACEHOLDER[setting.kind]}>`,
+    setting.description,
+  );
+  const parse = PARSERS[setting.kind];
   if (parse) option.argParser(parse);
-  if (s.kind === "choice" && s.choices) option.choices([...s.choices]);
-  return option.helpGroup(`${SINGLE_TASK_GROUPS[s.group]}:`);
+  if (setting.kind === "choice" && setting.choices) option.choices([...setting.choices]);
+  return option.helpGroup(`${SINGLE_TASK_GROUPS[setting.group]}:`);
 }
 
 /** Each setting's --help line ends with its value in the preset the command line names. */
@@ -49,6 +53,7 @@ function presetValuesInHelp(cmd: Command): void {
   });
 }
 
+/** --shard k/n as a 0-based index and a count. */
 function parseShard(text: string): { index: number; count: number } {
   const m = /^(\d+)\/(\d+)$/.exec(text.trim());
   const [k, n] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
@@ -56,6 +61,40 @@ function parseShard(text: string): { index: number; count: number } {
   return { index: k - 1, count: n };
 }
 
+/** `metanas table3`: runs (or continues) the searches, stopping between them on SIGINT/SIGTERM, and prints the table. */
+async function table3(o: Record<string, unknown>): Promise<void> {
+  const flags = Object.fromEntries(SINGLE_TASK_KEYS.map((k) => [k, o[k]]));
+  const config = buildSingleTaskConfig(String(o.preset), o.config as string | undefined, flags);
+  const dir = o.out ? String(o.out) : defaultRunDir(`table3-${String(o.preset)}`);
+  const reporter = reporterFor();
+  reporter.log(`metanas table3: ${JSON.stringify(config)}`);
+  reporter.log(`output folder: ${dir}`);
+  let stop = false;
+  const onSignal = () => {
+    stop = true;
+  };
+  process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
+  try {
+    const shard = o.shard as { index: number; count: number } | undefined;
+    const result = await runTable3(dir, config, { reporter, shouldStop: () => stop, shard });
+    if (!result) {
+      if (stop) {
+        reporter.log(`stopped; the finished searches are kept: rerun the same command with --out ${dir} to continue`);
+        process.exitCode = 130;
+      }
+      return;
+    }
+    if (o.json) console.log(JSON.stringify({ dir, ...result, config: undefined }));
+    else
+      console.log(
+        `\n${table3Markdown(result)}\noutput folder: ${dir} (${TABLE3_FILES.markdown}, ${TABLE3_FILES.json}, searches/)`,
+      );
+  } finally {
+    process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
+  }
+}
+
+/** Adds `metanas table3` with its options and every single-task setting's flag. */
 export function register(program: Command): void {
   const cmd = program
     .command("table3")
@@ -80,35 +119,5 @@ export function register(program: Command): void {
     .option("--json", "print the table as one JSON line");
   for (const key of SINGLE_TASK_KEYS) cmd.addOption(settingOption(key));
   presetValuesInHelp(cmd);
-  cmd.action(async (o: Record<string, unknown>) => {
-    const flags = Object.fromEntries(SINGLE_TASK_KEYS.map((k) => [k, o[k]]));
-    const config = buildSingleTaskConfig(String(o.preset), o.config as string | undefined, flags);
-    const dir = o.out ? String(o.out) : defaultRunDir(`table3-${String(o.preset)}`);
-    const reporter = reporterFor();
-    reporter.log(`metanas table3: ${JSON.stringify(config)}`);
-    reporter.log(`output folder: ${dir}`);
-    let stop = false;
-    const onSignal = () => {
-      stop = true;
-    };
-    process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
-    try {
-      const shard = o.shard as { index: number; count: number } | undefined;
-      const result = await runTable3(dir, config, { reporter, shouldStop: () => stop, shard });
-      if (!result) {
-        if (stop) {
-          reporter.log(`stopped; the finished searches are kept: rerun the same command with --out ${dir} to continue`);
-          process.exitCode = 130;
-        }
-        return;
-      }
-      if (o.json) console.log(JSON.stringify({ dir, ...result, config: undefined }));
-      else
-        console.log(
-          `\n${table3Markdown(result)}\noutput folder: ${dir} (${TABLE3_FILES.markdown}, ${TABLE3_FILES.json}, searches/)`,
-        );
-    } finally {
-      process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
-    }
-  });
+  cmd.action(table3);
 }

@@ -93,17 +93,17 @@ export function renderCharacter(ch: Character, rng: Rng, size = BUILTIN_SIZE): U
   const strokes: Stroke[] = ch.medians.map((points) => {
     const ox = noise(rng, 0.012);
     const oy = noise(rng, 0.012);
-    const s = new Float64Array(points.length * 2);
+    const stroke = new Float64Array(points.length * 2);
     points.forEach(([x, y], k) => {
       // Unit square, y down, centred on 0.
       const u = x / 1024 - 0.5 + ox + noise(rng, 0.008);
       const v = (900 - y) / 1024 - 0.5 + oy + noise(rng, 0.008);
       const a = sx * (u + shear * v);
       const b = sy * v;
-      s[2 * k] = (cos * a - sin * b + 0.5 + tx) * size;
-      s[2 * k + 1] = (sin * a + cos * b + 0.5 + ty) * size;
+      stroke[2 * k] = (cos * a - sin * b + 0.5 + tx) * size;
+      stroke[2 * k + 1] = (sin * a + cos * b + 0.5 + ty) * size;
     });
-    return s;
+    return stroke;
   });
   return rasterise(strokes, width, size);
 }

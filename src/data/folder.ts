@@ -15,7 +15,7 @@ import { decodeImage, hasColour, IMAGE_EXTENSIONS, IMAGE_KERNEL, isImageFile } f
 import { ByteClassPool } from "./pool.js";
 import { type Log, mapLimit, startProgress, stderrLog } from "./progress.js";
 import { type FolderImageSettings, folderImageShape, type ImageColour } from "./shapes.js";
-import type { ClassPool, FewShotDataset } from "./types.js";
+import type { ClassPool, FewShotDataset, ImageShape } from "./types.js";
 
 export const FOLDER_SPLITS = ["train", "val", "test"] as const;
 export type FolderSplit = (typeof FOLDER_SPLITS)[number];
@@ -56,8 +56,8 @@ const LAYOUT = "train/, test/ and optionally val/, each with one sub-folder of i
 
 /** A folder entry's kind, following symbolic links (people link images rather than copy them). */
 async function kind(folder: string, e: Dirent): Promise<"dir" | "file" | null> {
-  const s = e.isSymbolicLink() ? await stat(path.join(folder, e.name)).catch(() => undefined) : e;
-  return s?.isDirectory() ? "dir" : s?.isFile() ? "file" : null;
+  const target = e.isSymbolicLink() ? await stat(path.join(folder, e.name)).catch(() => undefined) : e;
+  return target?.isDirectory() ? "dir" : target?.isFile() ? "file" : null;
 }
 
 /** Every file below a folder, depth first, as [rel, abs]; hidden entries are left out. */
@@ -98,8 +98,8 @@ export async function listImages(folder: string, rel: string, skipped: string[] 
       skipped.push(r);
       continue;
     }
-    const s = await stat(a);
-    images.push({ rel: r, abs: a, size: s.size, mtime: s.mtimeMs });
+    const info = await stat(a);
+    images.push({ rel: r, abs: a, size: info.size, mtime: info.mtimeMs });
   }
   return images;
 }
@@ -131,7 +131,9 @@ export async function listFolderDataset(dir: string): Promise<FolderListing> {
 
 /** The listing's classes split by split, in the order the cache stores them. */
 export function listedClasses(listing: FolderListing): Array<[FolderSplit, ClassFolder]> {
-  return FOLDER_SPLITS.flatMap((s) => (listing.splits[s] ?? []).map((c): [FolderSplit, ClassFolder] => [s, c]));
+  return FOLDER_SPLITS.flatMap((split) =>
+    (listing.splits[split] ?? []).map((c): [FolderSplit, ClassFolder] => [split, c]),
+  );
 }
 
 /** A class folder without images cannot be sampled from: say which, before anything is decoded. */
@@ -161,6 +163,41 @@ export async function resolveColour(
   return colour ? "colour" : "grey";
 }
 
+/**
+ * The cache key of a folder dataset: every image's path, size and mtime (a stat, not a hash:
+ * folders may hold many large photos), plus the preprocessing settings as given (auto stays auto:
+ * the detection follows the files).
+ */
+function folderCacheKey(files: readonly ImageEntry[], opts: FolderOptions): string {
+  return cacheKey({
+    dataset: "folder",
+    fingerprint: files.map((f) => [f.rel, f.size, f.mtime]),
+    imageSize: opts.imageSize ?? null,
+    imageColour: opts.imageColour ?? "auto",
+    kernel: IMAGE_KERNEL,
+    fit: "fill",
+    background: "white",
+  });
+}
+
+/** Every image decoded to `shape`, one after another, with a progress bar. */
+async function decodeFolderImages(
+  files: readonly ImageEntry[],
+  shape: ImageShape,
+  opts: FolderOptions,
+  log: Log,
+): Promise<Uint8Array> {
+  const size = shape[0] * shape[1] * shape[2];
+  const pixels = new Uint8Array(files.length * size);
+  const progress = startProgress("folder: decoding", files.length, opts.quiet ?? false, log);
+  await mapLimit(files, opts.concurrency ?? 16, async (f, i) => {
+    pixels.set(await decodeImage(f.abs, shape, f.abs), i * size);
+    progress.tick();
+  });
+  progress.stop();
+  return pixels;
+}
+
 /** All splits' images, preprocessed, from the cache when its key matches, else decoded and cached. */
 export async function loadFolderImages(listing: FolderListing, opts: FolderOptions): Promise<CachedImages> {
   const log = opts.log ?? stderrLog;
@@ -168,18 +205,7 @@ export async function loadFolderImages(listing: FolderListing, opts: FolderOptio
   const classes = listedClasses(listing);
   assertClassesHaveImages(classes.map(([, c]) => c));
   const files = classes.flatMap(([, c]) => c.images);
-  const setting = opts.imageColour ?? "auto";
-  // Key: every image's path, size and mtime (a stat, not a hash: folders may hold many large
-  // photos), plus the preprocessing settings as given (auto stays auto: the detection follows the files).
-  const key = cacheKey({
-    dataset: "folder",
-    fingerprint: files.map((f) => [f.rel, f.size, f.mtime]),
-    imageSize: opts.imageSize ?? null,
-    imageColour: setting,
-    kernel: IMAGE_KERNEL,
-    fit: "fill",
-    background: "white",
-  });
+  const key = folderCacheKey(files, opts);
   const cacheFile = cacheFileFor(opts.cacheDir, "folder", listing.dir);
   if (!opts.noCache) {
     const hit = await readCache(cacheFile, key);
@@ -190,24 +216,16 @@ export async function loadFolderImages(listing: FolderListing, opts: FolderOptio
   }
   const colour = await resolveColour(
     files.map((f) => f.abs),
-    setting,
+    opts.imageColour ?? "auto",
     opts,
   );
   const shape = folderImageShape(colour, opts.imageSize);
-  const size = shape[0] * shape[1] * shape[2];
-  const pixels = new Uint8Array(files.length * size);
-  const progress = startProgress("folder: decoding", files.length, opts.quiet ?? false, log);
-  await mapLimit(files, opts.concurrency ?? 16, async (f, i) => {
-    pixels.set(await decodeImage(f.abs, shape, f.abs), i * size);
-    progress.tick();
-  });
-  progress.stop();
   const data: CachedImages = {
     key,
     imageShape: shape,
-    names: classes.map(([s, c]) => `${s}/${c.name}`),
+    names: classes.map(([split, c]) => `${split}/${c.name}`),
     counts: classes.map(([, c]) => c.images.length),
-    pixels,
+    pixels: await decodeFolderImages(files, shape, opts, log),
   };
   if (!opts.noCache) await writeCache(cacheFile, data);
   if (!opts.quiet) {

@@ -31,9 +31,10 @@ export async function listSupport(dir: string): Promise<ClassFolder[]> {
 export async function listQueryImages(paths: readonly string[]): Promise<string[]> {
   const out: string[] = [];
   for (const p of paths) {
-    const s = await stat(p).catch(() => undefined);
-    if (!s) throw new DataError(`query image ${p} does not exist; pass image files or folders of images after --query`);
-    if (s.isFile()) {
+    const info = await stat(p).catch(() => undefined);
+    if (!info)
+      throw new DataError(`query image ${p} does not exist; pass image files or folders of images after --query`);
+    if (info.isFile()) {
       out.push(p);
       continue;
     }

@@ -77,8 +77,8 @@ export async function inspectDataset(opts: LoadDatasetOptions & { task?: TaskSha
   if (opts.name === "miniimagenet") {
     await checkMiniDir(dir);
     const [train, val, test] = await Promise.all(
-      MINI_SPLITS.map(async (s) =>
-        summary((await readSplitCsv(path.join(dir, `${s}.csv`))).files.map((f) => f.length)),
+      MINI_SPLITS.map(async (split) =>
+        summary((await readSplitCsv(path.join(dir, `${split}.csv`))).files.map((f) => f.length)),
       ),
     );
     const imagesFolder = (await stat(path.join(dir, "images")).catch(() => undefined))?.isDirectory() ?? false;
@@ -94,20 +94,26 @@ export async function inspectDataset(opts: LoadDatasetOptions & { task?: TaskSha
   throw new DataError(`unknown dataset "${String(opts.name)}"; use one of ${DATASET_NAMES.join(", ")}`);
 }
 
-export function formatSummary(s: DatasetSummary): string {
-  const where = s.dir ? ` (${s.dir}${s.layout ? `, ${s.layout} layout` : ""})` : "";
-  const lines = [`${s.dataset}${where}: images ${s.imageShape.join("x")} (CxHxW)`];
-  for (const [name, v] of Object.entries(s.splits)) {
+/** The summary as a few lines for people: classes and images per split, and what was skipped or is wrong. */
+export function formatSummary(datasetSummary: DatasetSummary): string {
+  const where = datasetSummary.dir
+    ? ` (${datasetSummary.dir}${datasetSummary.layout ? `, ${datasetSummary.layout} layout` : ""})`
+    : "";
+  const lines = [`${datasetSummary.dataset}${where}: images ${datasetSummary.imageShape.join("x")} (CxHxW)`];
+  for (const [name, v] of Object.entries(datasetSummary.splits)) {
     if (v)
       lines.push(`  ${name.padEnd(5)} ${String(v.classes).padStart(6)} classes ${String(v.images).padStart(8)} images`);
   }
-  if (s.imagesFolder === false) lines.push("  (no images/ folder: counts are from the split files only)");
-  if (s.skipped) lines.push(`  (${s.skipped} file(s) in class folders skipped: not images by their ending)`);
-  if (s.problems) {
+  if (datasetSummary.imagesFolder === false) lines.push("  (no images/ folder: counts are from the split files only)");
+  if (datasetSummary.skipped)
+    lines.push(`  (${datasetSummary.skipped} file(s) in class folders skipped: not images by their ending)`);
+  if (datasetSummary.problems) {
     lines.push(
-      s.problems.length === 0 ? "  every split can give tasks of this shape" : "  cannot draw tasks of this shape:",
+      datasetSummary.problems.length === 0
+        ? "  every split can give tasks of this shape"
+        : "  cannot draw tasks of this shape:",
     );
-    for (const p of s.problems) lines.push(`  - ${p}`);
+    for (const p of datasetSummary.problems) lines.push(`  - ${p}`);
   }
   return lines.join("\n");
 }

@@ -74,6 +74,7 @@ export async function readSplitCsv(csv: string): Promise<SplitList> {
   return { csv, text, classes, files };
 }
 
+/** Refuses a MiniImagenet directory that does not exist, naming --data-dir. */
 export async function checkMiniDir(dir: string): Promise<void> {
   if (!(await stat(dir).catch(() => undefined))?.isDirectory()) {
     throw new DataError(
@@ -107,25 +108,20 @@ export async function preprocessMini(file: string): Promise<Uint8Array> {
   return out;
 }
 
-export async function loadMiniSplit(split: MiniSplit, opts: MiniImagenetOptions): Promise<CachedImages> {
-  const log = opts.log ?? stderrLog;
-  const t0 = performance.now();
-  const list = await readSplitCsv(path.join(opts.dir, `${split}.csv`));
-  const imagesDir = path.join(opts.dir, "images");
-  if (!(await stat(imagesDir).catch(() => undefined))?.isDirectory()) {
-    throw new DataError(`${opts.dir} has no images/ folder; put the MiniImagenet JPEGs in ${imagesDir}`);
-  }
-  const all = list.files.flat();
-  // Key: the CSV's bytes plus every listed image's size and mtime (hashing 60,000 JPEGs would cost
-  // more than a stat), plus the preprocessing settings.
-  const stats = await mapLimit(all, 64, async (f) => {
-    const s = await stat(path.join(imagesDir, f)).catch(() => undefined);
-    if (!s?.isFile()) {
+/**
+ * The cache key of a split: the CSV's bytes plus every listed image's size and mtime (hashing
+ * 60,000 JPEGs would cost more than a stat), plus the preprocessing settings. A listed image that
+ * is missing is refused.
+ */
+async function miniCacheKey(split: MiniSplit, list: SplitList, imagesDir: string): Promise<string> {
+  const stats = await mapLimit(list.files.flat(), 64, async (f) => {
+    const info = await stat(path.join(imagesDir, f)).catch(() => undefined);
+    if (!info?.isFile()) {
       throw new DataError(`${path.join(imagesDir, f)} (listed in ${list.csv}) is missing; restore it or fix the CSV`);
     }
-    return `${f}:${s.size}:${s.mtimeMs}`;
+    return `${f}:${info.size}:${info.mtimeMs}`;
   });
-  const key = cacheKey({
+  return cacheKey({
     dataset: "miniimagenet",
     split,
     csv: createHash("sha1").update(list.text).digest("hex"),
@@ -134,6 +130,37 @@ export async function loadMiniSplit(split: MiniSplit, opts: MiniImagenetOptions)
     kernel: MINI_KERNEL,
     fit: "fill",
   });
+}
+
+/** Every listed image decoded to 84x84 RGB, one after another, with a progress bar. */
+async function decodeSplit(
+  files: string[],
+  imagesDir: string,
+  split: MiniSplit,
+  opts: MiniImagenetOptions,
+  log: Log,
+): Promise<Uint8Array> {
+  const size = 3 * MINI_SIZE * MINI_SIZE;
+  const pixels = new Uint8Array(files.length * size);
+  const progress = startProgress(`miniimagenet ${split}: decoding`, files.length, opts.quiet ?? false, log);
+  await mapLimit(files, opts.concurrency ?? 16, async (f, i) => {
+    pixels.set(await preprocessMini(path.join(imagesDir, f)), i * size);
+    progress.tick();
+  });
+  progress.stop();
+  return pixels;
+}
+
+/** One split's images, preprocessed, from the cache when its key matches, else decoded and cached. */
+export async function loadMiniSplit(split: MiniSplit, opts: MiniImagenetOptions): Promise<CachedImages> {
+  const log = opts.log ?? stderrLog;
+  const t0 = performance.now();
+  const list = await readSplitCsv(path.join(opts.dir, `${split}.csv`));
+  const imagesDir = path.join(opts.dir, "images");
+  if (!(await stat(imagesDir).catch(() => undefined))?.isDirectory()) {
+    throw new DataError(`${opts.dir} has no images/ folder; put the MiniImagenet JPEGs in ${imagesDir}`);
+  }
+  const key = await miniCacheKey(split, list, imagesDir);
   const cacheFile = cacheFileFor(opts.cacheDir, `miniimagenet-${split}`, opts.dir);
   if (!opts.noCache) {
     const hit = await readCache(cacheFile, key);
@@ -143,14 +170,8 @@ export async function loadMiniSplit(split: MiniSplit, opts: MiniImagenetOptions)
       return hit;
     }
   }
-  const size = 3 * MINI_SIZE * MINI_SIZE;
-  const pixels = new Uint8Array(all.length * size);
-  const progress = startProgress(`miniimagenet ${split}: decoding`, all.length, opts.quiet ?? false, log);
-  await mapLimit(all, opts.concurrency ?? 16, async (f, i) => {
-    pixels.set(await preprocessMini(path.join(imagesDir, f)), i * size);
-    progress.tick();
-  });
-  progress.stop();
+  const all = list.files.flat();
+  const pixels = await decodeSplit(all, imagesDir, split, opts, log);
   const data: CachedImages = {
     key,
     imageShape: [3, MINI_SIZE, MINI_SIZE],
@@ -165,6 +186,7 @@ export async function loadMiniSplit(split: MiniSplit, opts: MiniImagenetOptions)
   return data;
 }
 
+/** MiniImagenet's three splits as class pools. */
 export async function loadMiniImagenet(opts: MiniImagenetOptions): Promise<FewShotDataset> {
   await checkMiniDir(opts.dir);
   const pools = [];

@@ -94,16 +94,19 @@ function parseEntry(rel: string, set: OmniglotSet, where: string): Drawing | und
   return { character: `${parts[1]}/${parts[2]}`, file: rel };
 }
 
-async function listFolder(root: string): Promise<Array<{ rel: string; abs: string; size: number; mtime: number }>> {
-  const out: Array<{ rel: string; abs: string; size: number; mtime: number }> = [];
+type FolderFile = { rel: string; abs: string; size: number; mtime: number };
+
+/** Every file under a folder, with its path from the folder's parent, size and mtime, sorted by path. */
+async function listFolder(root: string): Promise<FolderFile[]> {
+  const out: FolderFile[] = [];
   const walk = async (abs: string, rel: string) => {
     for (const e of await readdir(abs, { withFileTypes: true })) {
       const a = path.join(abs, e.name);
       const r = `${rel}/${e.name}`;
       if (e.isDirectory()) await walk(a, r);
       else if (e.isFile()) {
-        const s = await stat(a);
-        out.push({ rel: r, abs: a, size: s.size, mtime: s.mtimeMs });
+        const info = await stat(a);
+        out.push({ rel: r, abs: a, size: info.size, mtime: info.mtimeMs });
       }
     }
   };
@@ -145,15 +148,22 @@ export async function preprocessOmniglot(
   return out;
 }
 
-/** One set's characters, preprocessed, from the cache when its key matches, else decoded and cached. */
-export async function loadOmniglotSet(source: OmniglotSource, opts: OmniglotOptions): Promise<CachedImages> {
-  const log = opts.log ?? stderrLog;
-  const t0 = performance.now();
-  // Key: the zip's SHA-1 (cheap: ~10 MB), or for a folder every file's path, size and mtime.
-  const folder = source.kind === "dir" ? await listFolder(source.path) : undefined;
+/** The error for a zip or folder that holds none of Omniglot's PNGs where they belong. */
+function notOmniglotLayout(source: OmniglotSource): DataError {
+  return new DataError(
+    `${source.path} holds no images_${source.set}/<Alphabet>/<character>/*.png files; this is not the Omniglot layout — get the canonical zip`,
+  );
+}
+
+/** The cache file and key of one set as preprocessed: the key holds the zip's SHA-1 (cheap: ~10 MB), or for a folder every file's path, size and mtime. */
+async function omniglotCache(
+  source: OmniglotSource,
+  folder: FolderFile[] | undefined,
+  preprocessing: OmniglotPreprocessing,
+  cacheDir: string | undefined,
+): Promise<{ cacheFile: string; key: string }> {
   const fingerprint =
     source.kind === "zip" ? await fileSha1(source.path) : folder!.map((f) => [f.rel, f.size, f.mtime]);
-  const preprocessing = opts.preprocessing ?? "maml";
   const key = cacheKey({
     dataset: "omniglot",
     set: source.set,
@@ -163,18 +173,14 @@ export async function loadOmniglotSet(source: OmniglotSource, opts: OmniglotOpti
     ...(preprocessing === "maml" ? { kernel: OMNIGLOT_KERNEL, invert: true } : { kernel: "nearest", invert: false }),
   });
   const cacheName = preprocessing === "maml" ? `omniglot-${source.set}` : `omniglot-${source.set}-${preprocessing}`;
-  const cacheFile = cacheFileFor(opts.cacheDir, cacheName, source.path);
-  if (!opts.noCache) {
-    const hit = await readCache(cacheFile, key);
-    if (hit) {
-      if (!opts.quiet)
-        log(`omniglot ${source.set}: ${cacheFile} (cached) in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
-      return hit;
-    }
-  }
+  return { cacheFile: cacheFileFor(cacheDir, cacheName, source.path), key };
+}
 
-  // Gather the PNG bytes.
-  const files: Array<{ d: Drawing; data: () => Promise<Buffer> }> = [];
+type DrawingFile = { d: Drawing; data: () => Promise<Buffer> };
+
+/** The set's drawings with a way to read each PNG's bytes, in a fixed order: characters by alphabet then name, drawings by file name. */
+async function gatherDrawings(source: OmniglotSource, folder: FolderFile[] | undefined): Promise<DrawingFile[]> {
+  const files: DrawingFile[] = [];
   if (source.kind === "zip") {
     const entries = await readZip(source.path, (n) => n.toLowerCase().endsWith(".png"));
     for (const e of entries) {
@@ -188,14 +194,19 @@ export async function loadOmniglotSet(source: OmniglotSource, opts: OmniglotOpti
       if (d) files.push({ d, data: () => readFile(f.abs) });
     }
   }
-  if (files.length === 0) {
-    throw new DataError(
-      `${source.path} holds no images_${source.set}/<Alphabet>/<character>/*.png files; this is not the Omniglot layout — get the canonical zip`,
-    );
-  }
-  // Fixed order: characters by alphabet then name, drawings by file name.
+  if (files.length === 0) throw notOmniglotLayout(source);
   files.sort((a, b) => (a.d.file < b.d.file ? -1 : a.d.file > b.d.file ? 1 : 0));
+  return files;
+}
 
+/** Every drawing decoded and preprocessed, one 28x28 image after another, with a progress bar. */
+async function decodeDrawings(
+  files: DrawingFile[],
+  source: OmniglotSource,
+  preprocessing: OmniglotPreprocessing,
+  opts: OmniglotOptions,
+  log: Log,
+): Promise<Uint8Array> {
   const progress = startProgress(`omniglot ${source.set}: decoding`, files.length, opts.quiet ?? false, log);
   const size = OMNIGLOT_SIZE * OMNIGLOT_SIZE;
   const pixels = new Uint8Array(files.length * size);
@@ -204,7 +215,11 @@ export async function loadOmniglotSet(source: OmniglotSource, opts: OmniglotOpti
     progress.tick();
   });
   progress.stop();
+  return pixels;
+}
 
+/** The characters in order and how many drawings each has (the drawings sorted by character). */
+function charactersOf(files: DrawingFile[]): { names: string[]; counts: number[] } {
   const names: string[] = [];
   const counts: number[] = [];
   for (const f of files) {
@@ -214,7 +229,27 @@ export async function loadOmniglotSet(source: OmniglotSource, opts: OmniglotOpti
     }
     counts[counts.length - 1]++;
   }
-  const data: CachedImages = { key, imageShape: [1, OMNIGLOT_SIZE, OMNIGLOT_SIZE], names, counts, pixels };
+  return { names, counts };
+}
+
+/** One set's characters, preprocessed, from the cache when its key matches, else decoded and cached. */
+export async function loadOmniglotSet(source: OmniglotSource, opts: OmniglotOptions): Promise<CachedImages> {
+  const log = opts.log ?? stderrLog;
+  const t0 = performance.now();
+  const folder = source.kind === "dir" ? await listFolder(source.path) : undefined;
+  const preprocessing = opts.preprocessing ?? "maml";
+  const { cacheFile, key } = await omniglotCache(source, folder, preprocessing, opts.cacheDir);
+  if (!opts.noCache) {
+    const hit = await readCache(cacheFile, key);
+    if (hit) {
+      if (!opts.quiet)
+        log(`omniglot ${source.set}: ${cacheFile} (cached) in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+      return hit;
+    }
+  }
+  const files = await gatherDrawings(source, folder);
+  const pixels = await decodeDrawings(files, source, preprocessing, opts, log);
+  const data: CachedImages = { key, imageShape: [1, OMNIGLOT_SIZE, OMNIGLOT_SIZE], ...charactersOf(files), pixels };
   if (!opts.noCache) await writeCache(cacheFile, data);
   if (!opts.quiet) {
     log(`omniglot ${source.set}: decoded ${files.length} images in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
@@ -230,11 +265,7 @@ export async function countOmniglotSet(source: OmniglotSource): Promise<number[]
     const d = parseEntry(n, source.set, source.path);
     if (d) counts.set(d.character, (counts.get(d.character) ?? 0) + 1);
   }
-  if (counts.size === 0) {
-    throw new DataError(
-      `${source.path} holds no images_${source.set}/<Alphabet>/<character>/*.png files; this is not the Omniglot layout — get the canonical zip`,
-    );
-  }
+  if (counts.size === 0) throw notOmniglotLayout(source);
   return [...counts.keys()].sort().map((k) => counts.get(k)!);
 }
 
@@ -268,8 +299,8 @@ export async function loadOmniglot(opts: OmniglotOptions): Promise<FewShotDatase
   const sources: OmniglotSource[] = [];
   for (const set of OMNIGLOT_SETS) sources.push(await locateOmniglot(opts.dir, set));
   const pools: ByteClassPool[] = [];
-  for (const s of sources) {
-    const d = await loadOmniglotSet(s, opts);
+  for (const source of sources) {
+    const d = await loadOmniglotSet(source, opts);
     pools.push(new ByteClassPool(d.pixels, d.counts, d.names, d.imageShape));
   }
   const [background, evaluation] = pools;

@@ -37,7 +37,7 @@ class PendingArray {
   value: NdArray | null = null;
 }
 
-const latin1 = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff);
+const latin1 = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0) & 0xff);
 
 function tupleItems(v: unknown, what: string): unknown[] {
   if (v instanceof Tuple) return v.items;
@@ -58,32 +58,32 @@ function fromBuffer(args: unknown[]): NdArray {
 }
 
 function makeGlobal(module: string, name: string): Global {
-  const g = (construct: (args: unknown[]) => unknown): Global => ({
+  const callable = (construct: (args: unknown[]) => unknown): Global => ({
     kind: "global",
     name: `${module}.${name}`,
     construct,
   });
   const numpy = (m: string) => m === "numpy.core.multiarray" || m === "numpy._core.multiarray";
   const numeric = (m: string) => m === "numpy.core.numeric" || m === "numpy._core.numeric";
-  if (module === "_codecs" && name === "encode") return g(([s]) => latin1(String(s)));
+  if (module === "_codecs" && name === "encode") return callable(([text]) => latin1(String(text)));
   if ((module === "__builtin__" || module === "builtins") && (name === "bytes" || name === "bytearray"))
-    return g(([s]) => (s === undefined ? new Uint8Array(0) : latin1(String(s))));
-  if (numpy(module) && name === "_reconstruct") return g(() => new PendingArray());
-  if (numeric(module) && name === "_frombuffer") return g(fromBuffer);
-  if (module === "numpy" && name === "ndarray") return g(() => new PendingArray());
-  if (module === "numpy" && name === "dtype") return g(([s]) => new Dtype(String(s)));
+    return callable(([text]) => (text === undefined ? new Uint8Array(0) : latin1(String(text))));
+  if (numpy(module) && name === "_reconstruct") return callable(() => new PendingArray());
+  if (numeric(module) && name === "_frombuffer") return callable(fromBuffer);
+  if (module === "numpy" && name === "ndarray") return callable(() => new PendingArray());
+  if (module === "numpy" && name === "dtype") return callable(([text]) => new Dtype(String(text)));
   throw new Error(`the pickle names ${module}.${name}, which a CIFAR batch never holds`);
 }
 
 /** BUILD: numpy arrays and dtypes take their state; nothing else in CIFAR's files has one. */
 function build(obj: unknown, state: unknown): void {
-  const s = tupleItems(state, "BUILD");
+  const items = tupleItems(state, "BUILD");
   if (obj instanceof Dtype) {
-    obj.byteorder = String(s[1]);
+    obj.byteorder = String(items[1]);
     return;
   }
   if (obj instanceof PendingArray) {
-    const [, shape, dtype, fortran, data] = s;
+    const [, shape, dtype, fortran, data] = items;
     if (!(dtype instanceof Dtype)) throw new Error("ndarray state without a dtype");
     const bytes = typeof data === "string" ? latin1(data) : data;
     if (!(bytes instanceof Uint8Array)) throw new Error("ndarray state holds no raw data");
@@ -169,9 +169,9 @@ class Reader {
   line(): string {
     const end = this.buf.indexOf(0x0a, this.pos);
     if (end < 0) throw new Error("the file ends in the middle of the pickle");
-    const s = String.fromCharCode(...this.buf.subarray(this.pos, end));
+    const text = String.fromCharCode(...this.buf.subarray(this.pos, end));
     this.pos = end + 1;
-    return s;
+    return text;
   }
 }
 
@@ -183,6 +183,7 @@ function long1(b: Uint8Array): number {
   return Number(v);
 }
 
+/** The unpickling machine: the stream, the stack, the MARK positions and the memo. */
 interface State {
   r: Reader;
   stack: unknown[];
@@ -190,64 +191,64 @@ interface State {
   memo: Map<number, unknown>;
 }
 
-const pop = (s: State) => {
-  if (s.stack.length === 0) throw new Error("stack underflow");
-  return s.stack.pop();
+const pop = (vm: State) => {
+  if (vm.stack.length === 0) throw new Error("stack underflow");
+  return vm.stack.pop();
 };
-const top = (s: State) => s.stack[s.stack.length - 1];
+const top = (vm: State) => vm.stack[vm.stack.length - 1];
 /** The items above the last MARK, removed from the stack. */
-function popMark(s: State): unknown[] {
-  const at = s.marks.pop();
+function popMark(vm: State): unknown[] {
+  const at = vm.marks.pop();
   if (at === undefined) throw new Error("no MARK on the stack");
-  return s.stack.splice(at);
+  return vm.stack.splice(at);
 }
-function setItems(s: State, items: unknown[]): void {
-  const dict = top(s);
+function setItems(vm: State, items: unknown[]): void {
+  const dict = top(vm);
   if (!(dict instanceof Map)) throw new Error("SETITEMS on something that is not a dict");
   for (let i = 0; i + 1 < items.length; i += 2) dict.set(keyOf(items[i]), items[i + 1]);
 }
-function appendTo(s: State, items: unknown[]): void {
-  const list = top(s);
+function appendTo(vm: State, items: unknown[]): void {
+  const list = top(vm);
   if (!Array.isArray(list)) throw new Error("APPENDS on something that is not a list");
   list.push(...items);
 }
-function reduce(s: State): void {
-  const args = pop(s);
-  const f = pop(s) as Global;
+function reduce(vm: State): void {
+  const args = pop(vm);
+  const f = pop(vm) as Global;
   if (f?.kind !== "global") throw new Error("REDUCE on something that is not callable");
-  s.stack.push(f.construct(tupleItems(args, f.name)));
+  vm.stack.push(f.construct(tupleItems(args, f.name)));
 }
 
-type Op = (s: State) => void;
+type Op = (vm: State) => void;
 const push =
   (f: (r: Reader) => unknown): Op =>
-  (s) =>
-    s.stack.push(f(s.r));
+  (vm) =>
+    vm.stack.push(f(vm.r));
 
 const OPS = new Map<number, Op>([
-  [0x80, (s) => void s.r.u8()], // PROTO
-  [0x95, (s) => void s.r.u64()], // FRAME: the frames are contiguous in the file
-  [0x28, (s) => void s.marks.push(s.stack.length)], // MARK
+  [0x80, (vm) => void vm.r.u8()], // PROTO
+  [0x95, (vm) => void vm.r.u64()], // FRAME: the frames are contiguous in the file
+  [0x28, (vm) => void vm.marks.push(vm.stack.length)], // MARK
   [0x7d, push(() => new Map())], // EMPTY_DICT
   [
     0x64,
-    (s) => {
-      const items = popMark(s);
-      s.stack.push(new Map());
-      setItems(s, items);
+    (vm) => {
+      const items = popMark(vm);
+      vm.stack.push(new Map());
+      setItems(vm, items);
     },
   ], // DICT
   [0x5d, push(() => [])], // EMPTY_LIST
-  [0x6c, (s) => s.stack.push(popMark(s))], // LIST
+  [0x6c, (vm) => vm.stack.push(popMark(vm))], // LIST
   [0x29, push(() => new Tuple([]))], // EMPTY_TUPLE
-  [0x74, (s) => s.stack.push(new Tuple(popMark(s)))], // TUPLE
-  [0x85, (s) => s.stack.push(new Tuple([pop(s)]))], // TUPLE1
-  [0x86, (s) => s.stack.push(new Tuple(s.stack.splice(-2)))], // TUPLE2
-  [0x87, (s) => s.stack.push(new Tuple(s.stack.splice(-3)))], // TUPLE3
-  [0x61, (s) => appendTo(s, [pop(s)])], // APPEND
-  [0x65, (s) => appendTo(s, popMark(s))], // APPENDS
-  [0x73, (s) => setItems(s, s.stack.splice(-2))], // SETITEM
-  [0x75, (s) => setItems(s, popMark(s))], // SETITEMS
+  [0x74, (vm) => vm.stack.push(new Tuple(popMark(vm)))], // TUPLE
+  [0x85, (vm) => vm.stack.push(new Tuple([pop(vm)]))], // TUPLE1
+  [0x86, (vm) => vm.stack.push(new Tuple(vm.stack.splice(-2)))], // TUPLE2
+  [0x87, (vm) => vm.stack.push(new Tuple(vm.stack.splice(-3)))], // TUPLE3
+  [0x61, (vm) => appendTo(vm, [pop(vm)])], // APPEND
+  [0x65, (vm) => appendTo(vm, popMark(vm))], // APPENDS
+  [0x73, (vm) => setItems(vm, vm.stack.splice(-2))], // SETITEM
+  [0x75, (vm) => setItems(vm, popMark(vm))], // SETITEMS
   [0x4a, push((r) => r.i32())], // BININT
   [0x4b, push((r) => r.u8())], // BININT1
   [0x4d, push((r) => r.u16())], // BININT2
@@ -268,46 +269,46 @@ const OPS = new Map<number, Op>([
   [0x63, push((r) => makeGlobal(r.line(), r.line()))], // GLOBAL
   [
     0x93,
-    (s) => {
-      const name = String(pop(s));
-      s.stack.push(makeGlobal(String(pop(s)), name));
+    (vm) => {
+      const name = String(pop(vm));
+      vm.stack.push(makeGlobal(String(pop(vm)), name));
     },
   ], // STACK_GLOBAL
   [0x52, reduce], // REDUCE
   [0x81, reduce], // NEWOBJ: cls.__new__(cls, *args), the same for the classes known here
   [
     0x62,
-    (s) => {
-      const state = pop(s);
-      build(top(s), state);
+    (vm) => {
+      const state = pop(vm);
+      build(top(vm), state);
     },
   ], // BUILD
-  [0x71, (s) => void s.memo.set(s.r.u8(), top(s))], // BINPUT
-  [0x72, (s) => void s.memo.set(s.r.u32(), top(s))], // LONG_BINPUT
-  [0x94, (s) => void s.memo.set(s.memo.size, top(s))], // MEMOIZE
-  [0x68, (s) => s.stack.push(memoGet(s, s.r.u8()))], // BINGET
-  [0x6a, (s) => s.stack.push(memoGet(s, s.r.u32()))], // LONG_BINGET
-  [0x30, (s) => void pop(s)], // POP
-  [0x31, (s) => void popMark(s)], // POP_MARK
-  [0x32, (s) => s.stack.push(top(s))], // DUP
+  [0x71, (vm) => void vm.memo.set(vm.r.u8(), top(vm))], // BINPUT
+  [0x72, (vm) => void vm.memo.set(vm.r.u32(), top(vm))], // LONG_BINPUT
+  [0x94, (vm) => void vm.memo.set(vm.memo.size, top(vm))], // MEMOIZE
+  [0x68, (vm) => vm.stack.push(memoGet(vm, vm.r.u8()))], // BINGET
+  [0x6a, (vm) => vm.stack.push(memoGet(vm, vm.r.u32()))], // LONG_BINGET
+  [0x30, (vm) => void pop(vm)], // POP
+  [0x31, (vm) => void popMark(vm)], // POP_MARK
+  [0x32, (vm) => vm.stack.push(top(vm))], // DUP
 ]);
 
-function memoGet(s: State, i: number): unknown {
-  if (!s.memo.has(i)) throw new Error(`memo entry ${i} is missing`);
-  return s.memo.get(i);
+function memoGet(vm: State, i: number): unknown {
+  if (!vm.memo.has(i)) throw new Error(`memo entry ${i} is missing`);
+  return vm.memo.get(i);
 }
 
 /** Unpickles one object; throws PickleError saying what is wrong with the stream. */
 export function unpickle(buf: Uint8Array): unknown {
-  const s: State = { r: new Reader(buf), stack: [], marks: [], memo: new Map() };
+  const vm: State = { r: new Reader(buf), stack: [], marks: [], memo: new Map() };
   try {
     for (;;) {
-      const at = s.r.pos;
-      const op = s.r.u8();
-      if (op === 0x2e) return finish(pop(s)); // STOP
+      const at = vm.r.pos;
+      const op = vm.r.u8();
+      if (op === 0x2e) return finish(pop(vm)); // STOP
       const f = OPS.get(op);
       if (!f) throw new Error(`unsupported pickle opcode 0x${op.toString(16)} at byte ${at}`);
-      f(s);
+      f(vm);
     }
   } catch (err) {
     throw err instanceof PickleError ? err : new PickleError((err as Error).message);

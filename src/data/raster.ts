@@ -14,13 +14,13 @@ export function rasterise(strokes: readonly Stroke[], width: number, size: numbe
   const out = new Uint8Array(size * size);
   const half = width / 2;
   const reach = half + 0.5;
-  for (const s of strokes) {
-    const n = s.length / 2;
+  for (const stroke of strokes) {
+    const n = stroke.length / 2;
     for (let k = 0; k < Math.max(1, n - 1); k++) {
-      const ax = s[2 * k];
-      const ay = s[2 * k + 1];
-      const bx = n > 1 ? s[2 * k + 2] : ax;
-      const by = n > 1 ? s[2 * k + 3] : ay;
+      const ax = stroke[2 * k];
+      const ay = stroke[2 * k + 1];
+      const bx = n > 1 ? stroke[2 * k + 2] : ax;
+      const by = n > 1 ? stroke[2 * k + 3] : ay;
       const x0 = Math.max(0, Math.floor(Math.min(ax, bx) - reach));
       const x1 = Math.min(size - 1, Math.ceil(Math.max(ax, bx) + reach));
       const y0 = Math.max(0, Math.floor(Math.min(ay, by) - reach));

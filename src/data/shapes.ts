@@ -22,7 +22,7 @@ export function folderImageShape(colour: "grey" | "colour", imageSize?: number):
 }
 
 /** The dataset's input shape, or null for a folder whose colour is detected from its images. */
-export function knownImageShape(name: DatasetName, s: FolderImageSettings = {}): ImageShape | null {
+export function knownImageShape(name: DatasetName, settings: FolderImageSettings = {}): ImageShape | null {
   switch (name) {
     case "builtin":
     case "omniglot":
@@ -32,8 +32,8 @@ export function knownImageShape(name: DatasetName, s: FolderImageSettings = {}):
     case "cifar10":
       return [3, 32, 32];
     case "folder":
-      return s.imageColour === "grey" || s.imageColour === "colour"
-        ? folderImageShape(s.imageColour, s.imageSize)
+      return settings.imageColour === "grey" || settings.imageColour === "colour"
+        ? folderImageShape(settings.imageColour, settings.imageSize)
         : null;
   }
 }

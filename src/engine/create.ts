@@ -72,7 +72,7 @@ export function ones(shape: Shape, dtype: DTypeName = defaultFloat): Tensor {
 export function zerosLike(t: Tensor): Tensor {
   return full(t.shape, 0, t.dtype);
 }
-/** Standard normal samples from the global libtorch generator (see random.ts). */
+/** Standard normal samples from the global libtorch generator (seeded by manualSeed, runtime.ts). */
 export function randn(shape: Shape, dtype: DTypeName = defaultFloat): Tensor {
   return new Tensor(native.randn([...shape], dtypeCode(dtype)));
 }

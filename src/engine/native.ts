@@ -27,7 +27,7 @@ export interface NativeAddon {
   arange(n: number, dtype: number): number;
   unary(id: number, op: number): number;
   binary(a: number, b: number, op: number): number;
-  binaryScalar(a: number, s: number, op: number): number;
+  binaryScalar(a: number, scalar: number, op: number): number;
   where(cond: number, a: number, b: number): number;
   sum(id: number, dims: number[], keepDim: boolean): number;
   mean(id: number, dims: number[], keepDim: boolean): number;
@@ -69,7 +69,7 @@ export interface NativeAddon {
   toDevice(id: number, device: string): number;
   copyInPlace(dst: number, src: number): void;
   addInPlace(dst: number, src: number, alpha: number): void;
-  mulScalarInPlace(dst: number, s: number): void;
+  mulScalarInPlace(dst: number, scalar: number): void;
   fillInPlace(dst: number, v: number): void;
   setRequiresGrad(id: number, on: boolean): void;
   requiresGrad(id: number): boolean;

@@ -68,15 +68,15 @@ export class Adam {
     });
   }
   /** Copies another state's moments into this optimiser (shapes must match). */
-  loadState(s: { step: number; m: readonly Tensor[]; v: readonly Tensor[] }): void {
-    if (s.m.length !== this.m.length || s.v.length !== this.v.length)
+  loadState(state: { step: number; m: readonly Tensor[]; v: readonly Tensor[] }): void {
+    if (state.m.length !== this.m.length || state.v.length !== this.v.length)
       throw new Error("Adam.loadState: the state belongs to other parameters");
-    this.step = s.step;
+    this.step = state.step;
     this.m.forEach((t, i) => {
-      t.copy_(s.m[i]!);
+      t.copy_(state.m[i]!);
     });
     this.v.forEach((t, i) => {
-      t.copy_(s.v[i]!);
+      t.copy_(state.v[i]!);
     });
   }
   dispose(): void {

@@ -120,14 +120,21 @@ export interface LoadedSafetensors {
   metadata: Record<string, string>;
 }
 
-/** Decodes a safetensors buffer; `source` names it in errors. */
-export function decodeSafetensors(buf: Uint8Array, source = "safetensors data"): LoadedSafetensors {
-  const fail = (why: string): never => {
-    throw new SafetensorsError(
-      `${source}: not a valid safetensors file (${why}); it may be truncated or corrupted: delete it or restore it from a backup`,
-      why,
-    );
-  };
+/** Throws a SafetensorsError saying why the data is not a valid safetensors file. */
+type Fail = (why: string) => never;
+
+/** Where one tensor's bytes lie in the data section, and what they hold. */
+interface TensorSpec {
+  name: string;
+  dtype: DTypeName;
+  bytes: number;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/** The header's JSON object and where the data section starts, refusing a length past the file or a header that is no object. */
+function readHeader(buf: Uint8Array, fail: Fail): { header: Record<string, unknown>; dataStart: number } {
   if (buf.byteLength < 8) fail(`only ${buf.byteLength} bytes`);
   const view = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   const headerLen = view.readBigUInt64LE(0);
@@ -140,73 +147,104 @@ export function decodeSafetensors(buf: Uint8Array, source = "safetensors data"):
     fail("header is not JSON");
   }
   if (typeof header !== "object" || header === null || Array.isArray(header)) fail("header is not an object");
-  const dataStart = 8 + n;
-  const dataLen = buf.byteLength - dataStart;
-  const metadata: Record<string, string> = {};
-  const specs: { name: string; dtype: DTypeName; bytes: number; shape: number[]; begin: number; end: number }[] = [];
-  for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
-    if (name === "__metadata__") {
-      if (typeof raw !== "object" || raw === null) fail("__metadata__ is not an object");
-      for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-        if (typeof v !== "string") fail(`metadata ${k} is not a string`);
-        metadata[k] = v as string;
-      }
-      continue;
-    }
-    const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    const fmt = typeof e?.dtype === "string" && Object.hasOwn(FORMAT, e.dtype) ? FORMAT[e.dtype] : undefined;
-    if (!fmt) fail(`tensor ${name}: unsupported dtype ${String(e?.dtype)}`);
-    const shape = e.shape;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
-      fail(`tensor ${name}: bad shape`);
-    const offs = e.data_offsets;
-    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isSafeInteger(d) && d >= 0))
-      fail(`tensor ${name}: bad data_offsets`);
-    const [begin, end] = offs as [number, number];
-    const numel = (shape as number[]).reduce((a, b) => a * b, 1);
-    if (begin > end || end > dataLen)
-      fail(`tensor ${name}: data_offsets [${begin}, ${end}] lie outside the ${dataLen}-byte data section`);
-    if (end - begin !== numel * fmt!.bytes)
-      fail(`tensor ${name}: ${end - begin} bytes for shape [${shape}] of ${e.dtype}`);
-    specs.push({ name, dtype: fmt!.dtype, bytes: fmt!.bytes, shape: shape as number[], begin, end });
+  return { header: header as Record<string, unknown>, dataStart: 8 + n };
+}
+
+/** Copies the header's __metadata__ into `metadata`, refusing anything but string values. */
+function readMetadata(raw: unknown, metadata: Record<string, string>, fail: Fail): void {
+  if (typeof raw !== "object" || raw === null) fail("__metadata__ is not an object");
+  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+    if (typeof v !== "string") fail(`metadata ${k} is not a string`);
+    metadata[k] = v as string;
   }
+}
+
+/** One header entry as a TensorSpec, refusing an unknown dtype, a bad shape, or offsets outside the data or unlike the shape. */
+function tensorSpec(name: string, raw: unknown, dataLen: number, fail: Fail): TensorSpec {
+  const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+  const fmt = typeof e?.dtype === "string" && Object.hasOwn(FORMAT, e.dtype) ? FORMAT[e.dtype] : undefined;
+  if (!fmt) fail(`tensor ${name}: unsupported dtype ${String(e?.dtype)}`);
+  const shape = e.shape;
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+    fail(`tensor ${name}: bad shape`);
+  const offs = e.data_offsets;
+  if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isSafeInteger(d) && d >= 0))
+    fail(`tensor ${name}: bad data_offsets`);
+  const [begin, end] = offs as [number, number];
+  const numel = (shape as number[]).reduce((a, b) => a * b, 1);
+  if (begin > end || end > dataLen)
+    fail(`tensor ${name}: data_offsets [${begin}, ${end}] lie outside the ${dataLen}-byte data section`);
+  if (end - begin !== numel * fmt!.bytes)
+    fail(`tensor ${name}: ${end - begin} bytes for shape [${shape}] of ${e.dtype}`);
+  return { name, dtype: fmt!.dtype, bytes: fmt!.bytes, shape: shape as number[], begin, end };
+}
+
+/** Refuses a sealed file whose checksum is malformed or does not match its bytes; an unsealed one passes. */
+function verifyChecksum(buf: Uint8Array, dataStart: number, metadata: Record<string, string>, fail: Fail): void {
   const sealed = metadata[CHECKSUM_KEY];
-  if (sealed !== undefined) {
-    const digits = /^[0-9a-f]{64}$/.test(sealed) ? checksumAt(buf, dataStart, sealed) : -1;
-    if (digits < 0) fail(`its ${CHECKSUM_KEY} is malformed`);
-    if (sha256Unsealed(buf, digits) !== sealed) fail(`its bytes do not match the SHA-256 it was written with`);
-  }
+  if (sealed === undefined) return;
+  const digits = /^[0-9a-f]{64}$/.test(sealed) ? checksumAt(buf, dataStart, sealed) : -1;
+  if (digits < 0) fail(`its ${CHECKSUM_KEY} is malformed`);
+  if (sha256Unsealed(buf, digits) !== sealed) fail(`its bytes do not match the SHA-256 it was written with`);
+}
+
+/** Refuses tensors whose byte ranges overlap. */
+function checkNoOverlap(specs: TensorSpec[], fail: Fail): void {
   const sorted = [...specs].sort((a, b) => a.begin - b.begin);
   for (let i = 1; i < sorted.length; i++) {
     if (sorted[i]!.begin < sorted[i - 1]!.end) fail(`tensors ${sorted[i - 1]!.name} and ${sorted[i]!.name} overlap`);
   }
-  const tensors = new Map<string, Tensor>();
-  for (const s of specs) {
-    // Copy into an aligned buffer of the right element type.
-    const bytes = new Uint8Array(s.end - s.begin);
-    bytes.set(buf.subarray(dataStart + s.begin, dataStart + s.end));
-    let arr: Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
-    switch (s.dtype) {
-      case "float32":
-        arr = new Float32Array(bytes.buffer);
-        break;
-      case "float64":
-        arr = new Float64Array(bytes.buffer);
-        break;
-      case "int64":
-        arr = new BigInt64Array(bytes.buffer);
-        break;
-      case "int32":
-        arr = new Int32Array(bytes.buffer);
-        break;
-      default:
-        arr = bytes;
-    }
-    tensors.set(s.name, new Tensor(native.fromTypedArray(arr, s.shape, dtypeCode(s.dtype))));
+}
+
+/** The tensor a spec describes, copied out of the data section. */
+function tensorOf(buf: Uint8Array, dataStart: number, spec: TensorSpec): Tensor {
+  // Copy into an aligned buffer of the right element type.
+  const bytes = new Uint8Array(spec.end - spec.begin);
+  bytes.set(buf.subarray(dataStart + spec.begin, dataStart + spec.end));
+  let arr: Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
+  switch (spec.dtype) {
+    case "float32":
+      arr = new Float32Array(bytes.buffer);
+      break;
+    case "float64":
+      arr = new Float64Array(bytes.buffer);
+      break;
+    case "int64":
+      arr = new BigInt64Array(bytes.buffer);
+      break;
+    case "int32":
+      arr = new Int32Array(bytes.buffer);
+      break;
+    default:
+      arr = bytes;
   }
+  return new Tensor(native.fromTypedArray(arr, spec.shape, dtypeCode(spec.dtype)));
+}
+
+/** Decodes a safetensors buffer; `source` names it in errors. */
+export function decodeSafetensors(buf: Uint8Array, source = "safetensors data"): LoadedSafetensors {
+  const fail: Fail = (why) => {
+    throw new SafetensorsError(
+      `${source}: not a valid safetensors file (${why}); it may be truncated or corrupted: delete it or restore it from a backup`,
+      why,
+    );
+  };
+  const { header, dataStart } = readHeader(buf, fail);
+  const dataLen = buf.byteLength - dataStart;
+  const metadata: Record<string, string> = {};
+  const specs: TensorSpec[] = [];
+  for (const [name, raw] of Object.entries(header)) {
+    if (name === "__metadata__") readMetadata(raw, metadata, fail);
+    else specs.push(tensorSpec(name, raw, dataLen, fail));
+  }
+  verifyChecksum(buf, dataStart, metadata, fail);
+  checkNoOverlap(specs, fail);
+  const tensors = new Map<string, Tensor>();
+  for (const spec of specs) tensors.set(spec.name, tensorOf(buf, dataStart, spec));
   return { tensors, metadata };
 }
 
+/** Reads and decodes a safetensors file; an unreadable file is a SafetensorsError naming it. */
 export function loadSafetensors(file: string): LoadedSafetensors {
   let buf: Buffer;
   try {

@@ -21,7 +21,7 @@ export function track(t: Disposable): boolean {
 
 /** Removes t from the scopes so that it outlives them (the caller now owns it). */
 export function keep<T extends Disposable>(t: T): T {
-  for (const s of scopes) s.delete(t);
+  for (const scope of scopes) scope.delete(t);
   t.leftScopes?.();
   return t;
 }

@@ -22,8 +22,8 @@ export function accumulate(acc: readonly Tensor[], ts: readonly Tensor[], alpha 
   noGrad(() => acc.forEach((t, i) => t.addScaled_(ts[i]!, alpha)));
 }
 /** ts *= s */
-export function scaleAll(ts: readonly Tensor[], s: number): void {
-  noGrad(() => ts.forEach((t) => t.mul_(s)));
+export function scaleAll(ts: readonly Tensor[], factor: number): void {
+  noGrad(() => ts.forEach((t) => t.mul_(factor)));
 }
 export function disposeAll(ts: readonly Tensor[]): void {
   for (const t of ts) t.dispose();

@@ -86,20 +86,20 @@ export async function evaluateTasks(
       const sample = sampleTask(pool, task, rng);
       await adapt(model, opt, sample, settings, rng);
       const q = predictQuery(model, sample, phase, settings.protocol);
-      const g = model.arch.length > 0 ? model.genotype() : null;
+      const genotype = model.arch.length > 0 ? model.genotype() : null;
       const r: TaskResult = {
         accuracy: q.accuracy,
         loss: q.loss,
         params: model.activeParams(phase),
-        genotype: g ? toDarts(g) : null,
+        genotype: genotype ? toDarts(genotype) : null,
       };
-      if (g && model.forwardDiscrete && model.discreteParams) {
+      if (genotype && model.forwardDiscrete && model.discreteParams) {
         const discreteForward = model.forwardDiscrete.bind(model);
         r.pruning = {
           oneShot: predictQuery(model, sample, { ...phase, threshold: 0 }, settings.protocol).accuracy,
-          discrete: predictQueryWith(sample, (x) => discreteForward(x, g), settings.protocol ?? "transductive")
+          discrete: predictQueryWith(sample, (x) => discreteForward(x, genotype), settings.protocol ?? "transductive")
             .accuracy,
-          discreteParams: model.discreteParams(g),
+          discreteParams: model.discreteParams(genotype),
         };
       }
       results.push(r);

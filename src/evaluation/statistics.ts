@@ -21,9 +21,10 @@ export function distribution(values: readonly number[]): { min: number; median: 
   };
 }
 
+/** The `top` most frequent genotypes with their counts, most frequent first (ties by text). */
 export function mostFrequent(items: readonly string[], top: number): { genotype: string; count: number }[] {
   const counts = new Map<string, number>();
-  for (const g of items) counts.set(g, (counts.get(g) ?? 0) + 1);
+  for (const genotype of items) counts.set(genotype, (counts.get(genotype) ?? 0) + 1);
   return [...counts.entries()]
     .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
     .slice(0, top)

@@ -70,15 +70,15 @@ export class FirstOrderMaml implements MetaLearner {
     }
     return { tensors, numbers };
   }
-  loadState(s: { tensors: Map<string, Tensor>; numbers: Record<string, number> }): void {
+  loadState(state: { tensors: Map<string, Tensor>; numbers: Record<string, number> }): void {
     const load = (opt: Adam, p: string) => {
       const get = (k: string) => {
-        const t = s.tensors.get(k);
+        const t = state.tensors.get(k);
         if (!t) throw new Error(`checkpoint lacks the meta-optimiser tensor ${k}`);
         return t;
       };
       opt.loadState({
-        step: s.numbers[`${p}.step`] ?? 0,
+        step: state.numbers[`${p}.step`] ?? 0,
         m: opt.m.map((_, i) => get(`${p}.m.${i}`)),
         v: opt.v.map((_, i) => get(`${p}.v.${i}`)),
       });

@@ -28,6 +28,6 @@ export interface MetaLearner {
   end(model: MetaModel, tasks: number, stepScale?: number): void;
   /** State to checkpoint (tensors and numbers), and its restoration. */
   state(): { tensors: Record<string, Tensor>; numbers: Record<string, number> };
-  loadState(s: { tensors: Map<string, Tensor>; numbers: Record<string, number> }): void;
+  loadState(state: { tensors: Map<string, Tensor>; numbers: Record<string, number> }): void;
   dispose(): void;
 }

@@ -27,7 +27,7 @@ import {
   tensor,
   zerosLikeAll,
 } from "../engine/index.js";
-import type { ArchitectureEntropy, MetaModel } from "../models/model.js";
+import type { ArchitectureEntropy, ForwardPhase, MetaModel } from "../models/model.js";
 import { toTensors } from "../tasklearner/batch.js";
 import type { TaskOptimizers } from "../tasklearner/optimizers.js";
 import { adapt, type InnerLoopSettings, predict, predictionPhase } from "../tasklearner/taskLearner.js";
@@ -90,6 +90,105 @@ export function chainsOfRank(metaBatch: number, chains: number, rank: number, si
   });
 }
 
+/** What one meta-epoch needs to adapt its tasks, fixed for the whole meta-epoch. */
+interface EpochPlan {
+  epoch: number;
+  settings: MetaTrainSettings;
+  /** The inner loop of this meta-epoch (no architecture steps during warm-up). */
+  inner: InnerLoopSettings;
+  phase: ForwardPhase;
+  /** Per task: query loss and accuracy (0 for other ranks' tasks, so a sum over ranks is exact). */
+  perTask: Float64Array;
+  /** The task optimisers' step counts, summed over this rank's chains. */
+  stepSum: number[];
+}
+
+/** Adapts task `i` from the meta-parameters, records its query loss and accuracy, and hands it to the meta-learner. */
+async function adaptTask(
+  plan: EpochPlan,
+  i: number,
+  model: MetaModel,
+  opt: TaskOptimizers,
+  learner: MetaLearner,
+  pool: ClassPool,
+) {
+  const rng = trainTaskRng(plan.settings.seed, plan.epoch, i);
+  manualSeed(rng.seed());
+  const task = timed("tasks", () => sampleTask(pool, plan.settings.task, rng));
+  await adapt(model, opt, task, plan.inner, rng);
+  const q = predict(model, task.query, plan.phase);
+  plan.perTask[2 * i] = q.loss;
+  plan.perTask[2 * i + 1] = q.accuracy;
+  learner.afterTask(model, () => {
+    const { x, y } = toTensors(task.query);
+    return crossEntropy(model.forward(x, plan.phase), y);
+  });
+}
+
+/** Adapts this rank's chains of tasks; with several chains, each starts from the meta-epoch's optimiser state and their final states are summed. */
+async function adaptChains(
+  plan: EpochPlan,
+  mine: number[][],
+  model: MetaModel,
+  opt: TaskOptimizers,
+  learner: MetaLearner,
+  pool: ClassPool,
+) {
+  const start = mine.length > 1 ? opt.snapshot() : null;
+  const stateSum = mine.length > 1 ? zerosLikeAll(opt.moments()) : null;
+  try {
+    for (const [k, chain] of mine.entries()) {
+      if (k > 0) start?.restore();
+      for (const i of chain) await adaptTask(plan, i, model, opt, learner, pool);
+      if (stateSum) accumulate(stateSum, opt.moments());
+      opt.steps.forEach((v, j) => (plan.stepSum[j]! += v));
+    }
+    if (stateSum) copyInto(opt.moments(), stateSum);
+  } finally {
+    start?.dispose();
+    if (stateSum) disposeAll(stateSum);
+  }
+}
+
+/** Sums the meta-learner's accumulators, the optimiser moments, the per-task metrics and step counts over the ranks; returns the seconds spent waiting and reducing. */
+async function allReduceEpoch(
+  plan: EpochPlan,
+  group: ProcessGroup,
+  opt: TaskOptimizers,
+  learner: MetaLearner,
+): Promise<{ waitSeconds: number; collectiveSeconds: number }> {
+  const metaBatch = plan.settings.metaBatch;
+  const numbers = tensor(Float64Array.from([...plan.perTask, ...plan.stepSum]), [2 * metaBatch + 2], "float64");
+  try {
+    const label = `the all-reduce of meta-epoch ${plan.epoch + 1}`;
+    // The barrier takes the wait for the slowest rank, so that the all-reduce's own time shows apart.
+    const t0 = performance.now();
+    await group.barrier(label);
+    const t1 = performance.now();
+    await group.allReduceSum([...learner.accumulators(), ...opt.moments()], label);
+    await group.allReduceSum([numbers], label);
+    const waitSeconds = (t1 - t0) / 1000;
+    const collectiveSeconds = (performance.now() - t1) / 1000;
+    const summed = numbers.data();
+    plan.perTask.set(summed.subarray(0, 2 * metaBatch));
+    plan.stepSum.splice(0, 2, summed[2 * metaBatch]!, summed[2 * metaBatch + 1]!);
+    return { waitSeconds, collectiveSeconds };
+  } finally {
+    numbers.dispose();
+  }
+}
+
+/** The mean query loss and accuracy over the meta-batch's tasks. */
+function meanOverTasks(perTask: Float64Array, metaBatch: number): { loss: number; accuracy: number } {
+  let loss = 0;
+  let accuracy = 0;
+  for (let i = 0; i < metaBatch; i++) {
+    loss += perTask[2 * i]! / metaBatch;
+    accuracy += perTask[2 * i + 1]! / metaBatch;
+  }
+  return { loss, accuracy };
+}
+
 /** One meta-epoch (0-based `epoch`), updating the model's meta-parameters in place on every rank. */
 export async function metaEpoch(
   epoch: number,
@@ -97,88 +196,40 @@ export async function metaEpoch(
   opt: TaskOptimizers,
   learner: MetaLearner,
   pool: ClassPool,
-  s: MetaTrainSettings,
+  settings: MetaTrainSettings,
   group: ProcessGroup | null = null,
 ): Promise<EpochResult> {
   const size = group?.size ?? 1;
-  const chains = s.optimizerChains ?? size;
-  const mine = chainsOfRank(s.metaBatch, chains, group?.rank ?? 0, size);
-  const warmup = epoch < s.warmup;
-  const inner: InnerLoopSettings = { ...s.inner, archSteps: warmup || model.arch.length === 0 ? 0 : s.inner.steps };
+  const chains = settings.optimizerChains ?? size;
+  const mine = chainsOfRank(settings.metaBatch, chains, group?.rank ?? 0, size);
+  const warmup = epoch < settings.warmup;
+  const archSteps = warmup || model.arch.length === 0 ? 0 : settings.inner.steps;
+  const inner: InnerLoopSettings = { ...settings.inner, archSteps };
   const phase = predictionPhase(inner);
-  // Per task: query loss and accuracy (0 for other ranks' tasks, so a sum over ranks is exact).
-  const perTask = new Float64Array(2 * s.metaBatch);
-  // Several chains in this process: each starts from the epoch's state; their final states are summed.
-  const start = mine.length > 1 ? opt.snapshot() : null;
-  const stateSum = mine.length > 1 ? zerosLikeAll(opt.moments()) : null;
-  const stepSum = [0, 0];
-  let waitSeconds = 0;
-  let collectiveSeconds = 0;
+  const plan: EpochPlan = {
+    epoch,
+    settings,
+    inner,
+    phase,
+    perTask: new Float64Array(2 * settings.metaBatch),
+    stepSum: [0, 0],
+  };
   learner.begin(model);
-  try {
-    for (const [k, chain] of mine.entries()) {
-      if (k > 0) start?.restore();
-      for (const i of chain) {
-        const rng = trainTaskRng(s.seed, epoch, i);
-        manualSeed(rng.seed());
-        const task = timed("tasks", () => sampleTask(pool, s.task, rng));
-        await adapt(model, opt, task, inner, rng);
-        const q = predict(model, task.query, phase);
-        perTask[2 * i] = q.loss;
-        perTask[2 * i + 1] = q.accuracy;
-        learner.afterTask(model, () => {
-          const { x, y } = toTensors(task.query);
-          return crossEntropy(model.forward(x, phase), y);
-        });
-      }
-      if (stateSum) accumulate(stateSum, opt.moments());
-      opt.steps.forEach((v, j) => (stepSum[j]! += v));
-    }
-    if (stateSum) copyInto(opt.moments(), stateSum);
-  } finally {
-    start?.dispose();
-    if (stateSum) disposeAll(stateSum);
-  }
-  if (group) {
-    const numbers = tensor(Float64Array.from([...perTask, ...stepSum]), [2 * s.metaBatch + 2], "float64");
-    try {
-      const label = `the all-reduce of meta-epoch ${epoch + 1}`;
-      // The barrier takes the wait for the slowest rank, so that the all-reduce's own time shows apart.
-      const t0 = performance.now();
-      await group.barrier(label);
-      const t1 = performance.now();
-      await group.allReduceSum([...learner.accumulators(), ...opt.moments()], label);
-      await group.allReduceSum([numbers], label);
-      waitSeconds = (t1 - t0) / 1000;
-      collectiveSeconds = (performance.now() - t1) / 1000;
-      const summed = numbers.data();
-      perTask.set(summed.subarray(0, 2 * s.metaBatch));
-      stepSum.splice(0, 2, summed[2 * s.metaBatch]!, summed[2 * s.metaBatch + 1]!);
-    } finally {
-      numbers.dispose();
-    }
-  }
+  await adaptChains(plan, mine, model, opt, learner, pool);
+  const times = group ? await allReduceEpoch(plan, group, opt, learner) : { waitSeconds: 0, collectiveSeconds: 0 };
   if (chains > 1) {
     // The next meta-epoch starts from the mean of the chains' final states.
     scaleAll(opt.moments(), 1 / chains);
-    opt.steps = [stepSum[0]! / chains, stepSum[1]! / chains];
+    opt.steps = [plan.stepSum[0]! / chains, plan.stepSum[1]! / chains];
   }
-  learner.end(model, s.metaBatch, outerStepFactor(s.schedule ?? "constant", epoch, s.epochs ?? 0));
-  let loss = 0;
-  let accuracy = 0;
-  for (let i = 0; i < s.metaBatch; i++) {
-    loss += perTask[2 * i]! / s.metaBatch;
-    accuracy += perTask[2 * i + 1]! / s.metaBatch;
-  }
-  const prune = s.pruneEvery > 0 && !warmup && (epoch + 1) % s.pruneEvery === 0;
+  learner.end(model, settings.metaBatch, outerStepFactor(settings.schedule ?? "constant", epoch, settings.epochs ?? 0));
+  const prune = settings.pruneEvery > 0 && !warmup && (epoch + 1) % settings.pruneEvery === 0;
   return {
-    loss,
-    accuracy,
+    ...meanOverTasks(plan.perTask, settings.metaBatch),
     temperature: phase.temperature,
     warmup,
-    prunedLogits: prune ? (model.pruneOps?.(s.inner.tMin, s.pruneBelow) ?? 0) : 0,
+    prunedLogits: prune ? (model.pruneOps?.(settings.inner.tMin, settings.pruneBelow) ?? 0) : 0,
     entropy: model.architectureEntropy?.(phase.temperature) ?? NO_ENTROPY,
-    waitSeconds,
-    collectiveSeconds,
+    ...times,
   };
 }

@@ -77,9 +77,9 @@ export async function prepareBaseline(run: RunContents): Promise<{ parts: Baseli
 
 /** The weights a network uses: per-task pruned median of the whole for a search, the whole otherwise. */
 function weights(run: RunContents): string {
-  const s = run.summary;
-  const total = s?.params?.total;
-  const median = s?.perTaskParams?.median;
+  const summary = run.summary;
+  const total = summary?.params?.total;
+  const median = summary?.perTaskParams?.median;
   if (run.config?.model === "metanas" && typeof median === "number")
     return `${fmtInt(median)} per task (median, pruned) of ${fmtInt(total)}`;
   return fmtInt(total);

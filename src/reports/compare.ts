@@ -31,7 +31,7 @@ export function defaultLabels(dirs: string[]): string[] {
   return base.map((b, i) => (base.filter((x) => x === b).length > 1 ? `${b} (${i + 1})` : b));
 }
 
-const fileSafe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, "_");
+const fileSafe = (text: string) => text.replace(/[^A-Za-z0-9._-]+/g, "_");
 
 /** Refuses to write the comparison into a run directory (its figures/ would be overwritten). */
 function assertNotRunDir(outDir: string): void {

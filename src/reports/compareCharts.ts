@@ -90,7 +90,7 @@ const dashes = (series: string[]) => {
     ops: SOLID,
     "input pairs": [6, 4],
   };
-  return { domain: series, range: series.map((s) => pattern[s] ?? SOLID) };
+  return { domain: series, range: series.map((name) => pattern[name] ?? SOLID) };
 };
 
 function colors(runs: ChartRun[]) {

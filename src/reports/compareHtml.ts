@@ -97,17 +97,17 @@ function accuracySection(parts: CompareParts): string {
       true,
     ),
     ...parts.runs.map((r) => {
-      const s = r.run.summary;
-      const acc = escapeHtml(fmtAcc(s?.accuracy, s?.ci95));
+      const summary = r.run.summary;
+      const acc = escapeHtml(fmtAcc(summary?.accuracy, summary?.ci95));
       return row([
         name(r),
-        s && s.accuracy === best ? `<b>${acc}</b>` : acc,
-        escapeHtml(fmtProtocol(s)),
-        escapeHtml(fmtInt(s?.tasks)),
-        escapeHtml(fmtInt(s?.epochs)),
-        escapeHtml(fmtSeconds(s?.wallSeconds)),
-        escapeHtml(fmtInt(s?.params?.total)),
-        escapeHtml(fmtInt(s?.params?.pruned)),
+        summary && summary.accuracy === best ? `<b>${acc}</b>` : acc,
+        escapeHtml(fmtProtocol(summary)),
+        escapeHtml(fmtInt(summary?.tasks)),
+        escapeHtml(fmtInt(summary?.epochs)),
+        escapeHtml(fmtSeconds(summary?.wallSeconds)),
+        escapeHtml(fmtInt(summary?.params?.total)),
+        escapeHtml(fmtInt(summary?.params?.pruned)),
       ]);
     }),
     "</table>",

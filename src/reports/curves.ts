@@ -102,6 +102,119 @@ export interface PanelOptions {
   logX?: boolean;
 }
 
+/** The x encoding: epochs (or opts.x) on a fixed domain, linear or logarithmic. */
+function xEncoding(domain: [number, number], opts: PanelOptions) {
+  return {
+    field: opts.x?.field ?? "epoch",
+    type: "quantitative",
+    title: opts.x?.title ?? "meta-epoch",
+    scale: opts.logX ? { type: "log", domain, nice: false } : { domain, nice: false, zero: false },
+  };
+}
+
+/** The y encoding: [0, 1] for accuracies that lie in it (and for no data), else fitted to the values. */
+function yEncoding(yTitle: string, rows: Row[], opts: PanelOptions) {
+  const inUnit = opts.unitInterval && rows.every((r) => r.value >= 0 && r.value <= 1);
+  return {
+    field: "value",
+    type: "quantitative",
+    title: yTitle,
+    scale: inUnit || rows.length === 0 ? { domain: [0, 1] } : { zero: false },
+  };
+}
+
+/** The colour encoding: by series (or opts.color) with a legend below, or one fixed colour without data. */
+function colorEncoding(rows: Row[], opts: PanelOptions) {
+  // An empty colour domain gives the legend infinite bounds: no legend without data.
+  if (rows.length === 0) return { value: "#4c78a8" };
+  return {
+    field: opts.color ?? "series",
+    type: "nominal",
+    title: null,
+    legend: { orient: "bottom", columns: 2, ...(opts.dash ? { symbolType: "square", symbolOpacity: 1 } : {}) },
+    ...(opts.colors ? { scale: opts.colors } : {}),
+  };
+}
+
+/** The dash encoding (a strokeDash by opts.dash, with a legend of strokes), or none. */
+function dashEncoding(opts: PanelOptions) {
+  if (!opts.dash) return {};
+  return {
+    strokeDash: {
+      field: opts.dash,
+      type: "nominal",
+      title: null,
+      legend: {
+        orient: "bottom",
+        columns: 3,
+        symbolType: "stroke",
+        symbolStrokeWidth: 2,
+        symbolStrokeColor: "#444444",
+      },
+      ...(opts.dashes ? { scale: opts.dashes } : {}),
+    },
+  };
+}
+
+/** The warm-up span shaded grey, and labelled when asked. */
+function warmupLayers(warmup: { a: number; b: number }, domain: [number, number], label: boolean): Layer[] {
+  const layers: Layer[] = [
+    {
+      data: { values: [warmup] },
+      mark: { type: "rect", color: "#999999", opacity: 0.12 },
+      encoding: { x: { field: "a", type: "quantitative", scale: { domain, nice: false } }, x2: { field: "b" } },
+    },
+  ];
+  if (label) {
+    layers.push({
+      data: { values: [{ mid: (warmup.a + warmup.b) / 2, t: "warm-up" }] },
+      mark: { type: "text", fontSize: 11, color: "#666666", baseline: "top", dy: 4 },
+      encoding: { x: { field: "mid", type: "quantitative" }, y: { value: 0 }, text: { field: "t" } },
+    });
+  }
+  return layers;
+}
+
+/** The 95% band of the rows that have one: a shaded area and a rule from lo to hi. */
+function bandLayers(x: Layer, color: Layer): Layer[] {
+  const banded = { filter: "isValid(datum.lo) && isValid(datum.hi)" };
+  return [
+    {
+      transform: [banded],
+      mark: { type: "area", opacity: 0.2 },
+      encoding: { x, y: { field: "lo", type: "quantitative" }, y2: { field: "hi" }, color },
+    },
+    {
+      transform: [banded],
+      mark: { type: "rule", strokeWidth: 1.2 },
+      encoding: { x, y: { field: "lo", type: "quantitative" }, y2: { field: "hi" }, color },
+    },
+  ];
+}
+
+/** The lines themselves, with points where there are few (or, dashed, at the evaluations). */
+function lineLayers(rows: Row[], x: Layer, y: Layer, color: Layer, opts: PanelOptions): Layer[] {
+  const fewPoints = rows.length <= 60;
+  if (!opts.dash) {
+    return [
+      {
+        mark: { type: "line", strokeWidth: 1.8, point: fewPoints ? { size: 18 } : false, clip: true },
+        encoding: { x, y, color },
+      },
+    ];
+  }
+  // Points in their own layer, so that the dash legend draws strokes; with many points, only the
+  // evaluations' (a meta-test is often a single point).
+  return [
+    { mark: { type: "line", strokeWidth: 1.8, clip: true }, encoding: { x, y, color, ...dashEncoding(opts) } },
+    {
+      ...(fewPoints ? {} : { transform: [{ filter: "isValid(datum.lo)" }] }),
+      mark: { type: "point", filled: true, size: 18, clip: true },
+      encoding: { x, y, color },
+    },
+  ];
+}
+
 /** One panel of line charts over rows, optionally with a shaded warm-up span. */
 export function panel(
   title: string,
@@ -111,91 +224,13 @@ export function panel(
   warmup: { a: number; b: number } | null,
   opts: PanelOptions = {},
 ): Layer {
-  const fewPoints = rows.length <= 60;
-  const x = {
-    field: opts.x?.field ?? "epoch",
-    type: "quantitative",
-    title: opts.x?.title ?? "meta-epoch",
-    scale: opts.logX ? { type: "log", domain, nice: false } : { domain, nice: false, zero: false },
-  };
-  const inUnit = opts.unitInterval && rows.every((r) => r.value >= 0 && r.value <= 1);
-  const y = {
-    field: "value",
-    type: "quantitative",
-    title: yTitle,
-    scale: inUnit || rows.length === 0 ? { domain: [0, 1] } : { zero: false },
-  };
-  // An empty colour domain gives the legend infinite bounds: no legend without data.
-  const color =
-    rows.length > 0
-      ? {
-          field: opts.color ?? "series",
-          type: "nominal",
-          title: null,
-          legend: { orient: "bottom", columns: 2, ...(opts.dash ? { symbolType: "square", symbolOpacity: 1 } : {}) },
-          ...(opts.colors ? { scale: opts.colors } : {}),
-        }
-      : { value: "#4c78a8" };
-  const dash = opts.dash
-    ? {
-        strokeDash: {
-          field: opts.dash,
-          type: "nominal",
-          title: null,
-          legend: {
-            orient: "bottom",
-            columns: 3,
-            symbolType: "stroke",
-            symbolStrokeWidth: 2,
-            symbolStrokeColor: "#444444",
-          },
-          ...(opts.dashes ? { scale: opts.dashes } : {}),
-        },
-      }
-    : {};
-  const layers: Layer[] = [];
-  if (warmup) {
-    layers.push({
-      data: { values: [warmup] },
-      mark: { type: "rect", color: "#999999", opacity: 0.12 },
-      encoding: { x: { field: "a", type: "quantitative", scale: { domain, nice: false } }, x2: { field: "b" } },
-    });
-    if (opts.warmupLabel) {
-      layers.push({
-        data: { values: [{ mid: (warmup.a + warmup.b) / 2, t: "warm-up" }] },
-        mark: { type: "text", fontSize: 11, color: "#666666", baseline: "top", dy: 4 },
-        encoding: { x: { field: "mid", type: "quantitative" }, y: { value: 0 }, text: { field: "t" } },
-      });
-    }
-  }
-  if (opts.band) {
-    const banded = { filter: "isValid(datum.lo) && isValid(datum.hi)" };
-    layers.push({
-      transform: [banded],
-      mark: { type: "area", opacity: 0.2 },
-      encoding: { x, y: { field: "lo", type: "quantitative" }, y2: { field: "hi" }, color },
-    });
-    layers.push({
-      transform: [banded],
-      mark: { type: "rule", strokeWidth: 1.2 },
-      encoding: { x, y: { field: "lo", type: "quantitative" }, y2: { field: "hi" }, color },
-    });
-  }
-  if (opts.dash) {
-    // Points in their own layer, so that the dash legend draws strokes; with many points, only the
-    // evaluations' (a meta-test is often a single point).
-    layers.push({ mark: { type: "line", strokeWidth: 1.8, clip: true }, encoding: { x, y, color, ...dash } });
-    layers.push({
-      ...(fewPoints ? {} : { transform: [{ filter: "isValid(datum.lo)" }] }),
-      mark: { type: "point", filled: true, size: 18, clip: true },
-      encoding: { x, y, color },
-    });
-  } else {
-    layers.push({
-      mark: { type: "line", strokeWidth: 1.8, point: fewPoints ? { size: 18 } : false, clip: true },
-      encoding: { x, y, color },
-    });
-  }
+  const x = xEncoding(domain, opts);
+  const color = colorEncoding(rows, opts);
+  const layers: Layer[] = [
+    ...(warmup ? warmupLayers(warmup, domain, opts.warmupLabel === true) : []),
+    ...(opts.band ? bandLayers(x, color) : []),
+    ...lineLayers(rows, x, yEncoding(yTitle, rows, opts), color, opts),
+  ];
   if (rows.length === 0) {
     layers.push({
       data: { values: [{ t: "no data yet" }] },

@@ -1,8 +1,8 @@
 // Escaping for the three languages the reports write: HTML, Graphviz DOT strings, XML text.
 
 /** Text or attribute value inside HTML (and XML/SVG). */
-export function escapeHtml(s: string): string {
-  return s
+export function escapeHtml(text: string): string {
+  return text
     .replace(/&/g, "&amp;")
     .replace(/</g, "&lt;")
     .replace(/>/g, "&gt;")
@@ -11,6 +11,6 @@ export function escapeHtml(s: string): string {
 }
 
 /** A double-quoted DOT string: backslashes and quotes escaped, newlines as \n. */
-export function dotString(s: string): string {
-  return `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\r?\n/g, "\\n")}"`;
+export function dotString(text: string): string {
+  return `"${text.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\r?\n/g, "\\n")}"`;
 }

@@ -27,11 +27,11 @@ export function fmtInt(v: number | null | undefined): string {
   return typeof v === "number" && Number.isFinite(v) ? Math.round(v).toLocaleString("en-US") : "n/a";
 }
 
-export function fmtSeconds(s: number | null | undefined): string {
-  if (typeof s !== "number" || !Number.isFinite(s)) return "n/a";
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = s % 60;
+export function fmtSeconds(seconds: number | null | undefined): string {
+  if (typeof seconds !== "number" || !Number.isFinite(seconds)) return "n/a";
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const sec = seconds % 60;
   return h > 0 ? `${h} h ${m} min` : m > 0 ? `${m} min ${sec.toFixed(0)} s` : `${sec.toFixed(1)} s`;
 }
 
@@ -70,6 +70,6 @@ ${body}
 }
 
 /** The protocol that produced a meta-test accuracy (runs of earlier versions were transductive). */
-export function fmtProtocol(s: { protocol?: string } | null | undefined): string {
-  return s ? (s.protocol ?? "transductive") : "n/a";
+export function fmtProtocol(summary: { protocol?: string } | null | undefined): string {
+  return summary ? (summary.protocol ?? "transductive") : "n/a";
 }

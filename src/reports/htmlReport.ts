@@ -20,70 +20,75 @@ export interface ReportParts {
   generatedAt: Date;
 }
 
-function accuracySection(run: RunContents): string {
-  const s = run.summary;
+/** The summary's table (accuracy, protocol, tasks, meta-epochs, time, parameters), or a note that there is none yet. */
+function summaryTable(summary: RunContents["summary"]): string[] {
+  if (!summary) {
+    return ['<p class="missing">No summary yet: run still going or stopped. The latest logged values follow.</p>'];
+  }
+  const headings = [
+    "meta-test accuracy (± 95% CI)",
+    "protocol",
+    "tasks",
+    "meta-epochs",
+    "wall time",
+    "parameters",
+    "pruned parameters",
+  ];
+  return [
+    "<table>",
+    row(headings, true),
+    row([
+      `<b>${escapeHtml(fmtAcc(summary.accuracy, summary.ci95))}</b>`,
+      escapeHtml(fmtProtocol(summary)),
+      escapeHtml(fmtInt(summary.tasks)),
+      escapeHtml(fmtInt(summary.epochs)),
+      escapeHtml(fmtSeconds(summary.wallSeconds)),
+      escapeHtml(fmtInt(summary.params?.total)),
+      escapeHtml(fmtInt(summary.params?.pruned)),
+    ]),
+    "</table>",
+  ];
+}
+
+/** The latest meta-train record and the last ten evaluations, as a table (none without records). */
+function latestRecordsTable(run: RunContents): string[] {
   const evals = run.records.filter((r) => r.kind === "eval");
   const trains = run.records.filter((r) => r.kind === "train");
   const lastTrain = trains[trains.length - 1];
-  const out: string[] = ["<h2>Final accuracy</h2>"];
-  if (s) {
+  if (evals.length === 0 && !lastTrain) return [];
+  const out: string[] = ["<table>", row(["record", "meta-epoch", "accuracy", "tasks", "loss"], true)];
+  if (lastTrain) {
     out.push(
-      "<table>",
-      row(
-        [
-          "meta-test accuracy (± 95% CI)",
-          "protocol",
-          "tasks",
-          "meta-epochs",
-          "wall time",
-          "parameters",
-          "pruned parameters",
-        ],
-        true,
-      ),
       row([
-        `<b>${escapeHtml(fmtAcc(s.accuracy, s.ci95))}</b>`,
-        escapeHtml(fmtProtocol(s)),
-        escapeHtml(fmtInt(s.tasks)),
-        escapeHtml(fmtInt(s.epochs)),
-        escapeHtml(fmtSeconds(s.wallSeconds)),
-        escapeHtml(fmtInt(s.params?.total)),
-        escapeHtml(fmtInt(s.params?.pruned)),
+        "latest meta-train (query)",
+        escapeHtml(fmtInt(lastTrain.epoch)),
+        escapeHtml(fmtAcc(lastTrain.accuracy)),
+        "",
+        escapeHtml(fmt(lastTrain.loss)),
       ]),
-      "</table>",
     );
-  } else {
-    out.push('<p class="missing">No summary yet: run still going or stopped. The latest logged values follow.</p>');
   }
-  if (evals.length > 0 || lastTrain) {
-    out.push("<table>", row(["record", "meta-epoch", "accuracy", "tasks", "loss"], true));
-    if (lastTrain) {
-      out.push(
-        row([
-          "latest meta-train (query)",
-          escapeHtml(fmtInt(lastTrain.epoch)),
-          escapeHtml(fmtAcc(lastTrain.accuracy)),
-          "",
-          escapeHtml(fmt(lastTrain.loss)),
-        ]),
-      );
-    }
-    for (const e of evals.slice(-10)) {
-      out.push(
-        row([
-          escapeHtml(`meta-${e.split}`),
-          escapeHtml(fmtInt(e.epoch)),
-          escapeHtml(fmtAcc(e.accuracy, e.ci95)),
-          escapeHtml(fmtInt(e.tasks)),
-          escapeHtml(fmt(e.loss)),
-        ]),
-      );
-    }
-    out.push("</table>");
+  for (const e of evals.slice(-10)) {
+    out.push(
+      row([
+        escapeHtml(`meta-${e.split}`),
+        escapeHtml(fmtInt(e.epoch)),
+        escapeHtml(fmtAcc(e.accuracy, e.ci95)),
+        escapeHtml(fmtInt(e.tasks)),
+        escapeHtml(fmt(e.loss)),
+      ]),
+    );
   }
-  return out.join("\n");
+  out.push("</table>");
+  return out;
 }
 
+/** The report's "Final accuracy" section: the summary, then the latest logged values. */
+function accuracySection(run: RunContents): string {
+  return ["<h2>Final accuracy</h2>", ...summaryTable(run.summary), ...latestRecordsTable(run)].join("\n");
+}
+
+/** The report's "Cells" section: the genotype in DARTS notation and the two cell drawings. */
 function cellsSection(parts: ReportParts): string {
   const { run, cells } = parts;
   const out: string[] = ["<h2>Cells</h2>"];
@@ -102,14 +107,15 @@ function cellsSection(parts: ReportParts): string {
   return out.join("\n");
 }
 
+/** The report's meta-test section: pruned parameters per task, their histogram, the most frequent task-specific genotypes. */
 function metaTestSection(parts: ReportParts): string {
-  const s = parts.run.summary;
+  const summary = parts.run.summary;
   const out: string[] = ["<h2>Meta-testing: task-specific architectures</h2>"];
-  if (!s) {
+  if (!summary) {
     out.push('<p class="missing">No summary yet: run still going or stopped.</p>');
     return out.join("\n");
   }
-  const p = s.perTaskParams;
+  const p = summary.perTaskParams;
   if (p) {
     out.push(
       "<table>",
@@ -121,20 +127,20 @@ function metaTestSection(parts: ReportParts): string {
   if (parts.histogram)
     out.push(`<div class="figure" id="params-histogram">${inlineSvg(parts.histogram, "hist")}</div>`);
   else out.push("<p>No per-task parameter counts in summary.json.</p>");
-  const top = s.topGenotypes ?? [];
+  const top = summary.topGenotypes ?? [];
   if (top.length > 0) {
-    const total = top.reduce((a, g) => a + (Number.isFinite(g.count) ? g.count : 0), 0);
-    const tasks = Number.isFinite(s.tasks) && s.tasks > 0 ? s.tasks : total;
+    const total = top.reduce((a, entry) => a + (Number.isFinite(entry.count) ? entry.count : 0), 0);
+    const tasks = Number.isFinite(summary.tasks) && summary.tasks > 0 ? summary.tasks : total;
     out.push(
       "<h3>Most frequent task-specific genotypes</h3>",
       '<table id="top-genotypes">',
       row(["#", "tasks", "share", "genotype"], true),
-      ...top.map((g, i) =>
+      ...top.map((entry, i) =>
         row([
           String(i + 1),
-          escapeHtml(fmtInt(g.count)),
-          escapeHtml(tasks > 0 ? `${((100 * g.count) / tasks).toFixed(1)}%` : "n/a"),
-          `<code class="genotype">${escapeHtml(String(g.genotype))}</code>`,
+          escapeHtml(fmtInt(entry.count)),
+          escapeHtml(tasks > 0 ? `${((100 * entry.count) / tasks).toFixed(1)}%` : "n/a"),
+          `<code class="genotype">${escapeHtml(String(entry.genotype))}</code>`,
         ]),
       ),
       "</table>",

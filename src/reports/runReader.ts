@@ -128,8 +128,8 @@ function readGenotype(
     [
       `${RUN_FILES.summary} (genotypeJson)`,
       () => {
-        const g = summary?.genotypeJson;
-        return g === undefined ? null : typeof g === "string" ? g : JSON.stringify(g);
+        const json = summary?.genotypeJson;
+        return json === undefined ? null : typeof json === "string" ? json : JSON.stringify(json);
       },
     ],
     [`${RUN_FILES.summary} (genotype)`, () => summary?.genotype ?? null],
@@ -138,8 +138,8 @@ function readGenotype(
   for (const [source, read] of candidates) {
     const text = read();
     if (text === null) continue;
-    const g = tryGenotype(text, source);
-    if (g) return { genotype: g, source };
+    const genotype = tryGenotype(text, source);
+    if (genotype) return { genotype, source };
     unreadable.push(source);
   }
   missing.push(

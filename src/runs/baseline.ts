@@ -87,7 +87,7 @@ function runCpuSeconds(runDir: string): number {
 
 /** Conv4's CPU seconds per meta-iteration under `c`, over a few meta-iterations in this process. */
 async function cpuPerIteration(c: RunConfig): Promise<number> {
-  const s = await openSession(c, () => {});
+  const session = await openSession(c, () => {});
   try {
     const settings = {
       metaBatch: c.metaBatch,
@@ -98,14 +98,14 @@ async function cpuPerIteration(c: RunConfig): Promise<number> {
       inner: trainInner(c),
       seed: c.seed,
     };
-    await metaEpoch(0, s.model, s.opt, s.learner, s.dataset.splits.train, settings); // warm caches
+    await metaEpoch(0, session.model, session.opt, session.learner, session.dataset.splits.train, settings); // warm caches
     const cpu0 = process.cpuUsage();
     for (let e = 1; e <= CALIBRATION_ITERATIONS; e++)
-      await metaEpoch(e, s.model, s.opt, s.learner, s.dataset.splits.train, settings);
+      await metaEpoch(e, session.model, session.opt, session.learner, session.dataset.splits.train, settings);
     const cpu = process.cpuUsage(cpu0);
     return (cpu.user + cpu.system) / 1e6 / CALIBRATION_ITERATIONS;
   } finally {
-    closeSession(s);
+    closeSession(session);
   }
 }
 
@@ -141,7 +141,7 @@ export interface BaselineResult {
   budget: BaselineBudget;
 }
 
-const pct = (s: Summary) => `${(100 * s.accuracy).toFixed(2)}% ± ${(100 * s.ci95).toFixed(2)}`;
+const pct = (summary: Summary) => `${(100 * summary.accuracy).toFixed(2)}% ± ${(100 * summary.ci95).toFixed(2)}`;
 
 function describeBudget(b: BaselineBudget): string {
   return b.budget === "cpu"

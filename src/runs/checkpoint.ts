@@ -54,6 +54,7 @@ export interface CheckpointState {
   world: number;
 }
 
+/** Writes the checkpoint of meta-epoch `epoch` (everything needed to resume) into the run directory, sealed. */
 export function saveCheckpoint(
   runDir: string,
   c: RunConfig,
@@ -90,6 +91,108 @@ export function saveCheckpoint(
   );
 }
 
+/** The checkpoint file's tensors and metadata; a missing or damaged file is refused with a CheckpointError. */
+function readCheckpointFile(runDir: string, file: string): ReturnType<typeof loadSafetensors> {
+  if (!existsSync(file))
+    throw new CheckpointError(
+      `${runDir} has no checkpoint (${CHECKPOINT_FILE}): the run stopped before its first one; start a new run`,
+    );
+  try {
+    return loadSafetensors(file);
+  } catch (err) {
+    if (err instanceof SafetensorsError)
+      throw new CheckpointError(
+        `checkpoint ${file} is corrupt (${err.reason}), so nothing was loaded from it: restore it from a backup, or start a new run`,
+      );
+    throw err;
+  }
+}
+
+/** Refuses a checkpoint that is unsealed where it should be sealed, of an unknown or unresumable format, or of another configuration. */
+function checkFormat(file: string, metadata: Record<string, string>, c: RunConfig, runDir: string, resume?: boolean) {
+  if (metadata.format === FORMAT && metadata[CHECKSUM_KEY] === undefined)
+    throw new CheckpointError(
+      `checkpoint ${file} is corrupt (its ${CHECKSUM_KEY} is missing), so nothing was loaded from it: restore it from a backup, or start a new run`,
+    );
+  const old = OLD_FORMATS.has(metadata.format ?? "");
+  if (old && resume)
+    throw new CheckpointError(
+      `checkpoint ${file} was written by an earlier metanas (${metadata.format}) that drew meta-training tasks differently, so resuming would not continue the same run: start a new run (metanas eval ${runDir} still meta-tests it)`,
+    );
+  if (metadata.format !== FORMAT && !UNSEALED_FORMATS.has(metadata.format ?? "") && !old)
+    throw new CheckpointError(`${file} is not a metanas checkpoint (format ${metadata.format ?? "missing"})`);
+  if (!sameStructure(metadata.structure, c)) {
+    throw new CheckpointError(
+      `checkpoint ${file} belongs to a different configuration (dataset, model, task or seed changed): resume with the run's own config.json`,
+    );
+  }
+}
+
+type Take = (name: string, like: Tensor) => Tensor;
+
+/** Looks up a checkpoint tensor by name, refusing one that is missing or shaped unlike the model's. */
+function tensorTaker(file: string, tensors: Map<string, Tensor>): Take {
+  return (name, like) => {
+    const t = tensors.get(name);
+    if (!t) throw new CheckpointError(`checkpoint ${file} lacks ${name}: it does not match this model`);
+    if (t.shape.join("x") !== like.shape.join("x"))
+      throw new CheckpointError(
+        `checkpoint ${file}: ${name} has shape [${t.shape}] but the model needs [${like.shape}]`,
+      );
+    return t;
+  };
+}
+
+/** Restores the meta-weights, the architecture and the task optimisers' Adam states and step counts. */
+function restoreModelAndOptimisers(
+  take: Take,
+  metadata: Record<string, string>,
+  model: MetaModel,
+  opt: TaskOptimizers,
+) {
+  copyInto(
+    model.weights,
+    model.weights.map((w, i) => take(`weights/${model.weightNames[i]}`, w)),
+  );
+  copyInto(
+    model.arch,
+    model.arch.map((a, i) => take(`arch/${model.archNames[i]}`, a)),
+  );
+  const steps = JSON.parse(metadata.steps ?? "{}") as { weights?: number; arch?: number };
+  const adam = (prefix: string, a: { m: Tensor[]; v: Tensor[] }, step: number) => ({
+    step,
+    m: a.m.map((t, i) => take(`${prefix}.m/${i}`, t)),
+    v: a.v.map((t, i) => take(`${prefix}.v/${i}`, t)),
+  });
+  opt.weights.loadState(adam("task-opt.weights", opt.weights, steps.weights ?? 0));
+  if (opt.arch) opt.arch.loadState(adam("task-opt.arch", opt.arch, steps.arch ?? 0));
+}
+
+/** Restores the meta-learner's state, refusing a checkpoint of another meta-learner. */
+function restoreLearner(
+  file: string,
+  tensors: Map<string, Tensor>,
+  metadata: Record<string, string>,
+  learner: MetaLearner,
+) {
+  const learnerMeta = JSON.parse(metadata.learner ?? "{}") as { name?: string; numbers?: Record<string, number> };
+  if (learnerMeta.name !== learner.name)
+    throw new CheckpointError(`checkpoint ${file} was made with meta-learner ${learnerMeta.name}, not ${learner.name}`);
+  const learnerTensors = new Map(
+    [...tensors].filter(([k]) => k.startsWith("meta-learner/")).map(([k, t]) => [k.slice("meta-learner/".length), t]),
+  );
+  learner.loadState({ tensors: learnerTensors, numbers: learnerMeta.numbers ?? {} });
+}
+
+/** The meta-epoch and world size the checkpoint records, refusing invalid ones. */
+function checkpointState(file: string, metadata: Record<string, string>): CheckpointState {
+  const epoch = Number(metadata.epoch);
+  if (!Number.isInteger(epoch) || epoch < 0) throw new CheckpointError(`checkpoint ${file} has no valid epoch`);
+  const world = Number(metadata.world ?? "1");
+  if (!Number.isInteger(world) || world < 1) throw new CheckpointError(`checkpoint ${file} has no valid world size`);
+  return { epoch, world };
+}
+
 /** Restores everything a checkpoint holds into the model, optimisers and meta-learner; returns the epoch and world size. */
 export function loadCheckpoint(
   runDir: string,
@@ -100,77 +203,12 @@ export function loadCheckpoint(
   o: { resume?: boolean } = {},
 ): CheckpointState {
   const file = path.join(runDir, CHECKPOINT_FILE);
-  if (!existsSync(file))
-    throw new CheckpointError(
-      `${runDir} has no checkpoint (${CHECKPOINT_FILE}): the run stopped before its first one; start a new run`,
-    );
-  let loaded: ReturnType<typeof loadSafetensors>;
+  const { tensors, metadata } = readCheckpointFile(runDir, file);
   try {
-    loaded = loadSafetensors(file);
-  } catch (err) {
-    if (err instanceof SafetensorsError)
-      throw new CheckpointError(
-        `checkpoint ${file} is corrupt (${err.reason}), so nothing was loaded from it: restore it from a backup, or start a new run`,
-      );
-    throw err;
-  }
-  const { tensors, metadata } = loaded;
-  try {
-    if (metadata.format === FORMAT && metadata[CHECKSUM_KEY] === undefined)
-      throw new CheckpointError(
-        `checkpoint ${file} is corrupt (its ${CHECKSUM_KEY} is missing), so nothing was loaded from it: restore it from a backup, or start a new run`,
-      );
-    const old = OLD_FORMATS.has(metadata.format ?? "");
-    if (old && o.resume)
-      throw new CheckpointError(
-        `checkpoint ${file} was written by an earlier metanas (${metadata.format}) that drew meta-training tasks differently, so resuming would not continue the same run: start a new run (metanas eval ${runDir} still meta-tests it)`,
-      );
-    if (metadata.format !== FORMAT && !UNSEALED_FORMATS.has(metadata.format ?? "") && !old)
-      throw new CheckpointError(`${file} is not a metanas checkpoint (format ${metadata.format ?? "missing"})`);
-    if (!sameStructure(metadata.structure, c)) {
-      throw new CheckpointError(
-        `checkpoint ${file} belongs to a different configuration (dataset, model, task or seed changed): resume with the run's own config.json`,
-      );
-    }
-    const take = (name: string, like: Tensor): Tensor => {
-      const t = tensors.get(name);
-      if (!t) throw new CheckpointError(`checkpoint ${file} lacks ${name}: it does not match this model`);
-      if (t.shape.join("x") !== like.shape.join("x"))
-        throw new CheckpointError(
-          `checkpoint ${file}: ${name} has shape [${t.shape}] but the model needs [${like.shape}]`,
-        );
-      return t;
-    };
-    copyInto(
-      model.weights,
-      model.weights.map((w, i) => take(`weights/${model.weightNames[i]}`, w)),
-    );
-    copyInto(
-      model.arch,
-      model.arch.map((a, i) => take(`arch/${model.archNames[i]}`, a)),
-    );
-    const steps = JSON.parse(metadata.steps ?? "{}") as { weights?: number; arch?: number };
-    const adam = (prefix: string, a: { m: Tensor[]; v: Tensor[] }, step: number) => ({
-      step,
-      m: a.m.map((t, i) => take(`${prefix}.m/${i}`, t)),
-      v: a.v.map((t, i) => take(`${prefix}.v/${i}`, t)),
-    });
-    opt.weights.loadState(adam("task-opt.weights", opt.weights, steps.weights ?? 0));
-    if (opt.arch) opt.arch.loadState(adam("task-opt.arch", opt.arch, steps.arch ?? 0));
-    const learnerMeta = JSON.parse(metadata.learner ?? "{}") as { name?: string; numbers?: Record<string, number> };
-    if (learnerMeta.name !== learner.name)
-      throw new CheckpointError(
-        `checkpoint ${file} was made with meta-learner ${learnerMeta.name}, not ${learner.name}`,
-      );
-    const learnerTensors = new Map(
-      [...tensors].filter(([k]) => k.startsWith("meta-learner/")).map(([k, t]) => [k.slice("meta-learner/".length), t]),
-    );
-    learner.loadState({ tensors: learnerTensors, numbers: learnerMeta.numbers ?? {} });
-    const epoch = Number(metadata.epoch);
-    if (!Number.isInteger(epoch) || epoch < 0) throw new CheckpointError(`checkpoint ${file} has no valid epoch`);
-    const world = Number(metadata.world ?? "1");
-    if (!Number.isInteger(world) || world < 1) throw new CheckpointError(`checkpoint ${file} has no valid world size`);
-    return { epoch, world };
+    checkFormat(file, metadata, c, runDir, o.resume);
+    restoreModelAndOptimisers(tensorTaker(file, tensors), metadata, model, opt);
+    restoreLearner(file, tensors, metadata, learner);
+    return checkpointState(file, metadata);
   } catch (err) {
     if (err instanceof SyntaxError)
       throw new CheckpointError(`checkpoint ${file} has unreadable metadata: it is corrupt`);

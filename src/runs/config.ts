@@ -549,13 +549,13 @@ function describe(err: z.ZodError, withFlags: boolean): string {
     .join("; ");
 }
 
-/**
- * Validates a whole configuration. `withFlags` names each setting's flag in the error: true where
- * the values came from a preset, a config file and flags of search/train/config.
- */
 /** Keys of earlier versions that no longer mean anything: meta-test worker threads gave way to ranks (--nproc). */
 const RETIRED_KEYS = ["workers"];
 
+/**
+ * Validates a whole configuration (retired keys dropped). `withFlags` names each setting's flag in
+ * the error: true where the values came from a preset, a config file and flags of search/train/config.
+ */
 export function validateConfig(raw: unknown, source = "configuration", withFlags = false): RunConfig {
   if (typeof raw === "object" && raw !== null && !Array.isArray(raw))
     raw = Object.fromEntries(Object.entries(raw).filter(([k]) => !RETIRED_KEYS.includes(k)));
@@ -564,6 +564,7 @@ export function validateConfig(raw: unknown, source = "configuration", withFlags
   return r.data;
 }
 
+/** A --config file's settings as a JSON object, or one line saying why it cannot be read. */
 export function readConfigFile(file: string): Record<string, unknown> {
   let text: string;
   try {

@@ -99,10 +99,10 @@ export function rendezvous(l: Launch): Promise<ProcessGroup> {
  * Connects the ranks to each other: on `device` (what agree() chose), else over GLOO_SOCKET_IFNAME,
  * loopback for a local launch, else the hostname's address.
  */
-export function connectPeers(g: ProcessGroup, l: Launch, device?: PeerDevice): Promise<void> {
-  if (device) return g.connectPeers(device);
-  if (l.interfaces) return g.connectPeers({ interfaces: l.interfaces });
-  return g.connectPeers(LOOPBACK.test(l.addr) ? { hostname: "127.0.0.1" } : {});
+export function connectPeers(group: ProcessGroup, l: Launch, device?: PeerDevice): Promise<void> {
+  if (device) return group.connectPeers(device);
+  if (l.interfaces) return group.connectPeers({ interfaces: l.interfaces });
+  return group.connectPeers(LOOPBACK.test(l.addr) ? { hostname: "127.0.0.1" } : {});
 }
 
 /**
@@ -121,8 +121,8 @@ export function configHash(c: RunConfig, size: number): string {
 }
 
 /** Rank 0's value, on every rank (rank 0 passes it, the others pass null). */
-export async function fromRoot(g: ProcessGroup, label: string, value: string | null): Promise<string> {
-  const all = await g.exchange(label, value ?? "");
+export async function fromRoot(group: ProcessGroup, label: string, value: string | null): Promise<string> {
+  const all = await group.exchange(label, value ?? "");
   return all[0]!;
 }
 
@@ -140,16 +140,16 @@ interface RankStatement {
  * process group is to listen (launch given), so that ranks on other machines reach it.
  */
 export async function agree(
-  g: ProcessGroup,
+  group: ProcessGroup,
   c: RunConfig | null,
   data: string | null,
   problem: string | null,
   launch: Launch | null = null,
 ): Promise<PeerDevice | undefined> {
-  const hash = c ? configHash(c, g.size) : null;
+  const hash = c ? configHash(c, group.size) : null;
   const net = launch && !problem ? localFacts(launch.addr, launch.interfaces) : null;
   const mine: RankStatement = { hash, data, problem, code: codeVersion(), net };
-  const all = (await g.exchange("the configuration check", JSON.stringify(mine))).map(
+  const all = (await group.exchange("the configuration check", JSON.stringify(mine))).map(
     (v) => JSON.parse(v) as RankStatement,
   );
   const failed = all.findIndex((a) => a.problem !== null);
@@ -174,7 +174,7 @@ export async function agree(
     throw new SharedFailure(
       `rank ${otherData.join(", rank ")} sees other data than rank 0 (image shape and classes per split ${all[otherData[0]!]!.data} vs ${all[0]!.data}): give every machine the same dataset`,
     );
-  return chooseDevice(g, all, launch);
+  return chooseDevice(group, all, launch);
 }
 
 /**
@@ -182,7 +182,7 @@ export async function agree(
  * network stacks exchange their addresses first (one more round through the store).
  */
 async function chooseDevice(
-  g: ProcessGroup,
+  group: ProcessGroup,
   all: readonly RankStatement[],
   launch: Launch | null,
 ): Promise<PeerDevice | undefined> {
@@ -190,20 +190,25 @@ async function chooseDevice(
   if (!launch || !nets.every((n): n is NetFacts => Boolean(n))) return undefined;
   // (Ranks that name their interfaces need no lookup.)
   if (!oneStack(nets) && nets.some((n) => !n.interfaces)) {
-    const mine = await withRoute(nets[g.rank]!, launch.port);
-    nets = (await g.exchange("the network check", JSON.stringify(mine))).map((v) => JSON.parse(v) as NetFacts);
+    const mine = await withRoute(nets[group.rank]!, launch.port);
+    nets = (await group.exchange("the network check", JSON.stringify(mine))).map((v) => JSON.parse(v) as NetFacts);
   }
   const facts = nets as NetFacts[];
   const choices = facts.map((_, r) => peerDevice(facts, r));
   const problem = choices.find((p) => "problem" in p);
   if (problem && "problem" in problem) throw new SharedFailure(problem.problem);
-  const mine = choices[g.rank]!;
+  const mine = choices[group.rank]!;
   return "device" in mine ? mine.device : undefined;
 }
 
 /** Everything that defines the meta-state: meta-parameters, task-optimiser moments, meta-learner tensors. */
-function stateTensors(s: Session): Tensor[] {
-  return [...s.model.weights, ...s.model.arch, ...s.opt.moments(), ...Object.values(s.learner.state().tensors)];
+function stateTensors(session: Session): Tensor[] {
+  return [
+    ...session.model.weights,
+    ...session.model.arch,
+    ...session.opt.moments(),
+    ...Object.values(session.learner.state().tensors),
+  ];
 }
 
 /**
@@ -212,22 +217,22 @@ function stateTensors(s: Session): Tensor[] {
  * step counts, meta-learner numbers and `extra` (rank 0's, returned on every rank) through the store.
  */
 export async function syncFromRoot(
-  g: ProcessGroup,
-  s: Session,
+  group: ProcessGroup,
+  session: Session,
   label: string,
   extra: Record<string, number> = {},
 ): Promise<Record<string, number>> {
-  await g.broadcast(stateTensors(s), 0, label);
-  const learnerState = s.learner.state();
-  const numbers = JSON.stringify({ steps: s.opt.steps, learner: learnerState.numbers, extra });
-  const root = JSON.parse(await fromRoot(g, label, g.rank === 0 ? numbers : null)) as {
+  await group.broadcast(stateTensors(session), 0, label);
+  const learnerState = session.learner.state();
+  const numbers = JSON.stringify({ steps: session.opt.steps, learner: learnerState.numbers, extra });
+  const root = JSON.parse(await fromRoot(group, label, group.rank === 0 ? numbers : null)) as {
     steps: [number, number];
     learner: Record<string, number>;
     extra: Record<string, number>;
   };
-  if (g.rank !== 0) {
-    s.opt.steps = root.steps;
-    s.learner.loadState({ tensors: new Map(Object.entries(learnerState.tensors)), numbers: root.learner });
+  if (group.rank !== 0) {
+    session.opt.steps = root.steps;
+    session.learner.loadState({ tensors: new Map(Object.entries(learnerState.tensors)), numbers: root.learner });
   }
   return root.extra;
 }
@@ -241,12 +246,12 @@ export function taskShare(tasks: number, rank: number, size: number): number[] {
 
 /** All ranks' meta-test results, in task order, on every rank. */
 export async function gatherResults(
-  g: ProcessGroup,
+  group: ProcessGroup,
   label: string,
   tasks: number,
   mine: ReadonlyMap<number, TaskResult>,
 ): Promise<TaskResult[]> {
-  const all = await g.exchange(label, JSON.stringify([...mine]));
+  const all = await group.exchange(label, JSON.stringify([...mine]));
   const results: (TaskResult | undefined)[] = Array.from({ length: tasks }, () => undefined);
   for (const part of all) for (const [t, r] of JSON.parse(part) as [number, TaskResult][]) results[t] = r;
   const missing = results.indexOf(undefined);
@@ -255,10 +260,10 @@ export async function gatherResults(
 }
 
 /** True on every rank when any rank asks for it (a stop request after a signal). */
-export async function anyRank(g: ProcessGroup, flag: boolean, label: string): Promise<boolean> {
+export async function anyRank(group: ProcessGroup, flag: boolean, label: string): Promise<boolean> {
   const t = tensor(Float64Array.of(flag ? 1 : 0), [1], "float64");
   try {
-    await g.allReduceSum([t], label);
+    await group.allReduceSum([t], label);
     return t.item() > 0;
   } finally {
     t.dispose();

@@ -6,14 +6,14 @@ import { validateConfig } from "./config.js";
 import { openSession } from "./session.js";
 
 const c = validateConfig(JSON.parse(process.argv[2] ?? "null"), "the memory probe's configuration");
-const s = await openSession({ ...c, threads: 1 }, () => {});
+const session = await openSession({ ...c, threads: 1 }, () => {});
 const peak = () => process.resourceUsage().maxRSS * 1024;
 const phase = { temperature: c.tMax, threshold: c.trainThreshold, dropPath: c.dropPath };
 const pass = (batch: number) =>
   tidy(() => {
-    const x = rand([batch, ...s.dataset.imageShape]);
+    const x = rand([batch, ...session.dataset.imageShape]);
     const y = labels(Array.from({ length: batch }, (_, i) => i % c.ways));
-    grad(crossEntropy(s.model.forward(x, phase), y), [...s.model.weights, ...s.model.arch]);
+    grad(crossEntropy(session.model.forward(x, phase), y), [...session.model.weights, ...session.model.arch]);
   });
 const batches = [2, 4];
 const peaks = batches.map((b) => {

@@ -22,7 +22,7 @@ export const evalSeed = (c: RunConfig, epoch: number) => (c.seed * 7919 + (epoch
 
 /** Meta-tests `tasks` tasks, each rank its share; every rank gets all the results. */
 export async function runEval(
-  s: Session,
+  session: Session,
   ranks: Ranks,
   split: EvalSplit,
   tasks: number,
@@ -30,13 +30,13 @@ export async function runEval(
   reporter: ProgressReporter,
   label: string,
 ): Promise<EvaluationResult> {
-  const c = s.config;
+  const c = session.config;
   const mine = taskShare(tasks, ranks.rank, ranks.size);
   const results = new Map<number, TaskResult>();
   let sum = 0;
   reporter.start(label, mine.length);
   const spec = { ways: c.ways, shots: c.shots, queries: c.queries };
-  await evaluateTasks(s.model, s.opt, evalPool(s, split), spec, testInner(c), mine, seed, (t, r) => {
+  await evaluateTasks(session.model, session.opt, evalPool(session, split), spec, testInner(c), mine, seed, (t, r) => {
     results.set(t, r);
     sum += r.accuracy;
     reporter.update(results.size, { acc: `${((100 * sum) / results.size).toFixed(1)}%` });
@@ -67,17 +67,17 @@ function pruningSummary(p: PruningResult[]): NonNullable<Summary["pruning"]> {
 }
 
 /** A meta-test's summary: accuracy, protocol, the meta-learned and per-task genotypes and sizes. */
-export function summarise(s: Session, r: EvaluationResult, epochs: number, wallSeconds: number): Summary {
-  const g = s.model.genotype();
+export function summarise(session: Session, r: EvaluationResult, epochs: number, wallSeconds: number): Summary {
+  const genotype = session.model.genotype();
   const p = distribution(r.params);
   return {
     accuracy: r.accuracy,
     ci95: r.ci95,
     tasks: r.tasks,
-    protocol: s.config.testProtocol,
-    genotype: g ? toDarts(g) : `${s.model.kind} (no cell genotype)`,
-    genotypeJson: g ? JSON.parse(toJson(g)) : null,
-    params: { total: s.model.totalParams(), pruned: p.median },
+    protocol: session.config.testProtocol,
+    genotype: genotype ? toDarts(genotype) : `${session.model.kind} (no cell genotype)`,
+    genotypeJson: genotype ? JSON.parse(toJson(genotype)) : null,
+    params: { total: session.model.totalParams(), pruned: p.median },
     perTaskParams: { ...p, values: r.params },
     perTaskAccuracy: r.accuracies,
     topGenotypes: mostFrequent(

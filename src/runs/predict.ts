@@ -94,8 +94,8 @@ export async function predictRun(dir: string, o: PredictOptions): Promise<Predic
   try {
     loadCheckpoint(dir, c, model, opt, learner);
     const decode = { invert: invertsImages(c.dataset) };
-    const s = supportFiles(classes);
-    const support = await readImageSet(s.files, s.labels, shape, decode);
+    const supportSet = supportFiles(classes);
+    const support = await readImageSet(supportSet.files, supportSet.labels, shape, decode);
     const query = await readImageSet(
       queryFiles,
       queryFiles.map(() => 0),

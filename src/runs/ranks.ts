@@ -24,15 +24,15 @@ export async function joinRanks(launch: Launch | null | undefined): Promise<Rank
 export const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /** What the ranks must have alike besides the configuration: the data they sample from. */
-function dataShape(s: Session): string {
-  const { train, val, test } = s.dataset.splits;
-  return JSON.stringify([s.dataset.imageShape, train.numClasses, val?.numClasses ?? 0, test.numClasses]);
+function dataShape(session: Session): string {
+  const { train, val, test } = session.dataset.splits;
+  return JSON.stringify([session.dataset.imageShape, train.numClasses, val?.numClasses ?? 0, test.numClasses]);
 }
 
 /** A configuration and session every rank holds, and what rank 0 read of the checkpoint. */
 export interface Prepared<C> {
   c: RunConfig;
-  s: Session;
+  session: Session;
   checkpoint: C | null;
 }
 
@@ -54,10 +54,10 @@ export async function prepareAll<C>(ranks: Ranks, prepareHere: () => Promise<Pre
     throw err;
   }
   try {
-    const device = await agree(group, p.c, dataShape(p.s), null, launch);
+    const device = await agree(group, p.c, dataShape(p.session), null, launch);
     await connectPeers(group, launch, device);
   } catch (err) {
-    closeSession(p.s);
+    closeSession(p.session);
     throw err;
   }
   return p;

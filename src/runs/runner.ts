@@ -58,7 +58,7 @@ export interface TrainingResult {
 interface Run {
   dir: string;
   c: RunConfig;
-  s: Session;
+  session: Session;
   ranks: Ranks;
   reporter: ProgressReporter;
   /** Meta-epochs done, and the last one a checkpoint holds (null: none yet). */
@@ -101,13 +101,16 @@ function resumeHint(r: Pick<Run, "c" | "dir" | "ranks">): string {
 /** Start or resume: prepare on every rank, create the run directory, and agree on the meta-state to go on from. */
 async function startOrResume(dir: string, start: RunStart, ranks: Ranks, reporter: ProgressReporter): Promise<Run> {
   const resume = "resume" in start;
-  const { c, s, checkpoint } = await prepareAll(ranks, () => prepareRun(dir, start, ranks, (l) => reporter.log(l)));
-  const run: Run = { dir, c, s, ranks, reporter, epoch: checkpoint?.epoch ?? 0, savedEpoch: null, started: 0 };
+  const { c, session, checkpoint } = await prepareAll(ranks, () =>
+    prepareRun(dir, start, ranks, (l) => reporter.log(l)),
+  );
+  const run: Run = { dir, c, session, ranks, reporter, epoch: checkpoint?.epoch ?? 0, savedEpoch: null, started: 0 };
   try {
     if (ranks.root && !resume) createRunDir(dir, c);
     const world = checkpoint?.world ?? ranks.size;
     if (ranks.group)
-      run.epoch = (await syncFromRoot(ranks.group, s, "sending the meta-state", { epoch: run.epoch, world })).epoch!;
+      run.epoch = (await syncFromRoot(ranks.group, session, "sending the meta-state", { epoch: run.epoch, world }))
+        .epoch!;
     if (resume) {
       run.savedEpoch = run.epoch;
       if (ranks.root) truncateMetrics(dir, run.epoch);
@@ -119,11 +122,12 @@ async function startOrResume(dir: string, start: RunStart, ranks: Ranks, reporte
     }
     return run;
   } catch (err) {
-    closeSession(s);
+    closeSession(session);
     throw err;
   }
 }
 
+/** The meta-training settings of a run's configuration. */
 function trainSettings(c: RunConfig): MetaTrainSettings {
   return {
     metaBatch: c.metaBatch,
@@ -140,16 +144,16 @@ function trainSettings(c: RunConfig): MetaTrainSettings {
 
 /** One meta-epoch, its metrics line (rank 0) and the progress bar. */
 async function trainEpoch(run: Run): Promise<void> {
-  const { s, ranks } = run;
+  const { session, ranks } = run;
   const t0 = performance.now();
   takePhaseTimes(); // start the epoch's phase times afresh (evaluations time phases too)
   const cpu0 = process.cpuUsage();
   const r = await metaEpoch(
     run.epoch,
-    s.model,
-    s.opt,
-    s.learner,
-    s.dataset.splits.train,
+    session.model,
+    session.opt,
+    session.learner,
+    session.dataset.splits.train,
     trainSettings(run.c),
     ranks.group,
   );
@@ -181,11 +185,11 @@ async function trainEpoch(run: Run): Promise<void> {
 
 /** Validation every --eval-every meta-epochs (not after the last: the final meta-test follows). */
 async function validateIfDue(run: Run): Promise<void> {
-  const { c, s, epoch, reporter } = run;
+  const { c, session, epoch, reporter } = run;
   if (!(c.evalEvery > 0 && epoch % c.evalEvery === 0 && epoch < c.epochs)) return;
   reporter.stop();
   const ev = await runEval(
-    s,
+    session,
     run.ranks,
     "val",
     c.evalTasks,
@@ -195,8 +199,8 @@ async function validateIfDue(run: Run): Promise<void> {
   );
   if (run.ranks.root) {
     appendMetrics(run.dir, evalRecord(epoch, "val", ev, (performance.now() - run.started) / 1000));
-    const g = s.model.genotype();
-    if (g) writeGenotype(run.dir, g, epoch);
+    const genotype = session.model.genotype();
+    if (genotype) writeGenotype(run.dir, genotype, epoch);
   }
   reporter.log(
     `meta-epoch ${epoch}: validation accuracy ${(100 * ev.accuracy).toFixed(1)}% ± ${(100 * ev.ci95).toFixed(1)} on ${ev.tasks} tasks`,
@@ -207,8 +211,8 @@ async function validateIfDue(run: Run): Promise<void> {
 /** Writes a checkpoint of what every rank runs with (rank 0's meta-state, sent to the others first). */
 async function checkpoint(run: Run): Promise<void> {
   const { group, root, size } = run.ranks;
-  if (group) await syncFromRoot(group, run.s, `the checkpoint at meta-epoch ${run.epoch}`);
-  if (root) saveCheckpoint(run.dir, run.c, run.epoch, run.s.model, run.s.opt, run.s.learner, size);
+  if (group) await syncFromRoot(group, run.session, `the checkpoint at meta-epoch ${run.epoch}`);
+  if (root) saveCheckpoint(run.dir, run.c, run.epoch, run.session.model, run.session.opt, run.session.learner, size);
   run.savedEpoch = run.epoch;
 }
 
@@ -255,11 +259,11 @@ function withResumeHint(err: unknown, run: Run): unknown {
 
 /** The final meta-test: the genotype, the test record and the summary (rank 0). */
 async function finalTest(run: Run): Promise<Summary | null> {
-  const { c, s, ranks, dir } = run;
-  const r = await runEval(s, ranks, "test", c.testTasks, evalSeed(c, -1), run.reporter, "meta-test");
+  const { c, session, ranks, dir } = run;
+  const r = await runEval(session, ranks, "test", c.testTasks, evalSeed(c, -1), run.reporter, "meta-test");
   await ranks.group?.barrier("the end of the run");
   if (!ranks.root) return null;
-  const summary = summarise(s, r, run.epoch, (performance.now() - run.started) / 1000);
+  const summary = summarise(session, r, run.epoch, (performance.now() - run.started) / 1000);
   appendMetrics(dir, evalRecord(run.epoch, "test", r, summary.wallSeconds));
   writeSummary(dir, summary);
   return summary;
@@ -277,8 +281,8 @@ export async function runTraining(dir: string, start: RunStart, o: RunOptions = 
     const finished = await metaTrain(started, o, stop.requested).catch((err: unknown) => {
       throw withResumeHint(err, started);
     });
-    const g = finished ? started.s.model.genotype() : null;
-    if (g && ranks.root) writeGenotype(dir, g, started.epoch);
+    const genotype = finished ? started.session.model.genotype() : null;
+    if (genotype && ranks.root) writeGenotype(dir, genotype, started.epoch);
     let summary: Summary | null = null;
     if (finished && !o.skipFinalTest) summary = await finalTest(started);
     else await ranks.group?.barrier("the end of the run");
@@ -288,7 +292,7 @@ export async function runTraining(dir: string, start: RunStart, o: RunOptions = 
   } finally {
     stop.dispose();
     ranks.group?.destroy();
-    if (run) closeSession(run.s);
+    if (run) closeSession(run.session);
   }
 }
 
@@ -318,26 +322,26 @@ export async function runEvaluation(
 ): Promise<Summary | null> {
   const reporter = o.reporter ?? silentReporter;
   const ranks = await joinRanks(o.launch);
-  let s: Session | null = null;
+  let session: Session | null = null;
   try {
     const prepared = await prepareAll(ranks, () =>
       prepareEvaluation(dir, o.overrides ?? {}, ranks, (line) => reporter.log(line)),
     );
-    s = prepared.s;
+    session = prepared.session;
     const c = prepared.c;
     let epoch = prepared.checkpoint?.epoch ?? 0;
-    if (ranks.group) epoch = (await syncFromRoot(ranks.group, s, "sending the meta-state", { epoch })).epoch!;
+    if (ranks.group) epoch = (await syncFromRoot(ranks.group, session, "sending the meta-state", { epoch })).epoch!;
     const started = performance.now();
-    const r = await runEval(s, ranks, "test", c.testTasks, evalSeed(c, -1), reporter, "meta-test");
+    const r = await runEval(session, ranks, "test", c.testTasks, evalSeed(c, -1), reporter, "meta-test");
     await ranks.group?.barrier("the end of the evaluation");
     if (!ranks.root) return null;
-    const summary = summarise(s, r, epoch, (performance.now() - started) / 1000);
+    const summary = summarise(session, r, epoch, (performance.now() - started) / 1000);
     writeSummary(dir, summary, o.file ?? RUN_FILES.evaluation);
     ranks.group?.destroy();
     await o.afterRun?.(dir);
     return summary;
   } finally {
     ranks.group?.destroy();
-    if (s) closeSession(s);
+    if (session) closeSession(session);
   }
 }

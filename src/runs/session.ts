@@ -53,17 +53,17 @@ export function openModel(c: RunConfig, imageShape: ImageShape): Pick<Session, "
   return { model, opt, learner };
 }
 
-export function closeSession(s: Session): void {
-  s.learner.dispose();
-  s.opt.dispose();
-  s.model.dispose();
+export function closeSession(session: Session): void {
+  session.learner.dispose();
+  session.opt.dispose();
+  session.model.dispose();
 }
 
 export type EvalSplit = "val" | "test";
 
 /** The pool an evaluation draws from; validation falls back to the test classes when there is no val split. */
-export function evalPool(s: Session, split: EvalSplit): ClassPool {
-  return split === "val" ? (s.dataset.splits.val ?? s.dataset.splits.test) : s.dataset.splits.test;
+export function evalPool(session: Session, split: EvalSplit): ClassPool {
+  return split === "val" ? (session.dataset.splits.val ?? session.dataset.splits.test) : session.dataset.splits.test;
 }
 
 /** Inner-loop settings of meta-training tasks (docs/method.md §3): the architecture adapts in every step. */

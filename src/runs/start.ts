@@ -15,13 +15,13 @@ import { closeSession, openSession, type Session } from "./session.js";
 export type RunStart = { config: RunConfig } | { resume: true; overrides?: Partial<RunConfig> };
 
 /** Draws one task of each kind the run will need, so that bad settings fail before anything is written. */
-function checkTasks(s: Session): void {
-  const c = s.config;
+function checkTasks(session: Session): void {
+  const c = session.config;
   const rng = new Rng(0);
-  sampleTask(s.dataset.splits.train, { ways: c.ways, shots: c.trainShots, queries: c.queries }, rng);
-  sampleTask(s.dataset.splits.test, { ways: c.ways, shots: c.shots, queries: c.queries }, rng);
-  if (s.dataset.splits.val && c.evalEvery > 0)
-    sampleTask(s.dataset.splits.val, { ways: c.ways, shots: c.shots, queries: c.queries }, rng);
+  sampleTask(session.dataset.splits.train, { ways: c.ways, shots: c.trainShots, queries: c.queries }, rng);
+  sampleTask(session.dataset.splits.test, { ways: c.ways, shots: c.shots, queries: c.queries }, rng);
+  if (session.dataset.splits.val && c.evalEvery > 0)
+    sampleTask(session.dataset.splits.val, { ways: c.ways, shots: c.shots, queries: c.queries }, rng);
 }
 
 /** A run's saved configuration: rank 0 reads it, the other ranks (maybe on machines without the run directory) get it from rank 0. */
@@ -73,13 +73,13 @@ export function adjustedConfig(saved: RunConfig, overrides: Partial<RunConfig>, 
 async function sessionWith(
   c: RunConfig,
   log: (line: string) => void,
-  read: ((s: Session) => CheckpointState | null) | null,
+  read: ((session: Session) => CheckpointState | null) | null,
 ): Promise<Prepared<CheckpointState>> {
-  const s = await openSession(c, log);
+  const session = await openSession(c, log);
   try {
-    return { c, s, checkpoint: read ? read(s) : null };
+    return { c, session, checkpoint: read ? read(session) : null };
   } catch (err) {
-    closeSession(s);
+    closeSession(session);
     throw err;
   }
 }
@@ -100,12 +100,12 @@ export async function prepareRun(
     throw new ConfigError(
       `${ranks.size} ranks exceed the meta-batch (${c.metaBatch} tasks): at most ${c.metaBatch} ranks get work; start ${c.metaBatch} or fewer`,
     );
-  const read = (s: Session) => {
+  const read = (session: Session) => {
     if (!("resume" in start)) {
-      checkTasks(s); // impossible task settings fail here, before the run directory exists
+      checkTasks(session); // impossible task settings fail here, before the run directory exists
       return null;
     }
-    return ranks.root ? loadCheckpoint(dir, c, s.model, s.opt, s.learner, { resume: true }) : null;
+    return ranks.root ? loadCheckpoint(dir, c, session.model, session.opt, session.learner, { resume: true }) : null;
   };
   return sessionWith(c, log, read);
 }
@@ -118,5 +118,7 @@ export async function prepareEvaluation(
   log: (line: string) => void,
 ): Promise<Prepared<CheckpointState>> {
   const c = adjustedConfig(await savedConfig(dir, ranks), overrides, "eval");
-  return sessionWith(c, log, (s) => (ranks.root ? loadCheckpoint(dir, c, s.model, s.opt, s.learner) : null));
+  return sessionWith(c, log, (session) =>
+    ranks.root ? loadCheckpoint(dir, c, session.model, session.opt, session.learner) : null,
+  );
 }

@@ -209,10 +209,10 @@ export async function runTable3(dir: string, c: SingleTaskConfig, o: Table3Optio
       archImages: data.archImages.length,
       testImages: data.testImages.length,
     },
-    rows: c.strategies.map((s) =>
+    rows: c.strategies.map((strategy) =>
       table3Row(
-        s,
-        results.filter((r) => r.strategy === s),
+        strategy,
+        results.filter((r) => r.strategy === strategy),
       ),
     ),
   };

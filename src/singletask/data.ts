@@ -52,28 +52,31 @@ export function spacedClasses(n: number, k: number): number[] {
 const take = (n: number, max: number) => (max > 0 ? Math.min(n, max) : n);
 const range = (a: number, b: number) => Array.from({ length: Math.max(0, b - a) }, (_, k) => a + k);
 
-export function splitDataset(ds: FewShotDataset, s: SplitSettings): SingleTaskData {
+/** The search's images: each chosen class's training images cut into a weight half and an architecture half, and its held-out images. */
+export function splitDataset(ds: FewShotDataset, settings: SplitSettings): SingleTaskData {
   const train = ds.splits.train;
   const sameTest = testSplitHasTrainClasses(ds);
-  const classes = spacedClasses(train.numClasses, s.classes);
+  const classes = spacedClasses(train.numClasses, settings.classes);
   const weightImages: ImageRef[] = [];
   const archImages: ImageRef[] = [];
   const testImages: ImageRef[] = [];
   classes.forEach((c, label) => {
     const n = train.classSize(c);
-    const held = sameTest ? 0 : s.testPerClass;
+    const held = sameTest ? 0 : settings.testPerClass;
     if (n - held < 2)
       throw new Error(
         `class ${c} has ${n} images: holding out ${held} leaves too few to train on; lower --test-per-class`,
       );
-    const trainIdx = range(0, take(n - held, s.trainPerClass));
-    const cut = Math.max(1, Math.min(trainIdx.length - 1, Math.round(trainIdx.length * s.trainPortion)));
+    const trainIdx = range(0, take(n - held, settings.trainPerClass));
+    const cut = Math.max(1, Math.min(trainIdx.length - 1, Math.round(trainIdx.length * settings.trainPortion)));
     const ref = (pool: ClassPool, pc: number) => (i: number) => ({ pool, c: pc, i, label });
     weightImages.push(...trainIdx.slice(0, cut).map(ref(train, c)));
     archImages.push(...trainIdx.slice(cut).map(ref(train, c)));
     if (sameTest)
-      testImages.push(...range(0, take(ds.splits.test.classSize(c), s.testPerClassMax)).map(ref(ds.splits.test, c)));
-    else testImages.push(...range(n - held, n - held + take(held, s.testPerClassMax)).map(ref(train, c)));
+      testImages.push(
+        ...range(0, take(ds.splits.test.classSize(c), settings.testPerClassMax)).map(ref(ds.splits.test, c)),
+      );
+    else testImages.push(...range(n - held, n - held + take(held, settings.testPerClassMax)).map(ref(train, c)));
   });
   const { mean, std } = channelStats([...weightImages, ...archImages], ds.imageShape);
   return { imageShape: ds.imageShape, numClasses: classes.length, weightImages, archImages, testImages, mean, std };
@@ -124,13 +127,13 @@ export function makeBatch(
     const dx = crop ? rng.int(9) - 4 : 0;
     const flip = crop ? rng.int(2) === 1 : false;
     for (let c = 0; c < ch; c++) {
-      const [m, s] = [data.mean[c]!, data.std[c]!];
+      const [mean, std] = [data.mean[c]!, data.std[c]!];
       for (let y = 0; y < h; y++) {
         const sy = y + dy;
         for (let x = 0; x < w; x++) {
           const sx = (flip ? w - 1 - x : x) + dx;
           const v = sy >= 0 && sy < h && sx >= 0 && sx < w ? img[c * h * w + sy * w + sx]! : 0;
-          images[b * size + c * h * w + y * w + x] = (v - m) / s;
+          images[b * size + c * h * w + y * w + x] = (v - mean) / std;
         }
       }
     }

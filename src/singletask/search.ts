@@ -53,54 +53,115 @@ export interface EpochRecord {
 }
 
 /** DARTS's CosineAnnealingLR, stepped per epoch: lr(e) = min + (max - min)(1 + cos(pi e / E)) / 2. */
-export function cosineRate(epoch: number, s: Pick<SearchSettings, "epochs" | "lrWeights" | "lrWeightsMin">): number {
-  return s.lrWeightsMin + ((s.lrWeights - s.lrWeightsMin) * (1 + Math.cos((Math.PI * epoch) / s.epochs))) / 2;
+export function cosineRate(
+  epoch: number,
+  settings: Pick<SearchSettings, "epochs" | "lrWeights" | "lrWeightsMin">,
+): number {
+  const { lrWeights, lrWeightsMin, epochs } = settings;
+  return lrWeightsMin + ((lrWeights - lrWeightsMin) * (1 + Math.cos((Math.PI * epoch) / epochs))) / 2;
 }
 
+/** The number of weight steps in one epoch: the weight half in batches, the last one possibly short. */
 export function stepsPerEpoch(data: SingleTaskData, batchSize: number): number {
   return Math.ceil(data.weightImages.length / batchSize);
 }
 
 /** The temperature of step `step` (counted over the whole search) in epoch `epoch`. */
-export function searchTemperature(step: number, epoch: number, totalSteps: number, s: SearchSettings): number {
-  const [at, of] = s.anneal === "step" ? [step, totalSteps] : [epoch, s.epochs];
-  return temperatureAt(at, { tMax: s.tMax, tMin: s.tMin, steps: of });
+export function searchTemperature(step: number, epoch: number, totalSteps: number, settings: SearchSettings): number {
+  const [at, of] = settings.anneal === "step" ? [step, totalSteps] : [epoch, settings.epochs];
+  return temperatureAt(at, { tMax: settings.tMax, tMin: settings.tMin, steps: of });
 }
 
 /** The two optimisers of the search; owned by the caller (dispose them). */
-export function searchOptimizers(model: SearchModel, s: SearchSettings): { weights: MomentumSgd; arch: Adam } {
+export function searchOptimizers(model: SearchModel, settings: SearchSettings): { weights: MomentumSgd; arch: Adam } {
   return {
-    weights: new MomentumSgd(model.weights, { lr: s.lrWeights, momentum: s.momentum, weightDecay: s.weightDecay }),
+    weights: new MomentumSgd(model.weights, {
+      lr: settings.lrWeights,
+      momentum: settings.momentum,
+      weightDecay: settings.weightDecay,
+    }),
     arch: new Adam(model.arch, {
-      lr: s.lrArch,
-      beta1: s.archBeta1,
-      beta2: s.archBeta2,
+      lr: settings.lrArch,
+      beta1: settings.archBeta1,
+      beta2: settings.archBeta2,
       eps: 1e-8,
-      weightDecay: s.archWeightDecay,
+      weightDecay: settings.archWeightDecay,
     }),
   };
 }
 
+/** A search in progress: what every step needs, and the steps taken so far. */
+interface SearchRun {
+  model: SearchModel;
+  data: SingleTaskData;
+  settings: SearchSettings;
+  rng: Rng;
+  o: SearchOptions;
+  opt: { weights: MomentumSgd; arch: Adam };
+  perEpoch: number;
+  total: number;
+  step: number;
+}
+
 /** One weight step: cross-entropy gradients of the weights only, clipped, then SGD. Returns loss and correct count. */
-function weightStep(
-  model: SearchModel,
-  opt: MomentumSgd,
-  refs: ImageRef[],
-  data: SingleTaskData,
-  s: SearchSettings,
-  rng: Rng,
-  phase: ForwardPhase,
-) {
+function weightStep(run: SearchRun, refs: ImageRef[], phase: ForwardPhase) {
+  const { model, data, settings, rng } = run;
   return tidy(() => {
-    const { x, y } = toTensors(makeBatch(refs, data, s.augment, rng));
+    const { x, y } = toTensors(makeBatch(refs, data, settings.augment, rng));
     const logits = model.forward(x, phase);
     const loss = crossEntropy(logits, y);
     const grads = grad(loss, model.weights);
-    clipGradNorm(grads, s.gradClip);
-    opt.apply(grads);
+    clipGradNorm(grads, settings.gradClip);
+    run.opt.weights.apply(grads);
     const correct = noGrad(() => logits.argmax(1).eq(y).sum().item());
     return { loss: loss.item(), correct };
   });
+}
+
+/** One search step at `temperature`: an architecture step on a fresh batch of the architecture half, then a weight step on `refs`. */
+function searchStep(run: SearchRun, refs: ImageRef[], temperature: number): { loss: number; correct: number } {
+  const { model, data, settings, rng } = run;
+  const phase: ForwardPhase = { temperature, threshold: settings.threshold, dropPath: 0 };
+  // DARTS draws each architecture batch afresh from the architecture half.
+  const archRefs = rng.sample(data.archImages.length, Math.min(settings.batchSize, data.archImages.length));
+  const archBatch = makeBatch(
+    archRefs.map((k) => data.archImages[k]!),
+    data,
+    settings.augment,
+    rng,
+  );
+  tidy(() => architectureStep(model, run.opt.arch, toTensors(archBatch), phase));
+  return weightStep(run, refs, phase);
+}
+
+/** One epoch: the weights' rate for it, the weight half in a fresh order, step after step; null when stopped. */
+async function searchEpoch(run: SearchRun, epoch: number): Promise<EpochRecord | null> {
+  const { model, data, settings, rng, opt } = run;
+  const t0 = performance.now();
+  opt.weights.lr = cosineRate(epoch, settings);
+  const order = rng.shuffle(data.weightImages);
+  let [lossSum, correct, seen, temperature] = [0, 0, 0, settings.tMax];
+  for (let b = 0; b < run.perEpoch; b++, run.step++) {
+    if (run.o.shouldStop?.()) return null;
+    temperature = searchTemperature(run.step, epoch, run.total, settings);
+    const refs = order.slice(b * settings.batchSize, (b + 1) * settings.batchSize);
+    const r = searchStep(run, refs, temperature);
+    [lossSum, correct, seen] = [lossSum + r.loss * refs.length, correct + r.correct, seen + refs.length];
+    run.o.onStep?.(run.step + 1, run.total);
+    await turn();
+  }
+  // At the temperature the op weights are computed with: plain DARTS never anneals them.
+  const e = model.architectureEntropy(annealsOps(model.strategy) ? temperature : 1);
+  return {
+    epoch: epoch + 1,
+    steps: run.step,
+    lr: opt.weights.lr,
+    temperature,
+    trainLoss: lossSum / seen,
+    trainAccuracy: correct / seen,
+    opEntropy: (e.normalOps + e.reduceOps) / 2,
+    seconds: (performance.now() - t0) / 1000,
+  };
 }
 
 export interface SearchOptions {
@@ -114,52 +175,18 @@ export interface SearchOptions {
 export async function searchSingleTask(
   model: SearchModel,
   data: SingleTaskData,
-  s: SearchSettings,
+  settings: SearchSettings,
   rng: Rng,
   o: SearchOptions = {},
 ): Promise<EpochRecord[] | null> {
-  const opt = searchOptimizers(model, s);
-  const perEpoch = stepsPerEpoch(data, s.batchSize);
-  const total = perEpoch * s.epochs;
+  const opt = searchOptimizers(model, settings);
+  const perEpoch = stepsPerEpoch(data, settings.batchSize);
+  const run: SearchRun = { model, data, settings, rng, o, opt, perEpoch, total: perEpoch * settings.epochs, step: 0 };
   const records: EpochRecord[] = [];
   try {
-    let step = 0;
-    for (let epoch = 0; epoch < s.epochs; epoch++) {
-      const t0 = performance.now();
-      opt.weights.lr = cosineRate(epoch, s);
-      const order = rng.shuffle(data.weightImages);
-      let [lossSum, correct, seen, temperature] = [0, 0, 0, s.tMax];
-      for (let b = 0; b < perEpoch; b++, step++) {
-        if (o.shouldStop?.()) return null;
-        temperature = searchTemperature(step, epoch, total, s);
-        const phase: ForwardPhase = { temperature, threshold: s.threshold, dropPath: 0 };
-        // DARTS draws each architecture batch afresh from the architecture half.
-        const archRefs = rng.sample(data.archImages.length, Math.min(s.batchSize, data.archImages.length));
-        const archBatch = makeBatch(
-          archRefs.map((k) => data.archImages[k]!),
-          data,
-          s.augment,
-          rng,
-        );
-        tidy(() => architectureStep(model, opt.arch, toTensors(archBatch), phase));
-        const refs = order.slice(b * s.batchSize, (b + 1) * s.batchSize);
-        const r = weightStep(model, opt.weights, refs, data, s, rng, phase);
-        [lossSum, correct, seen] = [lossSum + r.loss * refs.length, correct + r.correct, seen + refs.length];
-        o.onStep?.(step + 1, total);
-        await turn();
-      }
-      // At the temperature the op weights are computed with: plain DARTS never anneals them.
-      const e = model.architectureEntropy(annealsOps(model.strategy) ? temperature : 1);
-      const record: EpochRecord = {
-        epoch: epoch + 1,
-        steps: step,
-        lr: opt.weights.lr,
-        temperature,
-        trainLoss: lossSum / seen,
-        trainAccuracy: correct / seen,
-        opEntropy: (e.normalOps + e.reduceOps) / 2,
-        seconds: (performance.now() - t0) / 1000,
-      };
+    for (let epoch = 0; epoch < settings.epochs; epoch++) {
+      const record = await searchEpoch(run, epoch);
+      if (!record) return null;
       records.push(record);
       o.onEpoch?.(record);
     }

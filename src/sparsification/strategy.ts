@@ -5,11 +5,14 @@
 export const STRATEGIES = ["darts", "anneal-ops", "metanas"] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 
-export function annealsOps(s: Strategy): boolean {
-  return s !== "darts";
+/** Whether the op weights are annealed with T (every strategy but plain DARTS). */
+export function annealsOps(strategy: Strategy): boolean {
+  return strategy !== "darts";
 }
-export function usesInputPairs(s: Strategy): boolean {
-  return s === "metanas";
+
+/** Whether each node weighs pairs of inputs (MetaNAS) rather than summing every input edge. */
+export function usesInputPairs(strategy: Strategy): boolean {
+  return strategy === "metanas";
 }
 
 /** Unordered input pairs (a, b), a < b, in lexicographic order: (0,1), (0,2), ..., (1,2), ... */

@@ -7,8 +7,8 @@ export interface TemperatureSettings {
   steps: number;
 }
 
-export function temperatureAt(s: number, { tMax, tMin, steps }: TemperatureSettings): number {
-  if (steps <= 1 || s >= steps - 1) return tMin;
-  if (s <= 0) return tMax;
-  return tMax - (s * (tMax - tMin)) / (steps - 1);
+export function temperatureAt(step: number, { tMax, tMin, steps }: TemperatureSettings): number {
+  if (steps <= 1 || step >= steps - 1) return tMin;
+  if (step <= 0) return tMax;
+  return tMax - (step * (tMax - tMin)) / (steps - 1);
 }

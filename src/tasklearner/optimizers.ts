@@ -14,17 +14,23 @@ export class TaskOptimizers {
   readonly weights: Adam;
   readonly arch: Adam | null;
 
-  constructor(model: MetaModel, s: TaskOptimizerSettings) {
+  constructor(model: MetaModel, settings: TaskOptimizerSettings) {
     this.weights = new Adam(model.weights, {
-      lr: s.lrWeights,
+      lr: settings.lrWeights,
       beta1: 0,
       beta2: 0.999,
       eps: 1e-8,
-      weightDecay: s.weightDecay,
+      weightDecay: settings.weightDecay,
     });
     this.arch =
       model.arch.length > 0
-        ? new Adam(model.arch, { lr: s.lrArch, beta1: 0, beta2: 0.999, eps: 1e-8, weightDecay: s.archWeightDecay })
+        ? new Adam(model.arch, {
+            lr: settings.lrArch,
+            beta1: 0,
+            beta2: 0.999,
+            eps: 1e-8,
+            weightDecay: settings.archWeightDecay,
+          })
         : null;
   }
 

@@ -29,10 +29,10 @@ export interface InnerLoopSettings {
   protocol?: Protocol;
 }
 
-/** Temperature at inner step s: annealed over the architecture steps, then held at tMin. */
-export function innerTemperature(s: number, o: InnerLoopSettings): number {
+/** Temperature at inner step `step`: annealed over the architecture steps, then held at tMin. */
+export function innerTemperature(step: number, o: InnerLoopSettings): number {
   if (o.archSteps <= 0) return o.tMax;
-  return temperatureAt(Math.min(s, o.archSteps - 1), { tMax: o.tMax, tMin: o.tMin, steps: o.archSteps });
+  return temperatureAt(Math.min(step, o.archSteps - 1), { tMax: o.tMax, tMin: o.tMin, steps: o.archSteps });
 }
 
 /** The phase in which the query set is predicted after adaptation. */
@@ -69,9 +69,13 @@ export async function adapt(
   const sampling = o.sampling ?? "replacement";
   const nextWeightBatch = batchDrawer(task.support, o.batchSize, rng, sampling);
   const nextArchBatch = batchDrawer(task.support, o.batchSize, rng, sampling);
-  for (let s = 0; s < o.steps; s++) {
-    const phase: ForwardPhase = { temperature: innerTemperature(s, o), threshold: o.threshold, dropPath: o.dropPath };
-    const adaptArch = s < o.archSteps && opt.arch !== null;
+  for (let step = 0; step < o.steps; step++) {
+    const phase: ForwardPhase = {
+      temperature: innerTemperature(step, o),
+      threshold: o.threshold,
+      dropPath: o.dropPath,
+    };
+    const adaptArch = step < o.archSteps && opt.arch !== null;
     const weightBatch = nextWeightBatch();
     const archBatch = adaptArch ? nextArchBatch() : null;
     if (archBatch && opt.arch) {
