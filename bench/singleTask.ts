@@ -9,11 +9,8 @@
 import type { FewShotDataset, ImageShape } from "../src/data/types.js";
 import * as E from "../src/engine/index.js";
 import { SearchModel } from "../src/models/searchModel.js";
-import {
-  buildSingleTaskConfig,
-  SINGLE_TASK_PRESET_NAMES,
-  type SingleTaskConfig,
-} from "../src/runs/singleTaskConfig.js";
+import type { SingleTaskConfig } from "../src/runs/singleTaskConfig.js";
+import { buildSingleTaskConfig, SINGLE_TASK_PRESET_NAMES } from "../src/runs/singleTaskPresets.js";
 import { networkOf, searchSettings } from "../src/runs/table3.js";
 import { splitDataset } from "../src/singletask/data.js";
 import { measurePruning } from "../src/singletask/measure.js";

@@ -3,16 +3,19 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { defaultRunDir } from "../runs/runDir.js";
 import {
-  buildSingleTaskConfig,
   SINGLE_TASK_GROUPS,
   SINGLE_TASK_KEYS,
-  SINGLE_TASK_PRESET_NAMES,
   SINGLE_TASK_SETTINGS,
   type SingleTaskKey,
   type SingleTaskSetting,
   singleTaskFlag,
 } from "../runs/singleTaskConfig.js";
-import { SINGLE_TASK_PRESETS, type SingleTaskPresetName } from "../runs/singleTaskPresets.js";
+import {
+  buildSingleTaskConfig,
+  SINGLE_TASK_PRESET_NAMES,
+  SINGLE_TASK_PRESETS,
+  type SingleTaskPresetName,
+} from "../runs/singleTaskPresets.js";
 import { runTable3, TABLE3_FILES, table3Markdown } from "../runs/table3.js";
 import { reporterFor } from "../util/progress.js";
 import { formatValue, parseInteger, parseList, parseNumber, presetInArgs } from "./settings.js";

@@ -2,8 +2,8 @@
 // given shape from being drawn: splits with fewer classes than the ways, classes with fewer images
 // than the shots and queries.
 import { type ClassFolder, listFolderDataset, resolveColour } from "./folder.js";
-import type { DatasetSummary, SplitSummary } from "./inspect.js";
 import { type FolderImageSettings, folderImageShape } from "./shapes.js";
+import type { DatasetSummary, SplitSummary } from "./summary.js";
 
 /** The task shape a dataset is checked against (a run's settings). */
 export interface TaskShape {

@@ -8,27 +8,8 @@ import { inspectFolder, type TaskShape } from "./folderInspect.js";
 import type { LoadDatasetOptions } from "./load.js";
 import { checkMiniDir, MINI_SPLITS, readSplitCsv } from "./miniimagenet.js";
 import { countOmniglotSet, locateOmniglot, OMNIGLOT_SETS, partitionOmniglot } from "./omniglot.js";
+import type { DatasetSummary, SplitSummary } from "./summary.js";
 import { type ClassPool, DATASET_NAMES } from "./types.js";
-
-export interface SplitSummary {
-  classes: number;
-  images: number;
-}
-
-export interface DatasetSummary {
-  dataset: string;
-  dir?: string;
-  imageShape: [number, number, number];
-  splits: { train: SplitSummary; val?: SplitSummary; test: SplitSummary };
-  /** MiniImagenet only: whether the images/ folder is there (the split files alone can be inspected). */
-  imagesFolder?: boolean;
-  /** Folder datasets: files in class folders skipped as not images. */
-  skipped?: number;
-  /** Folder datasets checked against a task shape: what stops its tasks from being drawn, one line each. */
-  problems?: string[];
-  /** CIFAR-10 only: which distribution layout was found (binary or python). */
-  layout?: string;
-}
 
 const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
 const summary = (counts: readonly number[], factor = 1): SplitSummary => ({

@@ -3,10 +3,8 @@
 // They are a table of their own because they hardly overlap: an SGD weight optimiser with momentum,
 // a cosine schedule and clipping, an Adam architecture optimiser with its own betas, epochs over a
 // fixed data split, and seeds and strategies that a Table 3 run sweeps.
-import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { STRATEGIES } from "../sparsification/strategy.js";
-import { SINGLE_TASK_PRESETS, type SingleTaskPresetName } from "./singleTaskPresets.js";
 
 export const SINGLE_TASK_GROUPS = {
   data: "Data",
@@ -190,36 +188,4 @@ export function validateSingleTaskConfig(raw: unknown, source = "configuration")
     return `${name}: ${i.message}`;
   });
   throw new SingleTaskConfigError(`invalid ${source}: ${problems.join("; ")}`);
-}
-
-export const SINGLE_TASK_PRESET_NAMES = Object.keys(SINGLE_TASK_PRESETS) as SingleTaskPresetName[];
-
-/** preset <- config file <- flags, validated as a whole. */
-export function buildSingleTaskConfig(
-  preset: string,
-  file: string | undefined,
-  flags: Partial<Record<SingleTaskKey, unknown>>,
-): SingleTaskConfig {
-  if (!Object.hasOwn(SINGLE_TASK_PRESETS, preset))
-    throw new SingleTaskConfigError(`unknown --preset "${preset}": use one of ${SINGLE_TASK_PRESET_NAMES.join(", ")}`);
-  const fileValues = file ? readJsonObject(file) : {};
-  const given = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
-  return validateSingleTaskConfig(
-    { ...SINGLE_TASK_PRESETS[preset as SingleTaskPresetName], ...fileValues, ...given, preset },
-    "configuration",
-  );
-}
-
-function readJsonObject(file: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    throw new SingleTaskConfigError(`config file ${file} cannot be read: check the --config path`);
-  }
-  try {
-    const v = JSON.parse(text);
-    if (typeof v === "object" && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
-  } catch {}
-  throw new SingleTaskConfigError(`config file ${file} is not a JSON object: fix its syntax`);
 }

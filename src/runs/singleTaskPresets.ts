@@ -1,6 +1,13 @@
 // Presets of the single-task search (docs/single-task.md). darts-cifar10 is the paper's appendix
 // Table 3 as it ran: DARTS's search with Liu et al.'s default hyperparameters on CIFAR-10.
-import type { SingleTaskPresetValues } from "./singleTaskConfig.js";
+import { readConfigFile } from "./config.js";
+import {
+  type SingleTaskConfig,
+  SingleTaskConfigError,
+  type SingleTaskKey,
+  type SingleTaskPresetValues,
+  validateSingleTaskConfig,
+} from "./singleTaskConfig.js";
 
 const dartsSearch = {
   strategies: ["darts", "anneal-ops", "metanas"],
@@ -72,3 +79,21 @@ export const SINGLE_TASK_PRESETS = {
 } as const satisfies Record<string, SingleTaskPresetValues>;
 
 export type SingleTaskPresetName = keyof typeof SINGLE_TASK_PRESETS;
+
+export const SINGLE_TASK_PRESET_NAMES = Object.keys(SINGLE_TASK_PRESETS) as SingleTaskPresetName[];
+
+/** preset <- config file <- flags, validated as a whole. */
+export function buildSingleTaskConfig(
+  preset: string,
+  file: string | undefined,
+  flags: Partial<Record<SingleTaskKey, unknown>>,
+): SingleTaskConfig {
+  if (!Object.hasOwn(SINGLE_TASK_PRESETS, preset))
+    throw new SingleTaskConfigError(`unknown --preset "${preset}": use one of ${SINGLE_TASK_PRESET_NAMES.join(", ")}`);
+  const fileValues = file ? readConfigFile(file) : {};
+  const given = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
+  return validateSingleTaskConfig(
+    { ...SINGLE_TASK_PRESETS[preset as SingleTaskPresetName], ...fileValues, ...given, preset },
+    "configuration",
+  );
+}

@@ -12,7 +12,8 @@ import { fileURLToPath } from "node:url";
 import * as E from "../../src/engine/index.js";
 import { SearchModel } from "../../src/models/searchModel.js";
 import { RunDirError } from "../../src/runs/runDir.js";
-import { buildSingleTaskConfig, type SingleTaskConfig } from "../../src/runs/singleTaskConfig.js";
+import type { SingleTaskConfig } from "../../src/runs/singleTaskConfig.js";
+import { buildSingleTaskConfig } from "../../src/runs/singleTaskPresets.js";
 import {
   loadSingleTaskData,
   networkOf,
