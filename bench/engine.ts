@@ -26,6 +26,7 @@ const python = option("python", "/usr/bin/python3");
 process.env.OMP_WAIT_POLICY ??= "PASSIVE";
 const E = await import("../src/engine/index.js");
 const { native } = await import("../src/engine/native.js");
+const { CODES } = await import("../src/engine/constants.js");
 type Tensor = InstanceType<typeof E.Tensor>;
 
 // ---------------------------------------------------------------- data and weights (shared)
@@ -98,8 +99,9 @@ function metanasOverhead(n: number): { tensor: number; native: number } {
   const tensorUs = ((performance.now() - t0) * 1000) / n;
   const ai = a.id;
   const bi = b.id;
+  const add = CODES.binaryOps.add;
   t0 = performance.now();
-  for (let i = 0; i < n; i++) native.dispose(native.binary(ai, bi, 0));
+  for (let i = 0; i < n; i++) native.dispose(native.binary(ai, bi, add));
   const nativeUs = ((performance.now() - t0) * 1000) / n;
   a.dispose();
   b.dispose();

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -84,14 +85,23 @@ int32_t put(at::Tensor t) {
   return id;
 }
 
-// Bad arguments: the guard turns them into TypeErrors (binding.h).
-struct ArgError : metanas::BindingArgError {
-  using metanas::BindingArgError::BindingArgError;
-};
+// Argument helpers and the error guard come from binding.h, shared with the other native files;
+// a BindingArgError becomes a TypeError.
+using metanas::boolArgAt;
+using metanas::BindingArgError;
+using metanas::idArgAt;
+using metanas::intArgAt;
+using metanas::intsArgAt;
+using metanas::numArgAt;
+using metanas::optTensorArgAt;
+using metanas::tensorArgAt;
+using metanas::tensorIdsValue;
+using metanas::tensorsArgAt;
+using metanas::tensorValue;
 
 const at::Tensor& get(int32_t id) {
   if (id < 0 || static_cast<size_t>(id) >= table.size() || !occupied[id]) {
-    throw ArgError("tensor " + std::to_string(id) + " was disposed or never existed");
+    throw BindingArgError("tensor " + std::to_string(id) + " was disposed or never existed");
   }
   return table[id];
 }
@@ -104,91 +114,44 @@ void release(int32_t id) {
   --liveCount;
 }
 
-// ---------------------------------------------------------------- argument helpers
-int32_t idArg(const Napi::CallbackInfo& info, size_t i) {
-  if (i >= info.Length() || !info[i].IsNumber()) throw ArgError("argument " + std::to_string(i) + ": expected a tensor id");
-  return info[i].As<Napi::Number>().Int32Value();
+// ---------------------------------------------------------------- named codes
+// JavaScript names dtypes and ops by small integers. Each concept has one table here: an entry's
+// index is its code, the addon looks codes up in the table, and exports every table as
+// {name: code} (`constants`), which src/engine/constants.ts reads instead of declaring numbers.
+template <class Entry, size_t N>
+const Entry& entryAt(const Entry (&table)[N], int64_t code, const char* what) {
+  if (code < 0 || static_cast<size_t>(code) >= N) throw BindingArgError(std::string("unknown ") + what + " " + std::to_string(code));
+  return table[code];
 }
-const at::Tensor& tensorArg(const Napi::CallbackInfo& info, size_t i) { return get(idArg(info, i)); }
-c10::optional<at::Tensor> optTensorArg(const Napi::CallbackInfo& info, size_t i) {
-  int32_t id = idArg(info, i);
-  if (id < 0) return c10::nullopt;
-  return get(id);
-}
-int64_t intArg(const Napi::CallbackInfo& info, size_t i) {
-  if (i >= info.Length() || !info[i].IsNumber()) throw ArgError("argument " + std::to_string(i) + ": expected an integer");
-  return info[i].As<Napi::Number>().Int64Value();
-}
-double numArg(const Napi::CallbackInfo& info, size_t i) {
-  if (i >= info.Length() || !info[i].IsNumber()) throw ArgError("argument " + std::to_string(i) + ": expected a number");
-  return info[i].As<Napi::Number>().DoubleValue();
-}
-bool boolArg(const Napi::CallbackInfo& info, size_t i) {
-  if (i >= info.Length() || !info[i].IsBoolean()) throw ArgError("argument " + std::to_string(i) + ": expected a boolean");
-  return info[i].As<Napi::Boolean>().Value();
-}
-std::vector<int64_t> intsArg(const Napi::CallbackInfo& info, size_t i) {
-  if (i >= info.Length() || !info[i].IsArray()) throw ArgError("argument " + std::to_string(i) + ": expected an array of integers");
-  auto arr = info[i].As<Napi::Array>();
-  std::vector<int64_t> out(arr.Length());
-  for (uint32_t k = 0; k < arr.Length(); ++k) {
-    Napi::Value v = arr.Get(k);
-    if (!v.IsNumber()) throw ArgError("argument " + std::to_string(i) + ": expected an array of integers");
-    out[k] = v.As<Napi::Number>().Int64Value();
-  }
-  return out;
-}
-std::vector<at::Tensor> tensorsArg(const Napi::CallbackInfo& info, size_t i) {
-  auto ids = intsArg(info, i);
-  std::vector<at::Tensor> out;
-  out.reserve(ids.size());
-  for (auto id : ids) out.push_back(get(static_cast<int32_t>(id)));
+template <class Entry, size_t N>
+Napi::Object codesOf(Napi::Env env, const Entry (&table)[N]) {
+  auto out = Napi::Object::New(env);
+  for (size_t k = 0; k < N; ++k) out.Set(table[k].name, Napi::Number::New(env, static_cast<double>(k)));
   return out;
 }
 
-// dtype codes shared with src/engine/dtype.ts
-at::ScalarType dtypeOf(int64_t code) {
-  switch (code) {
-    case 0: return at::kFloat;
-    case 1: return at::kDouble;
-    case 2: return at::kLong;
-    case 3: return at::kBool;
-    case 4: return at::kByte;
-    case 5: return at::kInt;
-  }
-  throw ArgError("unknown dtype code " + std::to_string(code));
-}
+struct DTypeEntry {
+  const char* name;
+  at::ScalarType type;
+};
+constexpr DTypeEntry kDTypes[] = {
+    {"float32", at::kFloat}, {"float64", at::kDouble}, {"int64", at::kLong},
+    {"bool", at::kBool},     {"uint8", at::kByte},     {"int32", at::kInt},
+};
+at::ScalarType dtypeOf(int64_t code) { return entryAt(kDTypes, code, "dtype code").type; }
 int64_t codeOf(at::ScalarType t) {
-  switch (t) {
-    case at::kFloat: return 0;
-    case at::kDouble: return 1;
-    case at::kLong: return 2;
-    case at::kBool: return 3;
-    case at::kByte: return 4;
-    case at::kInt: return 5;
-    default: return -1;
+  for (size_t k = 0; k < std::size(kDTypes); ++k) {
+    if (kDTypes[k].type == t) return static_cast<int64_t>(k);
   }
+  return -1;
 }
-at::TensorOptions opts(int64_t dtypeCode) { return at::TensorOptions().dtype(dtypeOf(dtypeCode)).device(defaultDevice); }
-
-Napi::Value idValue(Napi::Env env, at::Tensor t) { return Napi::Number::New(env, put(std::move(t))); }
-Napi::Value idsValue(Napi::Env env, const std::vector<at::Tensor>& ts) {
-  auto arr = Napi::Array::New(env, ts.size());
-  for (size_t k = 0; k < ts.size(); ++k) arr.Set(k, Napi::Number::New(env, ts[k].defined() ? put(ts[k]) : -1));
-  return arr;
-}
-
-// Every exported function goes through one guard (binding.h).
-template <Napi::Value (*F)(const Napi::CallbackInfo&)>
-Napi::Value guarded(const Napi::CallbackInfo& info) {
-  return metanas::guardedEntry<F>(info);
-}
-
+at::TensorOptions opts(at::ScalarType t) { return at::TensorOptions().dtype(t).device(defaultDevice); }
+at::TensorOptions optsArgAt(const Napi::CallbackInfo& info, size_t i) { return opts(dtypeOf(intArgAt(info, i))); }
 // ---------------------------------------------------------------- creation and data
 Napi::Value FromTypedArray(const Napi::CallbackInfo& info) {
-  if (!info[0].IsTypedArray()) throw ArgError("fromTypedArray: expected a typed array");
+  if (!info[0].IsTypedArray()) throw BindingArgError("fromTypedArray: expected a typed array");
   auto ta = info[0].As<Napi::TypedArray>();
-  auto shape = intsArg(info, 1);
+  auto shape = intsArgAt(info, 1);
   at::ScalarType st;
   switch (ta.TypedArrayType()) {
     case napi_float32_array: st = at::kFloat; break;
@@ -196,26 +159,26 @@ Napi::Value FromTypedArray(const Napi::CallbackInfo& info) {
     case napi_int32_array: st = at::kInt; break;
     case napi_bigint64_array: st = at::kLong; break;
     case napi_uint8_array: st = at::kByte; break;
-    default: throw ArgError("fromTypedArray: unsupported typed array type");
+    default: throw BindingArgError("fromTypedArray: unsupported typed array type");
   }
   int64_t n = 1;
   for (auto d : shape) n *= d;
   if (n != static_cast<int64_t>(ta.ElementLength())) {
-    throw ArgError("fromTypedArray: shape holds " + std::to_string(n) + " elements but the array has " + std::to_string(ta.ElementLength()));
+    throw BindingArgError("fromTypedArray: shape holds " + std::to_string(n) + " elements but the array has " + std::to_string(ta.ElementLength()));
   }
   at::Tensor t = at::empty(shape, at::TensorOptions().dtype(st));
   const uint8_t* src = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
   std::memcpy(t.data_ptr(), src, ta.ByteLength());
   if (info.Length() > 2 && info[2].IsNumber()) {
-    int64_t want = intArg(info, 2);
+    int64_t want = intArgAt(info, 2);
     if (want >= 0) t = t.to(dtypeOf(want));
   }
   if (defaultDevice != at::kCPU) t = t.to(defaultDevice);
-  return idValue(info.Env(), t);
+  return tensorValue(info.Env(), t);
 }
 
 Napi::Value ToTypedArray(const Napi::CallbackInfo& info) {
-  at::Tensor t = tensorArg(info, 0).detach().to(at::kCPU).contiguous();
+  at::Tensor t = tensorArgAt(info, 0).detach().to(at::kCPU).contiguous();
   Napi::Env env = info.Env();
   int64_t n = t.numel();
   switch (t.scalar_type()) {
@@ -241,7 +204,7 @@ Napi::Value ToTypedArray(const Napi::CallbackInfo& info) {
       if (t.scalar_type() == at::kLong && n > 0) {
         auto mm = at::aminmax(t);
         if (std::get<0>(mm).item<int64_t>() < INT32_MIN || std::get<1>(mm).item<int64_t>() > INT32_MAX) {
-          throw ArgError("toTypedArray: this int64 tensor holds values outside the int32 range, which an Int32Array cannot carry");
+          throw BindingArgError("toTypedArray: this int64 tensor holds values outside the int32 range, which an Int32Array cannot carry");
         }
       }
       at::Tensor i = t.to(at::kInt).contiguous();
@@ -254,7 +217,7 @@ Napi::Value ToTypedArray(const Napi::CallbackInfo& info) {
 
 // The raw bytes of a tensor (row-major, native little-endian), whatever its dtype: for saving.
 Napi::Value ToBytes(const Napi::CallbackInfo& info) {
-  at::Tensor t = tensorArg(info, 0).detach().to(at::kCPU).contiguous();
+  at::Tensor t = tensorArgAt(info, 0).detach().to(at::kCPU).contiguous();
   size_t n = static_cast<size_t>(t.numel()) * t.element_size();
   auto out = Napi::Uint8Array::New(info.Env(), n);
   if (n > 0) std::memcpy(out.Data(), t.data_ptr(), n);
@@ -262,234 +225,249 @@ Napi::Value ToBytes(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Item(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), tensorArg(info, 0).item().toDouble());
+  return Napi::Number::New(info.Env(), tensorArgAt(info, 0).item().toDouble());
 }
 
 Napi::Value Shape(const Napi::CallbackInfo& info) {
-  auto sizes = tensorArg(info, 0).sizes();
+  auto sizes = tensorArgAt(info, 0).sizes();
   auto arr = Napi::Array::New(info.Env(), sizes.size());
   for (size_t k = 0; k < sizes.size(); ++k) arr.Set(k, Napi::Number::New(info.Env(), static_cast<double>(sizes[k])));
   return arr;
 }
-Napi::Value DType(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), codeOf(tensorArg(info, 0).scalar_type())); }
-Napi::Value DeviceOf(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), tensorArg(info, 0).device().str()); }
+Napi::Value DType(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), codeOf(tensorArgAt(info, 0).scalar_type())); }
+Napi::Value DeviceOf(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), tensorArgAt(info, 0).device().str()); }
 
 Napi::Value Full(const Napi::CallbackInfo& info) {
-  return idValue(info.Env(), at::full(intsArg(info, 0), numArg(info, 1), opts(intArg(info, 2))));
+  return tensorValue(info.Env(), at::full(intsArgAt(info, 0), numArgAt(info, 1), optsArgAt(info, 2)));
 }
-Napi::Value Randn(const Napi::CallbackInfo& info) { return idValue(info.Env(), at::randn(intsArg(info, 0), opts(intArg(info, 1)))); }
-Napi::Value Rand(const Napi::CallbackInfo& info) { return idValue(info.Env(), at::rand(intsArg(info, 0), opts(intArg(info, 1)))); }
+Napi::Value Randn(const Napi::CallbackInfo& info) { return tensorValue(info.Env(), at::randn(intsArgAt(info, 0), optsArgAt(info, 1))); }
+Napi::Value Rand(const Napi::CallbackInfo& info) { return tensorValue(info.Env(), at::rand(intsArgAt(info, 0), optsArgAt(info, 1))); }
 Napi::Value Bernoulli(const Napi::CallbackInfo& info) {
   // Each element 1 with probability p, else 0.
-  at::Tensor t = at::empty(intsArg(info, 0), opts(intArg(info, 2)));
-  t.bernoulli_(numArg(info, 1));
-  return idValue(info.Env(), t);
+  at::Tensor t = at::empty(intsArgAt(info, 0), optsArgAt(info, 2));
+  t.bernoulli_(numArgAt(info, 1));
+  return tensorValue(info.Env(), t);
 }
 Napi::Value Randint(const Napi::CallbackInfo& info) {
-  return idValue(info.Env(), at::randint(intArg(info, 0), intArg(info, 1), intsArg(info, 2), opts(2)));
+  return tensorValue(info.Env(), at::randint(intArgAt(info, 0), intArgAt(info, 1), intsArgAt(info, 2), opts(at::kLong)));
 }
-Napi::Value Randperm(const Napi::CallbackInfo& info) { return idValue(info.Env(), at::randperm(intArg(info, 0), opts(2))); }
+Napi::Value Randperm(const Napi::CallbackInfo& info) { return tensorValue(info.Env(), at::randperm(intArgAt(info, 0), opts(at::kLong))); }
 Napi::Value Arange(const Napi::CallbackInfo& info) {
-  return idValue(info.Env(), at::arange(intArg(info, 0), opts(intArg(info, 1))));
+  return tensorValue(info.Env(), at::arange(intArgAt(info, 0), optsArgAt(info, 1)));
 }
 
 // ---------------------------------------------------------------- elementwise
+struct UnaryOp {
+  const char* name;
+  at::Tensor (*fn)(const at::Tensor&);
+};
+const UnaryOp kUnaryOps[] = {
+    {"neg", [](const at::Tensor& x) { return at::neg(x); }},
+    {"exp", [](const at::Tensor& x) { return at::exp(x); }},
+    {"log", [](const at::Tensor& x) { return at::log(x); }},
+    {"sqrt", [](const at::Tensor& x) { return at::sqrt(x); }},
+    {"relu", [](const at::Tensor& x) { return at::relu(x); }},
+    {"sigmoid", [](const at::Tensor& x) { return at::sigmoid(x); }},
+    {"tanh", [](const at::Tensor& x) { return at::tanh(x); }},
+    {"abs", [](const at::Tensor& x) { return at::abs(x); }},
+    {"square", [](const at::Tensor& x) { return at::square(x); }},
+    {"logicalNot", [](const at::Tensor& x) { return at::logical_not(x); }},
+};
 Napi::Value Unary(const Napi::CallbackInfo& info) {
-  const at::Tensor& x = tensorArg(info, 0);
-  at::Tensor y;
-  switch (intArg(info, 1)) {
-    case 0: y = at::neg(x); break;
-    case 1: y = at::exp(x); break;
-    case 2: y = at::log(x); break;
-    case 3: y = at::sqrt(x); break;
-    case 4: y = at::relu(x); break;
-    case 5: y = at::sigmoid(x); break;
-    case 6: y = at::tanh(x); break;
-    case 7: y = at::abs(x); break;
-    case 8: y = at::square(x); break;
-    case 9: y = at::logical_not(x); break;
-    default: throw ArgError("unknown unary op");
-  }
-  return idValue(info.Env(), y);
+  const at::Tensor& x = tensorArgAt(info, 0);
+  return tensorValue(info.Env(), entryAt(kUnaryOps, intArgAt(info, 1), "unary op").fn(x));
 }
 
+struct BinaryOp {
+  const char* name;
+  at::Tensor (*fn)(const at::Tensor&, const at::Tensor&);
+};
+const BinaryOp kBinaryOps[] = {
+    {"add", [](const at::Tensor& a, const at::Tensor& b) { return at::add(a, b); }},
+    {"sub", [](const at::Tensor& a, const at::Tensor& b) { return at::sub(a, b); }},
+    {"mul", [](const at::Tensor& a, const at::Tensor& b) { return at::mul(a, b); }},
+    {"div", [](const at::Tensor& a, const at::Tensor& b) { return at::div(a, b); }},
+    {"maximum", [](const at::Tensor& a, const at::Tensor& b) { return at::maximum(a, b); }},
+    {"minimum", [](const at::Tensor& a, const at::Tensor& b) { return at::minimum(a, b); }},
+    {"pow", [](const at::Tensor& a, const at::Tensor& b) { return at::pow(a, b); }},
+    {"eq", [](const at::Tensor& a, const at::Tensor& b) { return at::eq(a, b); }},
+    {"gt", [](const at::Tensor& a, const at::Tensor& b) { return at::gt(a, b); }},
+    {"lt", [](const at::Tensor& a, const at::Tensor& b) { return at::lt(a, b); }},
+    {"ge", [](const at::Tensor& a, const at::Tensor& b) { return at::ge(a, b); }},
+    {"le", [](const at::Tensor& a, const at::Tensor& b) { return at::le(a, b); }},
+};
 Napi::Value Binary(const Napi::CallbackInfo& info) {
-  const at::Tensor& a = tensorArg(info, 0);
-  const at::Tensor& b = tensorArg(info, 1);
-  at::Tensor y;
-  switch (intArg(info, 2)) {
-    case 0: y = at::add(a, b); break;
-    case 1: y = at::sub(a, b); break;
-    case 2: y = at::mul(a, b); break;
-    case 3: y = at::div(a, b); break;
-    case 4: y = at::maximum(a, b); break;
-    case 5: y = at::minimum(a, b); break;
-    case 6: y = at::pow(a, b); break;
-    case 7: y = at::eq(a, b); break;
-    case 8: y = at::gt(a, b); break;
-    case 9: y = at::lt(a, b); break;
-    case 10: y = at::ge(a, b); break;
-    case 11: y = at::le(a, b); break;
-    default: throw ArgError("unknown binary op");
-  }
-  return idValue(info.Env(), y);
+  const at::Tensor& a = tensorArgAt(info, 0);
+  const at::Tensor& b = tensorArgAt(info, 1);
+  return tensorValue(info.Env(), entryAt(kBinaryOps, intArgAt(info, 2), "binary op").fn(a, b));
 }
 
+// The binary ops with a number on the right (maximum and minimum clamp), and rsub: s - a.
+struct ScalarOp {
+  const char* name;
+  at::Tensor (*fn)(const at::Tensor&, const at::Scalar&);
+};
+const ScalarOp kScalarOps[] = {
+    {"add", [](const at::Tensor& a, const at::Scalar& s) { return at::add(a, s); }},
+    {"sub", [](const at::Tensor& a, const at::Scalar& s) { return at::sub(a, s); }},
+    {"mul", [](const at::Tensor& a, const at::Scalar& s) { return at::mul(a, s); }},
+    {"div", [](const at::Tensor& a, const at::Scalar& s) { return at::div(a, s); }},
+    {"maximum", [](const at::Tensor& a, const at::Scalar& s) { return at::clamp_min(a, s); }},
+    {"minimum", [](const at::Tensor& a, const at::Scalar& s) { return at::clamp_max(a, s); }},
+    {"pow", [](const at::Tensor& a, const at::Scalar& s) { return at::pow(a, s); }},
+    {"eq", [](const at::Tensor& a, const at::Scalar& s) { return at::eq(a, s); }},
+    {"gt", [](const at::Tensor& a, const at::Scalar& s) { return at::gt(a, s); }},
+    {"lt", [](const at::Tensor& a, const at::Scalar& s) { return at::lt(a, s); }},
+    {"ge", [](const at::Tensor& a, const at::Scalar& s) { return at::ge(a, s); }},
+    {"le", [](const at::Tensor& a, const at::Scalar& s) { return at::le(a, s); }},
+    {"rsub", [](const at::Tensor& a, const at::Scalar& s) { return at::rsub(a, s); }},
+};
 Napi::Value BinaryScalar(const Napi::CallbackInfo& info) {
-  const at::Tensor& a = tensorArg(info, 0);
-  at::Scalar s(numArg(info, 1));
-  at::Tensor y;
-  switch (intArg(info, 2)) {
-    case 0: y = at::add(a, s); break;
-    case 1: y = at::sub(a, s); break;
-    case 2: y = at::mul(a, s); break;
-    case 3: y = at::div(a, s); break;
-    case 4: y = at::clamp_min(a, s); break;
-    case 5: y = at::clamp_max(a, s); break;
-    case 6: y = at::pow(a, s); break;
-    case 7: y = at::eq(a, s); break;
-    case 8: y = at::gt(a, s); break;
-    case 9: y = at::lt(a, s); break;
-    case 10: y = at::ge(a, s); break;
-    case 11: y = at::le(a, s); break;
-    case 12: y = at::rsub(a, s); break;  // s - a
-    default: throw ArgError("unknown scalar op");
-  }
-  return idValue(info.Env(), y);
+  const at::Tensor& a = tensorArgAt(info, 0);
+  at::Scalar s(numArgAt(info, 1));
+  return tensorValue(info.Env(), entryAt(kScalarOps, intArgAt(info, 2), "scalar op").fn(a, s));
 }
 
 Napi::Value Where(const Napi::CallbackInfo& info) {
-  return idValue(info.Env(), at::where(tensorArg(info, 0), tensorArg(info, 1), tensorArg(info, 2)));
+  return tensorValue(info.Env(), at::where(tensorArgAt(info, 0), tensorArgAt(info, 1), tensorArgAt(info, 2)));
 }
 
 // ---------------------------------------------------------------- reductions
 Napi::Value Sum(const Napi::CallbackInfo& info) {
-  auto dims = intsArg(info, 1);
-  const at::Tensor& x = tensorArg(info, 0);
-  return idValue(info.Env(), dims.empty() ? at::sum(x) : at::sum(x, dims, boolArg(info, 2)));
+  auto dims = intsArgAt(info, 1);
+  const at::Tensor& x = tensorArgAt(info, 0);
+  return tensorValue(info.Env(), dims.empty() ? at::sum(x) : at::sum(x, dims, boolArgAt(info, 2)));
 }
 Napi::Value Mean(const Napi::CallbackInfo& info) {
-  auto dims = intsArg(info, 1);
-  const at::Tensor& x = tensorArg(info, 0);
-  return idValue(info.Env(), dims.empty() ? at::mean(x) : at::mean(x, dims, boolArg(info, 2)));
+  auto dims = intsArgAt(info, 1);
+  const at::Tensor& x = tensorArgAt(info, 0);
+  return tensorValue(info.Env(), dims.empty() ? at::mean(x) : at::mean(x, dims, boolArgAt(info, 2)));
 }
 Napi::Value MaxDim(const Napi::CallbackInfo& info) {
-  auto r = at::max(tensorArg(info, 0), intArg(info, 1), boolArg(info, 2));
-  return idsValue(info.Env(), {std::get<0>(r), std::get<1>(r)});
+  auto r = at::max(tensorArgAt(info, 0), intArgAt(info, 1), boolArgAt(info, 2));
+  return tensorIdsValue(info.Env(), {std::get<0>(r), std::get<1>(r)});
 }
-Napi::Value MaxAll(const Napi::CallbackInfo& info) { return idValue(info.Env(), at::max(tensorArg(info, 0))); }
+Napi::Value MaxAll(const Napi::CallbackInfo& info) { return tensorValue(info.Env(), at::max(tensorArgAt(info, 0))); }
 Napi::Value Argmax(const Napi::CallbackInfo& info) {
-  return idValue(info.Env(), at::argmax(tensorArg(info, 0), intArg(info, 1), boolArg(info, 2)));
+  return tensorValue(info.Env(), at::argmax(tensorArgAt(info, 0), intArgAt(info, 1), boolArgAt(info, 2)));
 }
 Napi::Value Topk(const Napi::CallbackInfo& info) {
-  auto r = at::topk(tensorArg(info, 0), intArg(info, 1), intArg(info, 2), boolArg(info, 3), true);
-  return idsValue(info.Env(), {std::get<0>(r), std::get<1>(r)});
+  auto r = at::topk(tensorArgAt(info, 0), intArgAt(info, 1), intArgAt(info, 2), boolArgAt(info, 3), true);
+  return tensorIdsValue(info.Env(), {std::get<0>(r), std::get<1>(r)});
 }
 
 // ---------------------------------------------------------------- neural network ops
-Napi::Value Matmul(const Napi::CallbackInfo& info) { return idValue(info.Env(), at::matmul(tensorArg(info, 0), tensorArg(info, 1))); }
+Napi::Value Matmul(const Napi::CallbackInfo& info) { return tensorValue(info.Env(), at::matmul(tensorArgAt(info, 0), tensorArgAt(info, 1))); }
 Napi::Value Linear(const Napi::CallbackInfo& info) {
-  return idValue(info.Env(), at::linear(tensorArg(info, 0), tensorArg(info, 1), optTensorArg(info, 2)));
+  return tensorValue(info.Env(), at::linear(tensorArgAt(info, 0), tensorArgAt(info, 1), optTensorArgAt(info, 2)));
 }
 // conv2d, maxPool2d, avgPool2d and batchNorm: kernels.cc (own kernels, libtorch's ops as fallback).
-Napi::Value Softmax(const Napi::CallbackInfo& info) { return idValue(info.Env(), at::softmax(tensorArg(info, 0), intArg(info, 1))); }
+Napi::Value Softmax(const Napi::CallbackInfo& info) { return tensorValue(info.Env(), at::softmax(tensorArgAt(info, 0), intArgAt(info, 1))); }
 Napi::Value LogSoftmax(const Napi::CallbackInfo& info) {
-  return idValue(info.Env(), at::log_softmax(tensorArg(info, 0), intArg(info, 1)));
+  return tensorValue(info.Env(), at::log_softmax(tensorArgAt(info, 0), intArgAt(info, 1)));
 }
+// Loss reductions: libtorch's own enum, named.
+struct ReductionEntry {
+  const char* name;
+  at::Reduction::Reduction value;
+};
+constexpr ReductionEntry kReductions[] = {
+    {"none", at::Reduction::None}, {"mean", at::Reduction::Mean}, {"sum", at::Reduction::Sum}};
 Napi::Value CrossEntropy(const Napi::CallbackInfo& info) {
-  return idValue(info.Env(), at::cross_entropy_loss(tensorArg(info, 0), tensorArg(info, 1), {}, intArg(info, 2)));
+  int64_t reduction = entryAt(kReductions, intArgAt(info, 2), "reduction").value;
+  return tensorValue(info.Env(), at::cross_entropy_loss(tensorArgAt(info, 0), tensorArgAt(info, 1), {}, reduction));
 }
 
 // ---------------------------------------------------------------- shape ops
-Napi::Value Cat(const Napi::CallbackInfo& info) { return idValue(info.Env(), at::cat(tensorsArg(info, 0), intArg(info, 1))); }
-Napi::Value Stack(const Napi::CallbackInfo& info) { return idValue(info.Env(), at::stack(tensorsArg(info, 0), intArg(info, 1))); }
+Napi::Value Cat(const Napi::CallbackInfo& info) { return tensorValue(info.Env(), at::cat(tensorsArgAt(info, 0), intArgAt(info, 1))); }
+Napi::Value Stack(const Napi::CallbackInfo& info) { return tensorValue(info.Env(), at::stack(tensorsArgAt(info, 0), intArgAt(info, 1))); }
 Napi::Value Slice(const Napi::CallbackInfo& info) {
-  return idValue(info.Env(), tensorArg(info, 0).slice(intArg(info, 1), intArg(info, 2), intArg(info, 3), intArg(info, 4)));
+  return tensorValue(info.Env(), tensorArgAt(info, 0).slice(intArgAt(info, 1), intArgAt(info, 2), intArgAt(info, 3), intArgAt(info, 4)));
 }
 Napi::Value Pad(const Napi::CallbackInfo& info) {
-  return idValue(info.Env(), at::constant_pad_nd(tensorArg(info, 0), intsArg(info, 1), numArg(info, 2)));
+  return tensorValue(info.Env(), at::constant_pad_nd(tensorArgAt(info, 0), intsArgAt(info, 1), numArgAt(info, 2)));
 }
-Napi::Value Reshape(const Napi::CallbackInfo& info) { return idValue(info.Env(), tensorArg(info, 0).reshape(intsArg(info, 1))); }
-Napi::Value Permute(const Napi::CallbackInfo& info) { return idValue(info.Env(), tensorArg(info, 0).permute(intsArg(info, 1))); }
+Napi::Value Reshape(const Napi::CallbackInfo& info) { return tensorValue(info.Env(), tensorArgAt(info, 0).reshape(intsArgAt(info, 1))); }
+Napi::Value Permute(const Napi::CallbackInfo& info) { return tensorValue(info.Env(), tensorArgAt(info, 0).permute(intsArgAt(info, 1))); }
 Napi::Value Transpose(const Napi::CallbackInfo& info) {
-  return idValue(info.Env(), tensorArg(info, 0).transpose(intArg(info, 1), intArg(info, 2)));
+  return tensorValue(info.Env(), tensorArgAt(info, 0).transpose(intArgAt(info, 1), intArgAt(info, 2)));
 }
-Napi::Value Contiguous(const Napi::CallbackInfo& info) { return idValue(info.Env(), tensorArg(info, 0).contiguous()); }
-Napi::Value Clone(const Napi::CallbackInfo& info) { return idValue(info.Env(), tensorArg(info, 0).clone()); }
-Napi::Value Detach(const Napi::CallbackInfo& info) { return idValue(info.Env(), tensorArg(info, 0).detach()); }
+Napi::Value Contiguous(const Napi::CallbackInfo& info) { return tensorValue(info.Env(), tensorArgAt(info, 0).contiguous()); }
+Napi::Value Clone(const Napi::CallbackInfo& info) { return tensorValue(info.Env(), tensorArgAt(info, 0).clone()); }
+Napi::Value Detach(const Napi::CallbackInfo& info) { return tensorValue(info.Env(), tensorArgAt(info, 0).detach()); }
 Napi::Value IndexSelect(const Napi::CallbackInfo& info) {
-  return idValue(info.Env(), at::index_select(tensorArg(info, 0), intArg(info, 1), tensorArg(info, 2)));
+  return tensorValue(info.Env(), at::index_select(tensorArgAt(info, 0), intArgAt(info, 1), tensorArgAt(info, 2)));
 }
-Napi::Value Flip(const Napi::CallbackInfo& info) { return idValue(info.Env(), at::flip(tensorArg(info, 0), intsArg(info, 1))); }
+Napi::Value Flip(const Napi::CallbackInfo& info) { return tensorValue(info.Env(), at::flip(tensorArgAt(info, 0), intsArgAt(info, 1))); }
 Napi::Value Rot90(const Napi::CallbackInfo& info) {
-  return idValue(info.Env(), at::rot90(tensorArg(info, 0), intArg(info, 1), intsArg(info, 2)));
+  return tensorValue(info.Env(), at::rot90(tensorArgAt(info, 0), intArgAt(info, 1), intsArgAt(info, 2)));
 }
-Napi::Value ToDType(const Napi::CallbackInfo& info) { return idValue(info.Env(), tensorArg(info, 0).to(dtypeOf(intArg(info, 1)))); }
+Napi::Value ToDType(const Napi::CallbackInfo& info) { return tensorValue(info.Env(), tensorArgAt(info, 0).to(dtypeOf(intArgAt(info, 1)))); }
 Napi::Value ToDevice(const Napi::CallbackInfo& info) {
-  return idValue(info.Env(), tensorArg(info, 0).to(at::Device(info[1].As<Napi::String>().Utf8Value())));
+  return tensorValue(info.Env(), tensorArgAt(info, 0).to(at::Device(info[1].As<Napi::String>().Utf8Value())));
 }
 
 // ---------------------------------------------------------------- in-place updates (no autograd)
 Napi::Value CopyInPlace(const Napi::CallbackInfo& info) {
   at::NoGradGuard guard;
-  const_cast<at::Tensor&>(tensorArg(info, 0)).copy_(tensorArg(info, 1));
+  const_cast<at::Tensor&>(tensorArgAt(info, 0)).copy_(tensorArgAt(info, 1));
   return info.Env().Undefined();
 }
 // dst += alpha * src
 Napi::Value AddInPlace(const Napi::CallbackInfo& info) {
   at::NoGradGuard guard;
-  const_cast<at::Tensor&>(tensorArg(info, 0)).add_(tensorArg(info, 1), numArg(info, 2));
+  const_cast<at::Tensor&>(tensorArgAt(info, 0)).add_(tensorArgAt(info, 1), numArgAt(info, 2));
   return info.Env().Undefined();
 }
 Napi::Value MulScalarInPlace(const Napi::CallbackInfo& info) {
   at::NoGradGuard guard;
-  const_cast<at::Tensor&>(tensorArg(info, 0)).mul_(numArg(info, 1));
+  const_cast<at::Tensor&>(tensorArgAt(info, 0)).mul_(numArgAt(info, 1));
   return info.Env().Undefined();
 }
 Napi::Value FillInPlace(const Napi::CallbackInfo& info) {
   at::NoGradGuard guard;
-  const_cast<at::Tensor&>(tensorArg(info, 0)).fill_(numArg(info, 1));
+  const_cast<at::Tensor&>(tensorArgAt(info, 0)).fill_(numArgAt(info, 1));
   return info.Env().Undefined();
 }
 
 // ---------------------------------------------------------------- autograd
 Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info) {
-  const_cast<at::Tensor&>(tensorArg(info, 0)).set_requires_grad(boolArg(info, 1));
+  const_cast<at::Tensor&>(tensorArgAt(info, 0)).set_requires_grad(boolArgAt(info, 1));
   return info.Env().Undefined();
 }
-Napi::Value RequiresGrad(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), tensorArg(info, 0).requires_grad()); }
+Napi::Value RequiresGrad(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), tensorArgAt(info, 0).requires_grad()); }
 Napi::Value Grad(const Napi::CallbackInfo& info) {
-  const at::Tensor& g = tensorArg(info, 0).grad();
+  const at::Tensor& g = tensorArgAt(info, 0).grad();
   return Napi::Number::New(info.Env(), g.defined() ? put(g) : -1);
 }
 Napi::Value SetGrad(const Napi::CallbackInfo& info) {
-  at::Tensor& t = const_cast<at::Tensor&>(tensorArg(info, 0));
-  int32_t gid = idArg(info, 1);
+  at::Tensor& t = const_cast<at::Tensor&>(tensorArgAt(info, 0));
+  int32_t gid = idArgAt(info, 1);
   if (gid >= 0) {
     // libtorch's mutable_grad() checks nothing; a mismatched gradient would surface much later.
     const at::Tensor& g = get(gid);
     if (g.sizes() != t.sizes() || g.scalar_type() != t.scalar_type() || g.device() != t.device()) {
-      throw ArgError("setGrad: the gradient's shape, dtype or device differs from the tensor's");
+      throw BindingArgError("setGrad: the gradient's shape, dtype or device differs from the tensor's");
     }
   }
   t.mutable_grad() = gid < 0 ? at::Tensor() : get(gid);
   return info.Env().Undefined();
 }
 Napi::Value Backward(const Napi::CallbackInfo& info) {
-  tensorArg(info, 0).backward({}, boolArg(info, 1), false);
+  tensorArgAt(info, 0).backward({}, boolArgAt(info, 1), false);
   return info.Env().Undefined();
 }
 // Gradients of outputs with respect to the given inputs only: an architecture step must not pay
 // for weight gradients. Unused inputs get -1.
 Napi::Value AutogradGrad(const Napi::CallbackInfo& info) {
-  auto outputs = tensorsArg(info, 0);
-  auto inputs = tensorsArg(info, 1);
-  auto grads = torch::autograd::grad(outputs, inputs, {}, boolArg(info, 2), boolArg(info, 3), true);
-  return idsValue(info.Env(), grads);
+  auto outputs = tensorsArgAt(info, 0);
+  auto inputs = tensorsArgAt(info, 1);
+  auto grads = torch::autograd::grad(outputs, inputs, {}, boolArgAt(info, 2), boolArgAt(info, 3), true);
+  return tensorIdsValue(info.Env(), grads);
 }
 Napi::Value SetGradEnabled(const Napi::CallbackInfo& info) {
   bool previous = c10::GradMode::is_enabled();
-  c10::GradMode::set_enabled(boolArg(info, 0));
+  c10::GradMode::set_enabled(boolArgAt(info, 0));
   return Napi::Boolean::New(info.Env(), previous);
 }
 Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), c10::GradMode::is_enabled()); }
@@ -499,11 +477,11 @@ Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) { return Napi::Boolean
 // Updates every parameter in one call. grads[k] = -1 skips parameter k.
 Napi::Value AdamStep(const Napi::CallbackInfo& info) {
   at::NoGradGuard guard;
-  auto params = intsArg(info, 0), grads = intsArg(info, 1), ms = intsArg(info, 2), vs = intsArg(info, 3);
-  double step = numArg(info, 4), lr = numArg(info, 5), beta1 = numArg(info, 6), beta2 = numArg(info, 7);
-  double eps = numArg(info, 8), weightDecay = numArg(info, 9);
+  auto params = intsArgAt(info, 0), grads = intsArgAt(info, 1), ms = intsArgAt(info, 2), vs = intsArgAt(info, 3);
+  double step = numArgAt(info, 4), lr = numArgAt(info, 5), beta1 = numArgAt(info, 6), beta2 = numArgAt(info, 7);
+  double eps = numArgAt(info, 8), weightDecay = numArgAt(info, 9);
   if (grads.size() != params.size() || ms.size() != params.size() || vs.size() != params.size()) {
-    throw ArgError("adamStep: params, grads and moment lists differ in length");
+    throw BindingArgError("adamStep: params, grads and moment lists differ in length");
   }
   double bias1 = 1.0 - std::pow(beta1, step), bias2 = 1.0 - std::pow(beta2, step);
   double stepSize = lr / bias1, bias2Sqrt = std::sqrt(bias2);
@@ -524,9 +502,9 @@ Napi::Value AdamStep(const Napi::CallbackInfo& info) {
 // p -= lr * (g + weightDecay * p)
 Napi::Value SgdStep(const Napi::CallbackInfo& info) {
   at::NoGradGuard guard;
-  auto params = intsArg(info, 0), grads = intsArg(info, 1);
-  double lr = numArg(info, 2), weightDecay = numArg(info, 3);
-  if (grads.size() != params.size()) throw ArgError("sgdStep: params and grads differ in length");
+  auto params = intsArgAt(info, 0), grads = intsArgAt(info, 1);
+  double lr = numArgAt(info, 2), weightDecay = numArgAt(info, 3);
+  if (grads.size() != params.size()) throw BindingArgError("sgdStep: params and grads differ in length");
   for (size_t k = 0; k < params.size(); ++k) {
     if (grads[k] < 0) continue;
     at::Tensor p = get(static_cast<int32_t>(params[k]));
@@ -540,31 +518,31 @@ Napi::Value SgdStep(const Napi::CallbackInfo& info) {
 // ---------------------------------------------------------------- runtime
 Napi::Value Dispose(const Napi::CallbackInfo& info) {
   if (info[0].IsArray()) {
-    for (auto id : intsArg(info, 0)) release(static_cast<int32_t>(id));
+    for (auto id : intsArgAt(info, 0)) release(static_cast<int32_t>(id));
   } else {
-    release(idArg(info, 0));
+    release(idArgAt(info, 0));
   }
   return info.Env().Undefined();
 }
 Napi::Value LiveCount(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(liveCount)); }
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
-  at::set_num_threads(static_cast<int>(intArg(info, 0)));
+  at::set_num_threads(static_cast<int>(intArgAt(info, 0)));
   return info.Env().Undefined();
 }
 Napi::Value GetNumThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), at::get_num_threads()); }
 Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
-  at::manual_seed(static_cast<uint64_t>(intArg(info, 0)));
+  at::manual_seed(static_cast<uint64_t>(intArgAt(info, 0)));
   return info.Env().Undefined();
 }
 Napi::Value GetRngState(const Napi::CallbackInfo& info) {
   auto gen = at::detail::getDefaultCPUGenerator();
   std::lock_guard<std::mutex> lock(gen.mutex());
-  return idValue(info.Env(), gen.get_state());
+  return tensorValue(info.Env(), gen.get_state());
 }
 Napi::Value SetRngState(const Napi::CallbackInfo& info) {
   auto gen = at::detail::getDefaultCPUGenerator();
   std::lock_guard<std::mutex> lock(gen.mutex());
-  gen.set_state(tensorArg(info, 0));
+  gen.set_state(tensorArgAt(info, 0));
   return info.Env().Undefined();
 }
 Napi::Value CudaAvailable(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), at::hasCUDA()); }
@@ -587,7 +565,19 @@ Napi::Value AllocatorInfo(const Napi::CallbackInfo& info) {
 }
 Napi::Value Version(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), TORCH_VERSION_MAJOR == 0 ? "0" : std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." + std::to_string(TORCH_VERSION_PATCH)); }
 
-#define EXPORT(name, fn) exports.Set(name, Napi::Function::New(env, guarded<fn>, name))
+// Every exported function goes through one guard (binding.h).
+#define EXPORT(name, fn) exports.Set(name, Napi::Function::New(env, metanas::guardedEntry<fn>, name))
+
+// The named codes of every table above, as {table: {name: code}}.
+Napi::Object Constants(Napi::Env env) {
+  auto out = Napi::Object::New(env);
+  out.Set("dtypes", codesOf(env, kDTypes));
+  out.Set("unaryOps", codesOf(env, kUnaryOps));
+  out.Set("binaryOps", codesOf(env, kBinaryOps));
+  out.Set("scalarOps", codesOf(env, kScalarOps));
+  out.Set("reductions", codesOf(env, kReductions));
+  return out;
+}
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // Every entry point (CLI, library import, worker threads, tests) loads the addon before its first
@@ -595,6 +585,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   applyAllocatorPolicy();
   metanas::registerProfiler(env, exports);
   metanas::registerKernels(env, exports);
+  exports.Set("constants", Constants(env));
   EXPORT("fromTypedArray", FromTypedArray);
   EXPORT("toTypedArray", ToTypedArray);
   EXPORT("toBytes", ToBytes);

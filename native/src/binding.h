@@ -38,6 +38,29 @@ inline double numArgAt(const Napi::CallbackInfo& info, size_t i) {
     throw BindingArgError("argument " + std::to_string(i) + ": expected a number");
   return info[i].As<Napi::Number>().DoubleValue();
 }
+inline bool boolArgAt(const Napi::CallbackInfo& info, size_t i) {
+  if (i >= info.Length() || !info[i].IsBoolean())
+    throw BindingArgError("argument " + std::to_string(i) + ": expected a boolean");
+  return info[i].As<Napi::Boolean>().Value();
+}
+inline std::vector<int64_t> intsArgAt(const Napi::CallbackInfo& info, size_t i) {
+  if (i >= info.Length() || !info[i].IsArray())
+    throw BindingArgError("argument " + std::to_string(i) + ": expected an array of integers");
+  auto arr = info[i].As<Napi::Array>();
+  std::vector<int64_t> out(arr.Length());
+  for (uint32_t k = 0; k < arr.Length(); ++k) {
+    Napi::Value v = arr.Get(k);
+    if (!v.IsNumber()) throw BindingArgError("argument " + std::to_string(i) + ": expected an array of integers");
+    out[k] = v.As<Napi::Number>().Int64Value();
+  }
+  return out;
+}
+/** An optional tensor: a negative id stands for none. */
+inline c10::optional<at::Tensor> optTensorArgAt(const Napi::CallbackInfo& info, size_t i) {
+  int32_t id = idArgAt(info, i);
+  if (id < 0) return c10::nullopt;
+  return tensorAt(id);
+}
 inline std::vector<at::Tensor> tensorsArgAt(const Napi::CallbackInfo& info, size_t i) {
   if (i >= info.Length() || !info[i].IsArray())
     throw BindingArgError("argument " + std::to_string(i) + ": expected an array of tensor ids");
@@ -52,6 +75,12 @@ inline std::vector<at::Tensor> tensorsArgAt(const Napi::CallbackInfo& info, size
   return out;
 }
 inline Napi::Value tensorValue(Napi::Env env, at::Tensor t) { return Napi::Number::New(env, adoptTensor(std::move(t))); }
+/** New ids for several tensors; an undefined tensor (an unused input's gradient) becomes -1. */
+inline Napi::Value tensorIdsValue(Napi::Env env, const std::vector<at::Tensor>& ts) {
+  auto arr = Napi::Array::New(env, ts.size());
+  for (size_t k = 0; k < ts.size(); ++k) arr.Set(k, Napi::Number::New(env, ts[k].defined() ? adoptTensor(ts[k]) : -1));
+  return arr;
+}
 
 // What errors from an entry point start with: libtorch's kernels say where they come from; a file
 // whose messages are meant for users as they are (distributed.cc) passes kNoPrefix.

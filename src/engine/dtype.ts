@@ -1,6 +1,8 @@
-// dtype codes shared with native/src/addon.cc
-export const DType = { float32: 0, float64: 1, int64: 2, bool: 3, uint8: 4, int32: 5 } as const;
-export type DTypeName = keyof typeof DType;
+// dtype names and their codes; the codes come from the addon (native/src/addon.cc, via constants.ts).
+import { CODES, type CONSTANT_NAMES } from "./constants.js";
+
+export type DTypeName = (typeof CONSTANT_NAMES.dtypes)[number];
+export const DType: Readonly<Record<DTypeName, number>> = CODES.dtypes;
 const NAMES = Object.keys(DType) as DTypeName[];
 export function dtypeName(code: number): DTypeName {
   const name = NAMES.find((n) => DType[n] === code);

@@ -119,6 +119,8 @@ export interface NativeAddon {
   kernelInfo(): KernelInfo;
   profilerStart(): void;
   profilerStop(): { name: string; selfUs: number; totalUs: number; calls: number }[];
+  /** The codes of dtypes and ops, {table: {name: code}} (native/src/addon.cc); read by constants.ts. */
+  constants: Record<string, Record<string, number>>;
   /** libtorch's c10d: rendezvous store and Gloo process group (native/src/distributed.cc). */
   distributed: NativeDistributed;
 }

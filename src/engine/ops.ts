@@ -1,4 +1,5 @@
 // Functional neural-network operations (the shapes follow torch.nn.functional).
+import { CODES } from "./constants.js";
 import { native } from "./native.js";
 import { Tensor } from "./tensor.js";
 
@@ -111,7 +112,7 @@ export function relu(x: Tensor): Tensor {
   return x.relu();
 }
 
-const REDUCTION = { none: 0, mean: 1, sum: 2 } as const;
+const REDUCTION = CODES.reductions;
 /** Cross-entropy of logits [N, K] against int64 labels [N]. */
 export function crossEntropy(logits: Tensor, labels: Tensor, reduction: keyof typeof REDUCTION = "mean"): Tensor {
   return new Tensor(native.crossEntropy(logits.id, labels.id, REDUCTION[reduction]));

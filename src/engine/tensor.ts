@@ -1,4 +1,5 @@
 // The typed, chainable tensor: a handle on one libtorch tensor held by the addon.
+import { CODES } from "./constants.js";
 import { DType, type DTypeName, dtypeCode, dtypeName } from "./dtype.js";
 import { native } from "./native.js";
 import { type Disposable, track } from "./scope.js";
@@ -6,33 +7,10 @@ import { type Disposable, track } from "./scope.js";
 // Safety net only: frees tensors that were dropped without dispose() when GC gets to them.
 const finalizer = new FinalizationRegistry<number>((id) => native.dispose(id));
 
-const UNARY = {
-  neg: 0,
-  exp: 1,
-  log: 2,
-  sqrt: 3,
-  relu: 4,
-  sigmoid: 5,
-  tanh: 6,
-  abs: 7,
-  square: 8,
-  logicalNot: 9,
-} as const;
-const BINARY = {
-  add: 0,
-  sub: 1,
-  mul: 2,
-  div: 3,
-  maximum: 4,
-  minimum: 5,
-  pow: 6,
-  eq: 7,
-  gt: 8,
-  lt: 9,
-  ge: 10,
-  le: 11,
-} as const;
-const SCALAR = { ...BINARY, rsub: 12 } as const;
+// The addon's op codes (native/src/addon.cc's tables, read by constants.ts).
+const UNARY = CODES.unaryOps;
+const BINARY = CODES.binaryOps;
+const SCALAR = CODES.scalarOps;
 type BinaryOp = keyof typeof BINARY;
 
 export type Shape = readonly number[];
