@@ -67,6 +67,16 @@ const CASES: Case[] = [
   conv([2, 1, 8, 8], [6, 1, 3, 3], { padding: [1, 1] }),
   conv([2, 3, 9, 7], [2, 3, 1, 1], { stride: [2, 2] }),
   conv([2, 3, 7, 7], [4, 3, 3, 3], { padding: [2, 2], dilation: [2, 2] }),
+  // Conv4's stride-2 3x3 (REPTILE's Omniglot model): outputs 14 wide (columns at the phase
+  // planes' pitch, one sample per product), 7 and 4 wide (the same, all samples in one product), 2
+  // wide (compact columns, one product); at stride 1, products over groups of 2 and 1 samples
+  // (columns too large for one); a plane large enough for one sample per product, written in place
+  conv([5, 2, 28, 28], [3, 2, 3, 3], { padding: [1, 1], stride: [2, 2] }),
+  conv([3, 4, 14, 14], [5, 4, 3, 3], { padding: [1, 1], stride: [2, 2] }),
+  conv([3, 4, 7, 7], [5, 4, 3, 3], { padding: [1, 1], stride: [2, 2] }),
+  conv([3, 4, 4, 4], [5, 4, 3, 3], { padding: [1, 1], stride: [2, 2] }),
+  conv([3, 200, 10, 10], [2, 200, 3, 3], { padding: [1, 1] }),
+  conv([2, 2, 30, 30], [3, 2, 3, 3], { padding: [1, 1] }),
   // depthwise 3x3: stride 1 and 2, dilation 1 and 2, odd sizes
   conv([2, 5, 9, 9], [5, 1, 3, 3], { padding: [1, 1], groups: 5 }),
   conv([2, 5, 9, 7], [5, 1, 3, 3], { padding: [1, 1], stride: [2, 2], groups: 5 }),
@@ -189,7 +199,8 @@ for (const dtype of ["float64", "float32"] as const) {
         assert.deepEqual(got.shape, expected.shape, `${n}: shape`);
         const a = got.data();
         const b = expected.data();
-        const scale = Math.max(1, ...Array.from(b, Math.abs));
+        let scale = 1;
+        for (const v of b) scale = Math.max(scale, Math.abs(v));
         for (let i = 0; i < a.length; i++)
           assert.ok(
             Math.abs(a[i]! - b[i]!) <= tol * scale,

@@ -10,7 +10,6 @@
 #include "gemm.h"
 
 namespace metanas {
-namespace {
 
 bool ownKernels() {
   static const bool on = [] {
@@ -19,6 +18,8 @@ bool ownKernels() {
   }();
   return on;
 }
+
+namespace {
 
 std::vector<int64_t> pairArg(const Napi::CallbackInfo& info, size_t i) {
   auto arr = info[i].As<Napi::Array>();
