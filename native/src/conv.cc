@@ -50,18 +50,26 @@ struct Geometry : Window {
 constexpr int64_t kTargetColumns = 128;
 constexpr int64_t kMaxColumnBytes = 2 << 20;
 
+// Outputs at most kGatherWidth wide (Conv4's last stride-2 layer: 2x2) take their columns
+// straight from the image plane through a table of each (tap, output pixel)'s input pixel: on
+// planes of 4x4 the phase split and the copies per output row cost more than the product.
+constexpr int64_t kGatherWidth = 4;
+
 struct DensePlan {
   Phases ph;
-  bool wide;
+  bool wide, gather;
   int64_t taps, k, per, group;
-  std::vector<int64_t> off;  // each tap's offset in the phase buffer
+  std::vector<int64_t> off;     // each tap's offset in the phase buffer
+  std::vector<int32_t> source;  // gather: each (tap, output pixel)'s input pixel, or -1 (padding)
   DensePlan(const Geometry& g, size_t bytes) : ph(g) {
     taps = g.kh * g.kw, k = g.cin * taps;
     off.resize(taps);
     for (int64_t a = 0; a < g.kh; ++a)
       for (int64_t b = 0; b < g.kw; ++b) off[a * g.kw + b] = ph.tap(g, a, b);
     wide = wideColumns(g, ph, k);
+    gather = !wide && g.wo <= kGatherWidth;
     per = wide ? ph.out(g) : g.ho * g.wo;
+    if (gather) sourceTable(g);
     const int64_t fit = per >= kTargetColumns ? 1 : kMaxColumnBytes / static_cast<int64_t>(k * per * bytes);
     // Leave work for every thread: at least as many groups as threads.
     const int64_t threads = at::get_num_threads();
@@ -73,6 +81,17 @@ struct DensePlan {
     const char* env = std::getenv("METANAS_CONV_WIDE");
     if (env) return env[0] == '1';
     return g.wo < 16 && k > g.cout && (ph.wq - g.wo) * 4 <= g.wo;
+  }
+  void sourceTable(const Geometry& g) {
+    source.resize(taps * per);
+    for (int64_t a = 0; a < g.kh; ++a)
+      for (int64_t b = 0; b < g.kw; ++b)
+        for (int64_t oh = 0; oh < g.ho; ++oh)
+          for (int64_t ow = 0; ow < g.wo; ++ow) {
+            const int64_t ih = oh * g.strideH - g.padH + a * g.dilationH, iw = ow * g.strideW - g.padW + b * g.dilationW;
+            const bool inside = ih >= 0 && ih < g.h && iw >= 0 && iw < g.w;
+            source[((a * g.kw + b) * g.ho + oh) * g.wo + ow] = inside ? static_cast<int32_t>(ih * g.w + iw) : -1;
+          }
   }
   int64_t groups(const Geometry& g) const { return (g.n + group - 1) / group; }
   int64_t count(const Geometry& g, int64_t gi) const { return std::min(group, g.n - gi * group); }
@@ -119,14 +138,36 @@ METANAS_CLONES void addColumnsTo(const T* __restrict col, T* __restrict gbuf, in
   }
 }
 
+// Gather plans: the columns of one plane, and their adjoint (adds onto gx, zeroed first).
+template <typename T>
+void gatherColumns(const T* __restrict x, T* __restrict col, int64_t ld, const DensePlan& p) {
+  const int32_t* src = p.source.data();
+  for (int64_t t = 0; t < p.taps; ++t, src += p.per)
+    for (int64_t j = 0; j < p.per; ++j) col[t * ld + j] = src[j] >= 0 ? x[src[j]] : T(0);
+}
+template <typename T>
+void scatterColumns(const T* __restrict col, T* __restrict gx, int64_t ld, const Geometry& g, const DensePlan& p) {
+  fillRow(gx, g.h * g.w, T(0));
+  const int32_t* src = p.source.data();
+  for (int64_t t = 0; t < p.taps; ++t, src += p.per)
+    for (int64_t j = 0; j < p.per; ++j)
+      if (src[j] >= 0) gx[src[j]] += col[t * ld + j];
+}
+
 // The columns [k, cnt * per] of samples i0 ... i0 + cnt - 1; buf: one phase buffer of scratch.
 template <typename T>
 void groupColumns(const T* x, T* col, T* buf, int64_t i0, int64_t cnt, const Geometry& g, const DensePlan& p) {
   const int64_t ld = cnt * p.per;
   for (int64_t i = 0; i < cnt; ++i) {
     for (int64_t c = 0; c < g.cin; ++c) {
-      toPhases<T>(x + ((i0 + i) * g.cin + c) * g.h * g.w, buf, g, p.ph, T(0));
-      columnsOf<T>(buf, col + c * p.taps * ld + i * p.per, ld, g, p);
+      const T* plane = x + ((i0 + i) * g.cin + c) * g.h * g.w;
+      T* dst = col + c * p.taps * ld + i * p.per;
+      if (p.gather) {
+        gatherColumns<T>(plane, dst, ld, p);
+        continue;
+      }
+      toPhases<T>(plane, buf, g, p.ph, T(0));
+      columnsOf<T>(buf, dst, ld, g, p);
     }
   }
 }
@@ -137,8 +178,14 @@ void groupColumnsBack(const T* gcol, T* gx, T* buf, int64_t i0, int64_t cnt, con
   const int64_t ld = cnt * p.per;
   for (int64_t i = 0; i < cnt; ++i)
     for (int64_t c = 0; c < g.cin; ++c) {
-      addColumnsTo<T>(gcol + c * p.taps * ld + i * p.per, buf, ld, g, p);
-      fromPhases<T>(buf, gx + ((i0 + i) * g.cin + c) * g.h * g.w, g, p.ph);
+      const T* src = gcol + c * p.taps * ld + i * p.per;
+      T* plane = gx + ((i0 + i) * g.cin + c) * g.h * g.w;
+      if (p.gather) {
+        scatterColumns<T>(src, plane, ld, g, p);
+        continue;
+      }
+      addColumnsTo<T>(src, buf, ld, g, p);
+      fromPhases<T>(buf, plane, g, p.ph);
     }
 }
 
@@ -524,6 +571,21 @@ struct SeparableConv2dFunction : public torch::autograd::Function<SeparableConv2
   }
 };
 
+// Where libtorch's convolution (oneDNN's direct convolution, layout reorders included) beats the
+// columns and products above, measured forward and backward on one core of a 2-core AVX-512 Xeon
+// with libtorch 1.13: 3x3 float convolutions with at least 256 columns rows (cin * 9) and 16
+// output pixels per sample, such as REPTILE's Conv4 past its first layer ([10, 64, 14, 14] at
+// stride 2: 0.89 ms against 1.10; [10, 64, 7, 7]: 0.35 against 0.42; MiniImagenet's
+// [10, 32, 42, 42]: 7.0 against 9.6) and the one-shot network's 7x7 cells ([20, 112, 7, 7]: 4.1
+// against 5.8). Below that the columns win (Conv4's first layer, 1 channel: 0.19 ms against
+// 0.28; its last at stride 2, 2x2 outputs: 0.18 against 0.21).
+bool directConvolutionWins(const at::Tensor& x, const at::Tensor& w, const Conv2dSpec& s) {
+  if (x.scalar_type() != at::kFloat || !at::hasMKLDNN()) return false;
+  if (w.size(2) != 3 || w.size(3) != 3 || s.dilationH != 1 || s.dilationW != 1) return false;
+  const int64_t ho = outSize(x.size(2), 3, s.strideH, s.padH, 1), wo = outSize(x.size(3), 3, s.strideW, s.padW, 1);
+  return x.size(1) * 9 >= 256 && ho * wo >= 16;
+}
+
 }  // namespace
 
 bool conv2dHandles(const at::Tensor& x, const at::Tensor& w, const Conv2dSpec& s) {
@@ -535,6 +597,7 @@ bool conv2dHandles(const at::Tensor& x, const at::Tensor& w, const Conv2dSpec& s
     // Dense convolutions are matrix products: without oneDNN's sgemm, libtorch's own convolution
     // is faster than a product through libtorch's matmul (the reference BLAS on Debian).
     if (w.size(1) != x.size(1) || (x.scalar_type() == at::kFloat && !fastSgemmAvailable())) return false;
+    if (directConvolutionWins(x, w, s)) return false;
   } else if (!isDepthwise(x, w, s)) {
     return false;
   }

@@ -44,8 +44,8 @@ at::Tensor avgPool2d(const at::Tensor& x, const PoolSpec& s);
 
 /** True when batchNorm handles the case (CPU, float or double, [N, C, ...], weight and bias both [C] or both undefined). */
 bool batchNormHandles(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
-/** Batch norm with the batch's statistics; affine when weight or bias is defined. */
-at::Tensor batchNorm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps);
+/** Batch norm with the batch's statistics; affine when weight or bias is defined; then a ReLU when `relu`. */
+at::Tensor batchNorm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps, bool relu);
 
 /** True when batchNormAccumulate handles the case (acc as z or undefined; scale of 1 or [N, 1, ...] values). */
 bool batchNormAccumulateHandles(const at::Tensor& acc, const at::Tensor& z, const at::Tensor& scale);
