@@ -31,7 +31,7 @@ struct Layout {
 };
 
 template <typename T>
-METANAS_CLONES T planeSum(const T* __restrict x, int64_t m) {
+inline T planeSum(const T* __restrict x, int64_t m) {
   T s = 0;
 #pragma omp simd reduction(+ : s)
   for (int64_t j = 0; j < m; ++j) s += x[j];
@@ -39,7 +39,7 @@ METANAS_CLONES T planeSum(const T* __restrict x, int64_t m) {
 }
 
 template <typename T>
-METANAS_CLONES T planeCentredSquares(const T* __restrict x, T mean, int64_t m) {
+inline T planeCentredSquares(const T* __restrict x, T mean, int64_t m) {
   T s = 0;
 #pragma omp simd reduction(+ : s)
   for (int64_t j = 0; j < m; ++j) s += (x[j] - mean) * (x[j] - mean);
@@ -47,14 +47,14 @@ METANAS_CLONES T planeCentredSquares(const T* __restrict x, T mean, int64_t m) {
 }
 
 template <typename T>
-METANAS_CLONES void planeAffine(const T* __restrict x, T* __restrict y, T scale, T shift, int64_t m) {
+inline void planeAffine(const T* __restrict x, T* __restrict y, T scale, T shift, int64_t m) {
 #pragma omp simd
   for (int64_t j = 0; j < m; ++j) y[j] = x[j] * scale + shift;
 }
 
 // relu(x * scale + shift); NaN stays NaN, as in at::relu.
 template <typename T>
-METANAS_CLONES void planeAffineRelu(const T* __restrict x, T* __restrict y, T scale, T shift, int64_t m) {
+inline void planeAffineRelu(const T* __restrict x, T* __restrict y, T scale, T shift, int64_t m) {
 #pragma omp simd
   for (int64_t j = 0; j < m; ++j) {
     const T v = x[j] * scale + shift;
@@ -73,7 +73,7 @@ inline T upstream(const T* __restrict gy, const T* __restrict y, int64_t j) {
 // Sums of gy and of gy * xhat over one plane, xhat = (x - mean) * invstd (gy masked by the
 // ReLU's output y when Masked).
 template <typename T, bool Masked>
-METANAS_CLONES void planeGradSums(const T* __restrict gy, const T* __restrict x, const T* __restrict y, T mean,
+inline void planeGradSums(const T* __restrict gy, const T* __restrict x, const T* __restrict y, T mean,
                                   T invstd, int64_t m, T& sg, T& sgx) {
   T a = 0, b = 0;
 #pragma omp simd reduction(+ : a, b)
@@ -87,21 +87,75 @@ METANAS_CLONES void planeGradSums(const T* __restrict gy, const T* __restrict x,
 
 // gx = k * (gy - meanG - xhat * meanGX), xhat = (x - mean) * invstd; gy as above.
 template <typename T, bool Masked>
-METANAS_CLONES void planeGradInput(const T* __restrict gy, const T* __restrict x, const T* __restrict y,
-                                   T* __restrict gx, T mean, T invstd, T k, T meanG, T meanGX, int64_t m) {
+inline void planeGradInput(const T* __restrict gy, const T* __restrict x, const T* __restrict y, T* __restrict gx,
+                           T mean, T invstd, T k, T meanG, T meanGX, int64_t m) {
 #pragma omp simd
   for (int64_t j = 0; j < m; ++j)
     gx[j] = k * (upstream<T, Masked>(gy, y, j) - meanG - (x[j] - mean) * invstd * meanGX);
 }
 
+// A channel's planes, one per sample, lie l.c * l.inner apart. The loops over them are compiled
+// per CPU (one call per channel): Conv4's planes hold 4 to 196 values, where a call per plane
+// (through the per-CPU dispatch) cost more than the plane's loop.
+template <typename T>
+METANAS_CLONES void channelSums(const T* __restrict x, const Layout& l, double& sum, double& sq, T& meanOut) {
+  const int64_t stride = l.c * l.inner;
+  sum = 0;
+  for (int64_t i = 0; i < l.n; ++i) sum += planeSum<T>(x + i * stride, l.inner);
+  const T mean = static_cast<T>(sum / l.count());
+  sq = 0;
+  for (int64_t i = 0; i < l.n; ++i) sq += planeCentredSquares<T>(x + i * stride, mean, l.inner);
+  meanOut = mean;
+}
+
+template <typename T>
+METANAS_CLONES void channelAffine(const T* __restrict x, T* __restrict y, T scale, T shift, bool relu,
+                                  const Layout& l) {
+  const int64_t stride = l.c * l.inner;
+  for (int64_t i = 0; i < l.n; ++i) {
+    if (relu)
+      planeAffineRelu<T>(x + i * stride, y + i * stride, scale, shift, l.inner);
+    else
+      planeAffine<T>(x + i * stride, y + i * stride, scale, shift, l.inner);
+  }
+}
+
+template <typename T, bool Masked>
+METANAS_CLONES void channelGradSums(const T* __restrict gy, const T* __restrict x, const T* __restrict y, T mean,
+                                    T invstd, const Layout& l, double& sg, double& sgx) {
+  const int64_t stride = l.c * l.inner;
+  sg = 0, sgx = 0;
+  for (int64_t i = 0; i < l.n; ++i) {
+    T a, b;
+    planeGradSums<T, Masked>(gy + i * stride, x + i * stride, Masked ? y + i * stride : nullptr, mean, invstd,
+                             l.inner, a, b);
+    sg += a, sgx += b;
+  }
+}
+
+template <typename T, bool Masked>
+METANAS_CLONES void channelGradInput(const T* __restrict gy, const T* __restrict x, const T* __restrict y,
+                                     T* __restrict gx, T mean, T invstd, T k, T meanG, T meanGX, const Layout& l) {
+  const int64_t stride = l.c * l.inner;
+  for (int64_t i = 0; i < l.n; ++i)
+    planeGradInput<T, Masked>(gy + i * stride, x + i * stride, Masked ? y + i * stride : nullptr, gx + i * stride,
+                              mean, invstd, k, meanG, meanGX, l.inner);
+}
+
+// One plane's sums, compiled per CPU, for the normalise-and-accumulate op below (which needs each
+// plane's own sum).
+template <typename T>
+METANAS_CLONES void planeGradSumsOf(const T* __restrict gy, const T* __restrict x, T mean, T invstd, int64_t m, T& sg,
+                                    T& sgx) {
+  planeGradSums<T, false>(gy, x, nullptr, mean, invstd, m, sg, sgx);
+}
+
 // Batch statistics of channel c: its mean and 1 / sqrt(variance + eps), in double where they sum.
 template <typename T>
 std::pair<T, T> channelStats(const T* x, int64_t c, const Layout& l, double eps) {
-  double sum = 0;
-  for (int64_t i = 0; i < l.n; ++i) sum += planeSum<T>(x + (i * l.c + c) * l.inner, l.inner);
-  const T mean = static_cast<T>(sum / l.count());
-  double sq = 0;
-  for (int64_t i = 0; i < l.n; ++i) sq += planeCentredSquares<T>(x + (i * l.c + c) * l.inner, mean, l.inner);
+  double sum, sq;
+  T mean;
+  channelSums<T>(x + c * l.inner, l, sum, sq, mean);
   return {mean, static_cast<T>(1.0 / std::sqrt(sq / l.count() + eps))};
 }
 
@@ -115,41 +169,29 @@ void forwardKernel(const T* x, const T* weight, const T* bias, T* y, T* meanOut,
       const auto [mean, invstd] = channelStats<T>(x, c, l, eps);
       const T scale = invstd * (weight ? weight[c] : T(1));
       const T shift = (bias ? bias[c] : T(0)) - mean * scale;
-      for (int64_t i = 0; i < l.n; ++i) {
-        const int64_t o = (i * l.c + c) * l.inner;
-        if (relu)
-          planeAffineRelu<T>(x + o, y + o, scale, shift, l.inner);
-        else
-          planeAffine<T>(x + o, y + o, scale, shift, l.inner);
-      }
+      channelAffine<T>(x + c * l.inner, y + c * l.inner, scale, shift, relu, l);
       meanOut[c] = mean, invstdOut[c] = invstd;
     }
   });
 }
 
-// xhat = (saved - xm[c]) * xs[c]: the input with its mean and invstd, or (without affine) the
-// output with 0 and 1. k[c] = weight * invstd scales the input's gradient. y: the output of a
-// ReLU that followed (gy is masked by it) when Masked.
+// xhat = (saved - mean[c]) * invstd[c]: the input with its statistics, or (mean null, without
+// affine) the output itself. weight[c] * invstd[c] (weight null: 1) scales the input's gradient.
+// y: the output of a ReLU that followed (gy is masked by it) when Masked.
 template <typename T, bool Masked>
-void backwardKernel(const T* gy, const T* saved, const T* y, const T* xm, const T* xs, const T* k, T* gx, T* gw,
-                    T* gb, const Layout& l) {
+void backwardKernel(const T* gy, const T* saved, const T* y, const T* mean, const T* invstd, const T* weight, T* gx,
+                    T* gw, T* gb, const Layout& l) {
   at::parallel_for(0, l.c, 1, [&](int64_t begin, int64_t end) {
     for (int64_t c = begin; c < end; ++c) {
-      double sg = 0, sgx = 0;
-      for (int64_t i = 0; i < l.n; ++i) {
-        T a, b;
-        const int64_t o = (i * l.c + c) * l.inner;
-        planeGradSums<T, Masked>(gy + o, saved + o, Masked ? y + o : nullptr, xm[c], xs[c], l.inner, a, b);
-        sg += a, sgx += b;
-      }
+      const T m = mean ? mean[c] : T(0), s = mean ? invstd[c] : T(1), k = (weight ? weight[c] : T(1)) * invstd[c];
+      const int64_t o = c * l.inner;
+      double sg, sgx;
+      channelGradSums<T, Masked>(gy + o, saved + o, Masked ? y + o : nullptr, m, s, l, sg, sgx);
       if (gw) gw[c] = static_cast<T>(sgx);
       if (gb) gb[c] = static_cast<T>(sg);
       if (!gx) continue;
       const T meanG = static_cast<T>(sg / l.count()), meanGX = static_cast<T>(sgx / l.count());
-      for (int64_t i = 0; i < l.n; ++i) {
-        const int64_t o = (i * l.c + c) * l.inner;
-        planeGradInput<T, Masked>(gy + o, saved + o, Masked ? y + o : nullptr, gx + o, xm[c], xs[c], k[c], meanG, meanGX, l.inner);
-      }
+      channelGradInput<T, Masked>(gy + o, saved + o, Masked ? y + o : nullptr, gx + o, m, s, k, meanG, meanGX, l);
     }
   });
 }
@@ -173,18 +215,18 @@ at::Tensor forwardImpl(const at::Tensor& x, const at::Tensor& w, const at::Tenso
   return y;
 }
 
-// The backward pass; gx, gw, gb are computed when asked for (defined on entry). reluOut: the
-// output when a ReLU followed, else undefined.
-void backwardImpl(const at::Tensor& gyIn, const at::Tensor& kept, const at::Tensor& xm, const at::Tensor& xs,
-                  const at::Tensor& k, at::Tensor& gx, at::Tensor& gw, at::Tensor& gb,
+// The backward pass; gx, gw, gb are computed when asked for (defined on entry). mean undefined:
+// kept is the normalised input. reluOut: the output when a ReLU followed, else undefined.
+void backwardImpl(const at::Tensor& gyIn, const at::Tensor& kept, const at::Tensor& mean, const at::Tensor& invstd,
+                  const at::Tensor& weight, at::Tensor& gx, at::Tensor& gw, at::Tensor& gb,
                   const at::Tensor& reluOut = at::Tensor()) {
   at::Tensor gy = gyIn.contiguous();
   Layout l(kept.sizes());
   AT_DISPATCH_FLOATING_TYPES(kept.scalar_type(), "metanas batch_norm backward", [&] {
     auto kernel = reluOut.defined() ? backwardKernel<scalar_t, true> : backwardKernel<scalar_t, false>;
-    kernel(gy.data_ptr<scalar_t>(), kept.data_ptr<scalar_t>(), ptrOrNull<scalar_t>(reluOut), xm.data_ptr<scalar_t>(),
-           xs.data_ptr<scalar_t>(), k.data_ptr<scalar_t>(), ptrOrNull<scalar_t>(gx), ptrOrNull<scalar_t>(gw),
-           ptrOrNull<scalar_t>(gb), l);
+    kernel(gy.data_ptr<scalar_t>(), kept.data_ptr<scalar_t>(), ptrOrNull<scalar_t>(reluOut),
+           ptrOrNull<scalar_t>(mean), invstd.data_ptr<scalar_t>(), ptrOrNull<scalar_t>(weight),
+           ptrOrNull<scalar_t>(gx), ptrOrNull<scalar_t>(gw), ptrOrNull<scalar_t>(gb), l);
   });
 }
 
@@ -203,7 +245,7 @@ struct PlainBatchNorm : public torch::autograd::Function<PlainBatchNorm> {
     auto saved = ctx->get_saved_variables();
     at::Tensor y = saved[0], invstd = saved[1], gx, none;
     if (ctx->needs_input_grad(0)) gx = at::empty_like(y);
-    backwardImpl(grads[0], y, at::zeros_like(invstd), at::ones_like(invstd), invstd, gx, none, none);
+    backwardImpl(grads[0], y, none, invstd, none, gx, none, none);
     return {gx, at::Tensor()};
   }
 };
@@ -226,7 +268,7 @@ struct AffineBatchNorm : public torch::autograd::Function<AffineBatchNorm> {
     if (ctx->needs_input_grad(0)) gx = at::empty_like(x);
     if (ctx->needs_input_grad(1)) gw = at::empty_like(mean);
     if (ctx->needs_input_grad(2)) gb = at::empty_like(mean);
-    backwardImpl(grads[0], x, mean, invstd, w * invstd, gx, gw, gb, saved[4]);
+    backwardImpl(grads[0], x, mean, invstd, w, gx, gw, gb, saved[4]);
     return {gx, gw, gb, at::Tensor(), at::Tensor()};
   }
 };
@@ -282,8 +324,8 @@ void accumulateBackward(const T* g, const T* z, const T* mean, const T* invstd, 
       double a = 0, b = 0;
       for (int64_t i = 0; i < l.n; ++i) {
         T sg, sgx;
-        planeGradSums<T, false>(g + (i * l.c + c) * l.inner, z + (i * l.c + c) * l.inner, nullptr, mean[c], invstd[c], l.inner, sg,
-                         sgx);
+        planeGradSumsOf<T>(g + (i * l.c + c) * l.inner, z + (i * l.c + c) * l.inner, mean[c], invstd[c], l.inner, sg,
+                           sgx);
         t[i * l.c + c] = sgx;
         a += s[i] * sg, b += s[i] * sgx;
       }
