@@ -12,7 +12,6 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <memory>
 #include <vector>
 
@@ -78,8 +77,6 @@ struct DensePlan {
   // Wide saves a copy per output row for each of the k column rows, and costs one for each of the
   // cout output planes (compacting them) and the product's scratch columns.
   static bool wideColumns(const Geometry& g, const Phases& ph, int64_t k) {
-    const char* env = std::getenv("METANAS_CONV_WIDE");
-    if (env) return env[0] == '1';
     return g.wo < 16 && k > g.cout && (ph.wq - g.wo) * 4 <= g.wo;
   }
   void sourceTable(const Geometry& g) {
