@@ -69,13 +69,15 @@ const CASES: Case[] = [
   conv([2, 3, 7, 7], [4, 3, 3, 3], { padding: [2, 2], dilation: [2, 2] }),
   // Conv4's stride-2 3x3 (REPTILE's Omniglot model): outputs 14 wide (columns at the phase
   // planes' pitch, one sample per product), 7 and 4 wide (the same, all samples in one product), 2
-  // wide (columns gathered through a table, one product); gathered at stride 1 and dilated; at
+  // wide (columns gathered through a table, one product); a first layer's 9 column rows for 16
+  // output channels (the weight's gradient computed transposed); gathered at stride 1 and dilated; at
   // stride 1, products over groups of 2 and 1 samples (columns too large for one); a plane large
   // enough for one sample per product, written in place
   conv([5, 2, 28, 28], [3, 2, 3, 3], { padding: [1, 1], stride: [2, 2] }),
   conv([3, 4, 14, 14], [5, 4, 3, 3], { padding: [1, 1], stride: [2, 2] }),
   conv([3, 4, 7, 7], [5, 4, 3, 3], { padding: [1, 1], stride: [2, 2] }),
   conv([3, 4, 4, 4], [5, 4, 3, 3], { padding: [1, 1], stride: [2, 2] }),
+  conv([3, 1, 12, 12], [16, 1, 3, 3], { padding: [1, 1], stride: [2, 2] }),
   conv([3, 4, 3, 3], [5, 4, 3, 3], { padding: [1, 1] }),
   conv([2, 3, 4, 4], [2, 3, 3, 3], { padding: [2, 2], dilation: [2, 2] }),
   conv([3, 200, 10, 10], [2, 200, 3, 3], { padding: [1, 1] }),
