@@ -8,6 +8,7 @@
 //  - depthwise then pointwise as one op that recomputes the depthwise output in its backward pass.
 // The input's and the weight's gradients are computed only when autograd asks for them, so the
 // task learner's architecture step does not pay for weight gradients.
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 
@@ -584,14 +585,15 @@ struct SeparableConv2dFunction : public torch::autograd::Function<SeparableConv2
 
 // Where libtorch's convolution (oneDNN's direct convolution, layout reorders included) beats the
 // columns and products above, measured forward and backward on one core of a 2-core AVX-512 Xeon
-// with libtorch 1.13: 3x3 float convolutions with at least 256 columns rows (cin * 9) and 16
+// with libtorch 1.13: 3x3 float convolutions with at least 256 column rows (cin * 9) and 16
 // output pixels per sample, such as REPTILE's Conv4 past its first layer ([10, 64, 14, 14] at
 // stride 2: 0.89 ms against 1.10; [10, 64, 7, 7]: 0.35 against 0.42; MiniImagenet's
 // [10, 32, 42, 42]: 7.0 against 9.6) and the one-shot network's 7x7 cells ([20, 112, 7, 7]: 4.1
 // against 5.8). Below that the columns win (Conv4's first layer, 1 channel: 0.19 ms against
-// 0.28; its last at stride 2, 2x2 outputs: 0.18 against 0.21).
+// 0.28; its last at stride 2, 2x2 outputs: 0.13 against 0.21). Only where libtorch would run
+// oneDNN (not when its use is switched off).
 bool directConvolutionWins(const at::Tensor& x, const at::Tensor& w, const Conv2dSpec& s) {
-  if (x.scalar_type() != at::kFloat || !at::hasMKLDNN()) return false;
+  if (x.scalar_type() != at::kFloat || !at::hasMKLDNN() || !at::globalContext().userEnabledMkldnn()) return false;
   if (w.size(2) != 3 || w.size(3) != 3 || s.dilationH != 1 || s.dilationW != 1) return false;
   const int64_t ho = outSize(x.size(2), 3, s.strideH, s.padH, 1), wo = outSize(x.size(3), 3, s.strideW, s.padW, 1);
   return x.size(1) * 9 >= 256 && ho * wo >= 16;
