@@ -71,8 +71,8 @@ const CASES: Case[] = [
   // planes' pitch, one sample per product), 7 and 4 wide (the same, all samples in one product), 2
   // wide (columns gathered through a table, one product); a first layer's 9 column rows for 16
   // output channels (the weight's gradient computed transposed); gathered at stride 1 and dilated; at
-  // stride 1, products over groups of 2 and 1 samples (columns too large for one); a plane large
-  // enough for one sample per product, written in place
+  // stride 1, products over groups of 17 and 3 samples (float64: 8, 8 and 4; the columns of all 20
+  // would not fit); a plane large enough for one sample per product, written in place
   conv([5, 2, 28, 28], [3, 2, 3, 3], { padding: [1, 1], stride: [2, 2] }),
   conv([3, 4, 14, 14], [5, 4, 3, 3], { padding: [1, 1], stride: [2, 2] }),
   conv([3, 4, 7, 7], [5, 4, 3, 3], { padding: [1, 1], stride: [2, 2] }),
@@ -80,7 +80,7 @@ const CASES: Case[] = [
   conv([3, 1, 12, 12], [16, 1, 3, 3], { padding: [1, 1], stride: [2, 2] }),
   conv([3, 4, 3, 3], [5, 4, 3, 3], { padding: [1, 1] }),
   conv([2, 3, 4, 4], [2, 3, 3, 3], { padding: [2, 2], dilation: [2, 2] }),
-  conv([3, 200, 10, 10], [2, 200, 3, 3], { padding: [1, 1] }),
+  conv([20, 28, 10, 10], [2, 28, 3, 3], { padding: [1, 1] }),
   conv([2, 2, 30, 30], [3, 2, 3, 3], { padding: [1, 1] }),
   // depthwise 3x3: stride 1 and 2, dilation 1 and 2, odd sizes
   conv([2, 5, 9, 9], [5, 1, 3, 3], { padding: [1, 1], groups: 5 }),
