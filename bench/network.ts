@@ -1,46 +1,87 @@
-// `npm run bench:network`: the one-shot network against an independent PyTorch implementation
-// of it (test/pytorch/search_network.py, through bench/network_pytorch.py) with the same weights,
-// architecture, input, temperature, threshold, drop-path, threads and allocator policy.
+// `npm run bench:network`: a network of metanas against an independent PyTorch implementation of
+// it (through bench/network_pytorch.py) with the same weights, input, threads and allocator policy.
+// --model picks the network:
+//   search (default)  the one-shot network (test/pytorch/search_network.py on the PyTorch side)
+//                     with the same architecture, temperature, threshold and drop-path;
+//   conv4-stride      REPTILE's Omniglot Conv4: stride-2 convolutions, 64 channels, batch 10 of
+//                     1x28x28, 5 ways (preset reptile-omniglot-5way-1shot);
+//   conv4-maxpool     REPTILE's MiniImagenet Conv4: max-pooling, 32 channels, batch 10 of 3x84x84,
+//                     5 ways (preset reptile-miniimagenet-5way-1shot);
+// the Conv4 forms against python/metanas_torch.py's Conv4 and torch.optim.Adam(betas=(0, 0.999)).
 // Three passes are timed, each side in alternation within one process pair:
 //   full     forward, then gradients of all weights and the architecture (no update);
 //   arch     the task learner's architecture step (gradients of alpha and beta only, Adam);
-//   weights  the task learner's weight step (gradients of the weights only, Adam).
+//   weights  the task learner's weight step (gradients of the weights only, Adam): for Conv4, one
+//            inner step of REPTILE (forward, cross-entropy, gradients, Adam with beta1 = 0).
 // The run is repeated in --processes fresh process pairs (the allocator's behaviour is decided
 // per process), and the last line is JSON with every process's medians and the median ratios.
 // --profile instead runs one process pair with a per-op breakdown (self time per pass) of each
 // side, libtorch's operator hooks on both: where the two implementations spend their time.
-// Defaults: the omniglot-20way-1shot preset (C = 28, 4 cells, batch 20 of 1x28x28, 20 ways,
-// T = 1, threshold 0.01, drop-path 0.2), 1 thread. MiniImagenet's pass: --size 84 --input-channels 3
-// (--pytorch off times metanas alone).
+// Defaults for search: the omniglot-20way-1shot preset (C = 28, 4 cells, batch 20 of 1x28x28,
+// 20 ways, T = 1, threshold 0.01, drop-path 0.2), 1 thread. MiniImagenet's pass: --size 84
+// --input-channels 3 (--pytorch off times metanas alone). Conv4: kinds full and weights.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import type { PresetValues } from "../src/runs/config.js";
 import { median, option } from "./common.js";
 import { type PythonSide, startPython } from "./pythonSide.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const preset = "omniglot-20way-1shot";
+const MODELS = {
+  search: { preset: "omniglot-20way-1shot", channels: 28, batch: 20, size: 28, inputChannels: 1, ways: 20 },
+  "conv4-stride": {
+    preset: "reptile-omniglot-5way-1shot",
+    channels: 64,
+    batch: 10,
+    size: 28,
+    inputChannels: 1,
+    ways: 5,
+  },
+  "conv4-maxpool": {
+    preset: "reptile-miniimagenet-5way-1shot",
+    channels: 32,
+    batch: 10,
+    size: 84,
+    inputChannels: 3,
+    ways: 5,
+  },
+} as const;
+type ModelName = keyof typeof MODELS;
+const modelName = option("model", "search") as ModelName;
+if (!(modelName in MODELS)) {
+  console.error(`bench:network: unknown --model ${modelName}; use one of ${Object.keys(MODELS).join(", ")}`);
+  process.exit(2);
+}
+const d = MODELS[modelName];
+const conv4 = modelName !== "search";
+const preset = d.preset;
 const o = {
-  channels: Number(option("channels", "28")),
-  batch: Number(option("batch", "20")),
-  size: Number(option("size", "28")),
-  inputChannels: Number(option("input-channels", "1")),
-  ways: Number(option("ways", "20")),
+  model: modelName,
+  channels: Number(option("channels", String(d.channels))),
+  batch: Number(option("batch", String(d.batch))),
+  size: Number(option("size", String(d.size))),
+  inputChannels: Number(option("input-channels", String(d.inputChannels))),
+  ways: Number(option("ways", String(d.ways))),
   threads: Number(option("threads", "1")),
   temperature: Number(option("temperature", "1")),
   threshold: Number(option("threshold", "0.01")),
-  dropPath: Number(option("drop-path", "0.2")),
+  dropPath: Number(option("drop-path", conv4 ? "0" : "0.2")),
   reps: Number(option("reps", "3")),
   passes: Number(option("passes", "3")),
   processes: Number(option("processes", "3")),
-  kinds: option("kinds", "full,arch,weights").split(",") as Kind[],
+  kinds: option("kinds", conv4 ? "full,weights" : "full,arch,weights").split(",") as Kind[],
   python: option("python", "/usr/bin/python3"),
   /** --pytorch off: metanas alone (e.g. MiniImagenet's pass, where PyTorch's side needs 12 GB more). */
   pytorch: option("pytorch", "on") !== "off",
   seed: Number(option("seed", "0")),
 };
+if (conv4 && o.kinds.includes("arch")) {
+  console.error("bench:network: Conv4 has no architecture step; use --kinds full,weights");
+  process.exit(2);
+}
 type Kind = "full" | "arch" | "weights";
 const profile = process.argv.includes("--profile");
 const isChild = process.argv.includes("--child");
@@ -95,30 +136,44 @@ async function child(): Promise<void> {
   process.env.OMP_WAIT_POLICY ??= "PASSIVE";
   const E = await import("../src/engine/index.js");
   const { SearchModel } = await import("../src/models/searchModel.js");
+  const { Conv4Model } = await import("../src/models/conv4.js");
   const { PRESETS } = await import("../src/runs/presets.js");
   const { TaskOptimizers } = await import("../src/tasklearner/optimizers.js");
   const { architectureStep, weightStep } = await import("../src/tasklearner/taskLearner.js");
-  const p = PRESETS[preset];
+  const p: PresetValues = PRESETS[preset];
+  const lrWeights = p.lrWeights ?? Number.NaN;
 
   E.setNumThreads(o.threads);
   E.manualSeed(o.seed);
-  const model = new SearchModel(
-    {
-      inputChannels: o.inputChannels,
-      classes: o.ways,
-      channels: o.channels,
-      cells: p.cells,
-      reductions: [...p.reductions],
-      nodes: p.nodes,
-      stemMultiplier: 3,
-    },
-    "metanas",
-  );
+  const downsampling = modelName === "conv4-stride" ? "stride" : "maxpool";
+  const conv4Model = conv4
+    ? new Conv4Model({
+        inputShape: [o.inputChannels, o.size, o.size],
+        classes: o.ways,
+        channels: o.channels,
+        downsampling,
+      })
+    : null;
+  const searchModel = conv4
+    ? null
+    : new SearchModel(
+        {
+          inputChannels: o.inputChannels,
+          classes: o.ways,
+          channels: o.channels,
+          cells: p.cells!,
+          reductions: [...p.reductions!],
+          nodes: p.nodes!,
+          stemMultiplier: 3,
+        },
+        "metanas",
+      );
+  const model = (conv4Model ?? searchModel)!;
   const opt = new TaskOptimizers(model, {
-    lrWeights: p.lrWeights,
-    lrArch: p.lrArch,
-    weightDecay: p.weightDecay,
-    archWeightDecay: p.archWeightDecay,
+    lrWeights,
+    lrArch: p.lrArch ?? Number.NaN,
+    weightDecay: p.weightDecay ?? 0,
+    archWeightDecay: p.archWeightDecay ?? 0,
   });
   const batch = {
     x: E.rand([o.batch, o.inputChannels, o.size, o.size]),
@@ -127,16 +182,12 @@ async function child(): Promise<void> {
   const phase = { temperature: o.temperature, threshold: o.threshold, dropPath: o.dropPath };
   const dir = mkdtempSync(path.join(tmpdir(), "metanas-bench-network-"));
   const file = path.join(dir, "network.safetensors");
-  E.saveSafetensors(
-    file,
-    new Map([
-      ...model.net.namedParameters(),
-      ...model.architecture.namedParameters(),
-      ["input", batch.x],
-      ["labels", batch.y],
-    ]),
-    {
-      config: JSON.stringify({
+  const named = conv4Model
+    ? conv4Model.net.namedParameters()
+    : [...searchModel!.net.namedParameters(), ...searchModel!.architecture.namedParameters()];
+  const config = conv4Model
+    ? { model: "conv4", downsampling, channels: o.channels, ways: o.ways, lrWeights, weightDecay: p.weightDecay ?? 0 }
+    : {
         cells: p.cells,
         reductions: p.reductions,
         nodes: p.nodes,
@@ -144,11 +195,12 @@ async function child(): Promise<void> {
         threshold: o.threshold,
         dropPath: o.dropPath,
         lrArch: p.lrArch,
-        lrWeights: p.lrWeights,
+        lrWeights,
         archWeightDecay: p.archWeightDecay,
-      }),
-    },
-  );
+      };
+  E.saveSafetensors(file, new Map([...named, ["input", batch.x], ["labels", batch.y]]), {
+    config: JSON.stringify(config),
+  });
   const py = o.pytorch
     ? startPython(o.python, path.resolve(here, "../../bench/network_pytorch.py"), [file, String(o.threads)])
     : absentPython();
@@ -339,8 +391,8 @@ function printProfile(kind: string, mine: ProfileRow[], theirs: ProfileRow[], ms
 }
 
 async function driver(): Promise<void> {
-  const setting = `C = ${o.channels}, batch ${o.batch} of ${o.inputChannels}x${o.size}x${o.size}, ${o.ways} ways, T = ${o.temperature}, threshold ${o.threshold}, drop-path ${o.dropPath}, ${o.threads} thread(s)`;
-  console.log(`one-shot network (${preset} preset's cells): ${setting}`);
+  const setting = `${o.model}, C = ${o.channels}, batch ${o.batch} of ${o.inputChannels}x${o.size}x${o.size}, ${o.ways} ways, T = ${o.temperature}, threshold ${o.threshold}, drop-path ${o.dropPath}, ${o.threads} thread(s)`;
+  console.log(`${conv4 ? "Conv4" : "one-shot network"} (${preset} preset): ${setting}`);
   if (profile) {
     const r = JSON.parse(runChild([])) as {
       profile: Record<

@@ -2,7 +2,8 @@
 
 Started by bench/network.ts with a safetensors file of metanas's weights, architecture, input and
 labels (settings in its metadata); builds the one-shot network with the independent implementation
-of test/pytorch/search_network.py, then answers one JSON command per stdin line so that the two
+of test/pytorch/search_network.py, or (config "model": "conv4") python/metanas_torch.py's Conv4
+with those weights, then answers one JSON command per stdin line so that the two
 sides can be timed in alternation:
   {"cmd": "check"}                        -> {"loss": loss without drop-path}
   {"cmd": "time", "kind": K, "passes": N} -> {"ms": [wall, per pass], "cpu_ms": [...], "forward_ms": [...]}
@@ -10,7 +11,8 @@ sides can be timed in alternation:
   {"cmd": "memory"}                       -> {"max_rss_kb": peak resident set of this process}
   {"cmd": "quit"}
 K: "full" (forward, gradients of weights and architecture), "arch" (the task learner's
-architecture step: gradients of alpha and beta only, Adam), "weights" (its weight step).
+architecture step: gradients of alpha and beta only, Adam), "weights" (its weight step; for Conv4
+one REPTILE inner step: forward, cross-entropy, gradients, torch.optim.Adam with betas (0, 0.999)).
 """
 import json
 import os
@@ -25,8 +27,19 @@ ALLOCATOR = apply_allocator_policy()  # before torch allocates anything
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "pytorch"))
+_root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, os.path.join(_root, "test", "pytorch"))
+sys.path.insert(0, os.path.join(_root, "python"))
+from metanas_torch import Conv4  # noqa: E402
 from search_network import network, read_safetensors  # noqa: E402
+
+
+def conv4_network(p, cfg):
+    """Conv4 with metanas's weights (same names); returns (forward(x), weights by name)."""
+    w = p["block0.conv.weight"]
+    net = Conv4(w.shape[1], cfg["ways"], cfg["channels"], p["classifier.weight"].shape[1], cfg["downsampling"])
+    net.load_state_dict(p, strict=True)
+    return net, dict(net.named_parameters())
 
 
 def main():
@@ -35,17 +48,25 @@ def main():
     torch.manual_seed(0)
     p, meta = read_safetensors(path)
     cfg = json.loads(meta["config"])
-    T, threshold, drop = cfg["temperature"], cfg["threshold"], cfg["dropPath"]
+    T, threshold, drop = cfg.get("temperature"), cfg.get("threshold"), cfg.get("dropPath", 0.0)
     x, y = p.pop("input"), p.pop("labels")
-    arch = {k: p.pop(k).requires_grad_() for k in list(p) if k.startswith("alpha.") or k.startswith("beta.")}
-    weights = {k: t.requires_grad_() for k, t in p.items()}
+    if cfg.get("model") == "conv4":
+        net, weights = conv4_network(p, cfg)
+        arch = {}
+        forward = lambda drop_path=0.0: net(x)  # noqa: E731
+        lr_arch, arch_wd, weight_wd = 0.0, 0.0, cfg["weightDecay"]
+    else:
+        arch = {k: p.pop(k).requires_grad_() for k in list(p) if k.startswith("alpha.") or k.startswith("beta.")}
+        weights = {k: t.requires_grad_() for k, t in p.items()}
+        forward = lambda drop_path=drop: network(x, weights, arch, cfg, T, threshold, drop_path)  # noqa: E731
+        lr_arch, arch_wd, weight_wd = cfg["lrArch"], cfg["archWeightDecay"], 0.0
     arch_list, weight_list = list(arch.values()), list(weights.values())
     # The task learner's optimisers: Adam with beta1 = 0 (SPEC section 3).
-    arch_opt = torch.optim.Adam(arch_list, lr=cfg["lrArch"], betas=(0.0, 0.999), eps=1e-8, weight_decay=cfg["archWeightDecay"])
-    weight_opt = torch.optim.Adam(weight_list, lr=cfg["lrWeights"], betas=(0.0, 0.999), eps=1e-8, weight_decay=0.0)
+    arch_opt = torch.optim.Adam(arch_list, lr=lr_arch, betas=(0.0, 0.999), eps=1e-8, weight_decay=arch_wd) if arch_list else None
+    weight_opt = torch.optim.Adam(weight_list, lr=cfg["lrWeights"], betas=(0.0, 0.999), eps=1e-8, weight_decay=weight_wd)
 
     def step(params, opt):
-        loss = F.cross_entropy(network(x, weights, arch, cfg, T, threshold, drop), y)
+        loss = F.cross_entropy(forward(), y)
         for prm, g in zip(params, torch.autograd.grad(loss, params)):
             prm.grad = g
         opt.step()
@@ -57,7 +78,7 @@ def main():
         t0, c0 = time.perf_counter(), time.process_time()
         t1 = None
         if kind == "full":
-            loss = F.cross_entropy(network(x, weights, arch, cfg, T, threshold, drop), y)
+            loss = F.cross_entropy(forward(), y)
             loss.item()
             t1 = time.perf_counter()
             torch.autograd.grad(loss, weight_list + arch_list)
@@ -77,7 +98,7 @@ def main():
             break
         if cmd["cmd"] == "check":
             with torch.no_grad():
-                loss = F.cross_entropy(network(x, weights, arch, cfg, T, threshold, 0.0), y).item()
+                loss = F.cross_entropy(forward(0.0), y).item()
             print(json.dumps({"loss": loss}), flush=True)
         elif cmd["cmd"] == "time":
             runs = [one_pass(cmd["kind"]) for _ in range(cmd["passes"])]

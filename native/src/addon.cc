@@ -13,6 +13,7 @@
 #include <napi.h>
 
 #include "binding.h"
+#include "kernels.h"
 
 #include <malloc.h>
 
@@ -491,6 +492,10 @@ Napi::Value AdamStep(const Napi::CallbackInfo& info) {
     at::Tensor g = get(static_cast<int32_t>(grads[k]));
     at::Tensor m = get(static_cast<int32_t>(ms[k]));
     at::Tensor v = get(static_cast<int32_t>(vs[k]));
+    if (metanas::adamStepHandles(p, g, m, v)) {
+      metanas::adamStep(p, g, m, v, {stepSize, bias2Sqrt, beta1, beta2, eps, weightDecay});
+      continue;
+    }
     if (weightDecay != 0) g = g.add(p, weightDecay);
     m.mul_(beta1).add_(g, 1.0 - beta1);
     v.mul_(beta2).addcmul_(g, g, 1.0 - beta2);

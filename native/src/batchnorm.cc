@@ -6,6 +6,9 @@
 // Statistics as libtorch's: per-plane float sums accumulated in double, biased variance.
 // Without an affine transform the output itself is kept for the backward pass (it is the
 // normalised input), so that the input can be freed as soon as the next op has used it.
+// With an affine transform a ReLU may follow in the same op (Conv4's blocks): the forward pass
+// clamps as it writes, and the backward pass masks the gradient by the output as it reads it,
+// instead of a ReLU op and its backward op, each a pass over the tensor and a node of the graph.
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 
@@ -28,7 +31,7 @@ struct Layout {
 };
 
 template <typename T>
-METANAS_CLONES T planeSum(const T* __restrict x, int64_t m) {
+inline T planeSum(const T* __restrict x, int64_t m) {
   T s = 0;
 #pragma omp simd reduction(+ : s)
   for (int64_t j = 0; j < m; ++j) s += x[j];
@@ -36,7 +39,7 @@ METANAS_CLONES T planeSum(const T* __restrict x, int64_t m) {
 }
 
 template <typename T>
-METANAS_CLONES T planeCentredSquares(const T* __restrict x, T mean, int64_t m) {
+inline T planeCentredSquares(const T* __restrict x, T mean, int64_t m) {
   T s = 0;
 #pragma omp simd reduction(+ : s)
   for (int64_t j = 0; j < m; ++j) s += (x[j] - mean) * (x[j] - mean);
@@ -44,115 +47,186 @@ METANAS_CLONES T planeCentredSquares(const T* __restrict x, T mean, int64_t m) {
 }
 
 template <typename T>
-METANAS_CLONES void planeAffine(const T* __restrict x, T* __restrict y, T scale, T shift, int64_t m) {
+inline void planeAffine(const T* __restrict x, T* __restrict y, T scale, T shift, int64_t m) {
 #pragma omp simd
   for (int64_t j = 0; j < m; ++j) y[j] = x[j] * scale + shift;
 }
 
-// Sums of gy and of gy * xhat over one plane, xhat = (x - mean) * invstd.
+// relu(x * scale + shift); NaN stays NaN, as in at::relu.
 template <typename T>
-METANAS_CLONES void planeGradSums(const T* __restrict gy, const T* __restrict x, T mean, T invstd, int64_t m, T& sg,
-                                  T& sgx) {
+inline void planeAffineRelu(const T* __restrict x, T* __restrict y, T scale, T shift, int64_t m) {
+#pragma omp simd
+  for (int64_t j = 0; j < m; ++j) {
+    const T v = x[j] * scale + shift;
+    y[j] = v < T(0) ? T(0) : v;
+  }
+}
+
+// The upstream gradient, through the ReLU when Masked: gy where its output y is positive (as
+// threshold_backward).
+template <typename T, bool Masked>
+inline T upstream(const T* __restrict gy, const T* __restrict y, int64_t j) {
+  if constexpr (Masked) return y[j] > T(0) ? gy[j] : T(0);
+  return gy[j];
+}
+
+// Sums of gy and of gy * xhat over one plane, xhat = (x - mean) * invstd (gy masked by the
+// ReLU's output y when Masked).
+template <typename T, bool Masked>
+inline void planeGradSums(const T* __restrict gy, const T* __restrict x, const T* __restrict y, T mean,
+                                  T invstd, int64_t m, T& sg, T& sgx) {
   T a = 0, b = 0;
 #pragma omp simd reduction(+ : a, b)
   for (int64_t j = 0; j < m; ++j) {
-    a += gy[j];
-    b += gy[j] * ((x[j] - mean) * invstd);
+    const T g = upstream<T, Masked>(gy, y, j);
+    a += g;
+    b += g * ((x[j] - mean) * invstd);
   }
   sg = a, sgx = b;
 }
 
-// gx = k * (gy - meanG - xhat * meanGX), xhat = (x - mean) * invstd.
-template <typename T>
-METANAS_CLONES void planeGradInput(const T* __restrict gy, const T* __restrict x, T* __restrict gx, T mean, T invstd,
-                                   T k, T meanG, T meanGX, int64_t m) {
+// gx = k * (gy - meanG - xhat * meanGX), xhat = (x - mean) * invstd; gy as above.
+template <typename T, bool Masked>
+inline void planeGradInput(const T* __restrict gy, const T* __restrict x, const T* __restrict y, T* __restrict gx,
+                           T mean, T invstd, T k, T meanG, T meanGX, int64_t m) {
 #pragma omp simd
-  for (int64_t j = 0; j < m; ++j) gx[j] = k * (gy[j] - meanG - (x[j] - mean) * invstd * meanGX);
+  for (int64_t j = 0; j < m; ++j)
+    gx[j] = k * (upstream<T, Masked>(gy, y, j) - meanG - (x[j] - mean) * invstd * meanGX);
+}
+
+// A channel's planes, one per sample, lie l.c * l.inner apart. The loops over them are compiled
+// per CPU (one call per channel): Conv4's planes hold 4 to 196 values, where a call per plane
+// (through the per-CPU dispatch) cost more than the plane's loop.
+template <typename T>
+METANAS_CLONES void channelSums(const T* __restrict x, const Layout& l, double& sum, double& sq, T& meanOut) {
+  const int64_t stride = l.c * l.inner;
+  sum = 0;
+  for (int64_t i = 0; i < l.n; ++i) sum += planeSum<T>(x + i * stride, l.inner);
+  const T mean = static_cast<T>(sum / l.count());
+  sq = 0;
+  for (int64_t i = 0; i < l.n; ++i) sq += planeCentredSquares<T>(x + i * stride, mean, l.inner);
+  meanOut = mean;
+}
+
+template <typename T>
+METANAS_CLONES void channelAffine(const T* __restrict x, T* __restrict y, T scale, T shift, bool relu,
+                                  const Layout& l) {
+  const int64_t stride = l.c * l.inner;
+  for (int64_t i = 0; i < l.n; ++i) {
+    if (relu)
+      planeAffineRelu<T>(x + i * stride, y + i * stride, scale, shift, l.inner);
+    else
+      planeAffine<T>(x + i * stride, y + i * stride, scale, shift, l.inner);
+  }
+}
+
+template <typename T, bool Masked>
+METANAS_CLONES void channelGradSums(const T* __restrict gy, const T* __restrict x, const T* __restrict y, T mean,
+                                    T invstd, const Layout& l, double& sg, double& sgx) {
+  const int64_t stride = l.c * l.inner;
+  sg = 0, sgx = 0;
+  for (int64_t i = 0; i < l.n; ++i) {
+    T a, b;
+    planeGradSums<T, Masked>(gy + i * stride, x + i * stride, Masked ? y + i * stride : nullptr, mean, invstd,
+                             l.inner, a, b);
+    sg += a, sgx += b;
+  }
+}
+
+template <typename T, bool Masked>
+METANAS_CLONES void channelGradInput(const T* __restrict gy, const T* __restrict x, const T* __restrict y,
+                                     T* __restrict gx, T mean, T invstd, T k, T meanG, T meanGX, const Layout& l) {
+  const int64_t stride = l.c * l.inner;
+  for (int64_t i = 0; i < l.n; ++i)
+    planeGradInput<T, Masked>(gy + i * stride, x + i * stride, Masked ? y + i * stride : nullptr, gx + i * stride,
+                              mean, invstd, k, meanG, meanGX, l.inner);
+}
+
+// One plane's sums, compiled per CPU, for the normalise-and-accumulate op below (which needs each
+// plane's own sum).
+template <typename T>
+METANAS_CLONES void planeGradSumsOf(const T* __restrict gy, const T* __restrict x, T mean, T invstd, int64_t m, T& sg,
+                                    T& sgx) {
+  planeGradSums<T, false>(gy, x, nullptr, mean, invstd, m, sg, sgx);
 }
 
 // Batch statistics of channel c: its mean and 1 / sqrt(variance + eps), in double where they sum.
 template <typename T>
 std::pair<T, T> channelStats(const T* x, int64_t c, const Layout& l, double eps) {
-  double sum = 0;
-  for (int64_t i = 0; i < l.n; ++i) sum += planeSum<T>(x + (i * l.c + c) * l.inner, l.inner);
-  const T mean = static_cast<T>(sum / l.count());
-  double sq = 0;
-  for (int64_t i = 0; i < l.n; ++i) sq += planeCentredSquares<T>(x + (i * l.c + c) * l.inner, mean, l.inner);
+  double sum, sq;
+  T mean;
+  channelSums<T>(x + c * l.inner, l, sum, sq, mean);
   return {mean, static_cast<T>(1.0 / std::sqrt(sq / l.count() + eps))};
 }
 
-// y = normalise(x) per channel; mean and invstd [C] are returned for the backward pass.
+// y = normalise(x) per channel (then a ReLU when `relu`); mean and invstd [C] are returned for the
+// backward pass.
 template <typename T>
 void forwardKernel(const T* x, const T* weight, const T* bias, T* y, T* meanOut, T* invstdOut, const Layout& l,
-                   double eps) {
+                   double eps, bool relu) {
   at::parallel_for(0, l.c, 1, [&](int64_t begin, int64_t end) {
     for (int64_t c = begin; c < end; ++c) {
       const auto [mean, invstd] = channelStats<T>(x, c, l, eps);
       const T scale = invstd * (weight ? weight[c] : T(1));
       const T shift = (bias ? bias[c] : T(0)) - mean * scale;
-      for (int64_t i = 0; i < l.n; ++i) {
-        const int64_t o = (i * l.c + c) * l.inner;
-        planeAffine<T>(x + o, y + o, scale, shift, l.inner);
-      }
+      channelAffine<T>(x + c * l.inner, y + c * l.inner, scale, shift, relu, l);
       meanOut[c] = mean, invstdOut[c] = invstd;
     }
   });
 }
 
-// xhat = (saved - xm[c]) * xs[c]: the input with its mean and invstd, or (without affine) the
-// output with 0 and 1. k[c] = weight * invstd scales the input's gradient.
-template <typename T>
-void backwardKernel(const T* gy, const T* saved, const T* xm, const T* xs, const T* k, T* gx, T* gw, T* gb,
-                    const Layout& l) {
+// xhat = (saved - mean[c]) * invstd[c]: the input with its statistics, or (mean null, without
+// affine) the output itself. weight[c] * invstd[c] (weight null: 1) scales the input's gradient.
+// y: the output of a ReLU that followed (gy is masked by it) when Masked.
+template <typename T, bool Masked>
+void backwardKernel(const T* gy, const T* saved, const T* y, const T* mean, const T* invstd, const T* weight, T* gx,
+                    T* gw, T* gb, const Layout& l) {
   at::parallel_for(0, l.c, 1, [&](int64_t begin, int64_t end) {
     for (int64_t c = begin; c < end; ++c) {
-      double sg = 0, sgx = 0;
-      for (int64_t i = 0; i < l.n; ++i) {
-        T a, b;
-        planeGradSums<T>(gy + (i * l.c + c) * l.inner, saved + (i * l.c + c) * l.inner, xm[c], xs[c], l.inner, a, b);
-        sg += a, sgx += b;
-      }
+      const T m = mean ? mean[c] : T(0), s = mean ? invstd[c] : T(1), k = (weight ? weight[c] : T(1)) * invstd[c];
+      const int64_t o = c * l.inner;
+      double sg, sgx;
+      channelGradSums<T, Masked>(gy + o, saved + o, Masked ? y + o : nullptr, m, s, l, sg, sgx);
       if (gw) gw[c] = static_cast<T>(sgx);
       if (gb) gb[c] = static_cast<T>(sg);
       if (!gx) continue;
       const T meanG = static_cast<T>(sg / l.count()), meanGX = static_cast<T>(sgx / l.count());
-      for (int64_t i = 0; i < l.n; ++i) {
-        const int64_t o = (i * l.c + c) * l.inner;
-        planeGradInput<T>(gy + o, saved + o, gx + o, xm[c], xs[c], k[c], meanG, meanGX, l.inner);
-      }
+      channelGradInput<T, Masked>(gy + o, saved + o, Masked ? y + o : nullptr, gx + o, m, s, k, meanG, meanGX, l);
     }
   });
 }
 
 template <typename T>
-const T* ptrOrNull(const at::Tensor& t) {
+T* ptrOrNull(const at::Tensor& t) {
   return t.defined() ? t.data_ptr<T>() : nullptr;
 }
 
 // The forward pass; returns y and fills mean and invstd.
 at::Tensor forwardImpl(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, double eps, at::Tensor& mean,
-                       at::Tensor& invstd) {
+                       at::Tensor& invstd, bool relu = false) {
   Layout l(x.sizes());
   at::Tensor y = at::empty_like(x);
   mean = at::empty({l.c}, x.options()), invstd = at::empty({l.c}, x.options());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "metanas batch_norm", [&] {
     forwardKernel<scalar_t>(x.data_ptr<scalar_t>(), ptrOrNull<scalar_t>(w), ptrOrNull<scalar_t>(b),
-                            y.data_ptr<scalar_t>(), mean.data_ptr<scalar_t>(), invstd.data_ptr<scalar_t>(), l, eps);
+                            y.data_ptr<scalar_t>(), mean.data_ptr<scalar_t>(), invstd.data_ptr<scalar_t>(), l, eps,
+                            relu);
   });
   return y;
 }
 
-// The backward pass; gx, gw, gb are computed when asked for (defined on entry).
-void backwardImpl(const at::Tensor& gyIn, const at::Tensor& kept, const at::Tensor& xm, const at::Tensor& xs,
-                  const at::Tensor& k, at::Tensor& gx, at::Tensor& gw, at::Tensor& gb) {
+// The backward pass; gx, gw, gb are computed when asked for (defined on entry). mean undefined:
+// kept is the normalised input. reluOut: the output when a ReLU followed, else undefined.
+void backwardImpl(const at::Tensor& gyIn, const at::Tensor& kept, const at::Tensor& mean, const at::Tensor& invstd,
+                  const at::Tensor& weight, at::Tensor& gx, at::Tensor& gw, at::Tensor& gb,
+                  const at::Tensor& reluOut = at::Tensor()) {
   at::Tensor gy = gyIn.contiguous();
   Layout l(kept.sizes());
   AT_DISPATCH_FLOATING_TYPES(kept.scalar_type(), "metanas batch_norm backward", [&] {
-    backwardKernel<scalar_t>(gy.data_ptr<scalar_t>(), kept.data_ptr<scalar_t>(), xm.data_ptr<scalar_t>(),
-                             xs.data_ptr<scalar_t>(), k.data_ptr<scalar_t>(),
-                             gx.defined() ? gx.data_ptr<scalar_t>() : nullptr,
-                             gw.defined() ? gw.data_ptr<scalar_t>() : nullptr,
-                             gb.defined() ? gb.data_ptr<scalar_t>() : nullptr, l);
+    auto kernel = reluOut.defined() ? backwardKernel<scalar_t, true> : backwardKernel<scalar_t, false>;
+    kernel(gy.data_ptr<scalar_t>(), kept.data_ptr<scalar_t>(), ptrOrNull<scalar_t>(reluOut),
+           ptrOrNull<scalar_t>(mean), invstd.data_ptr<scalar_t>(), ptrOrNull<scalar_t>(weight),
+           ptrOrNull<scalar_t>(gx), ptrOrNull<scalar_t>(gw), ptrOrNull<scalar_t>(gb), l);
   });
 }
 
@@ -171,18 +245,19 @@ struct PlainBatchNorm : public torch::autograd::Function<PlainBatchNorm> {
     auto saved = ctx->get_saved_variables();
     at::Tensor y = saved[0], invstd = saved[1], gx, none;
     if (ctx->needs_input_grad(0)) gx = at::empty_like(y);
-    backwardImpl(grads[0], y, at::zeros_like(invstd), at::ones_like(invstd), invstd, gx, none, none);
+    backwardImpl(grads[0], y, none, invstd, none, gx, none, none);
     return {gx, at::Tensor()};
   }
 };
 
+// relu: y = relu(batchNorm(x)); the output is kept too, to mask the gradient.
 struct AffineBatchNorm : public torch::autograd::Function<AffineBatchNorm> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& xIn, const at::Tensor& wIn,
-                            const at::Tensor& bIn, double eps) {
-    RECORD_FUNCTION("metanas::batch_norm", std::vector<c10::IValue>());
+                            const at::Tensor& bIn, double eps, bool relu) {
+    RECORD_FUNCTION(relu ? "metanas::batch_norm_relu" : "metanas::batch_norm", std::vector<c10::IValue>());
     at::Tensor x = xIn.contiguous(), w = wIn.contiguous(), mean, invstd;
-    at::Tensor y = forwardImpl(x, w, bIn.contiguous(), eps, mean, invstd);
-    ctx->save_for_backward({x, mean, invstd, w});
+    at::Tensor y = forwardImpl(x, w, bIn.contiguous(), eps, mean, invstd, relu);
+    ctx->save_for_backward({x, mean, invstd, w, relu ? y : at::Tensor()});
     return y;
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -193,8 +268,8 @@ struct AffineBatchNorm : public torch::autograd::Function<AffineBatchNorm> {
     if (ctx->needs_input_grad(0)) gx = at::empty_like(x);
     if (ctx->needs_input_grad(1)) gw = at::empty_like(mean);
     if (ctx->needs_input_grad(2)) gb = at::empty_like(mean);
-    backwardImpl(grads[0], x, mean, invstd, w * invstd, gx, gw, gb);
-    return {gx, gw, gb, at::Tensor()};
+    backwardImpl(grads[0], x, mean, invstd, w, gx, gw, gb, saved[4]);
+    return {gx, gw, gb, at::Tensor(), at::Tensor()};
   }
 };
 
@@ -249,8 +324,8 @@ void accumulateBackward(const T* g, const T* z, const T* mean, const T* invstd, 
       double a = 0, b = 0;
       for (int64_t i = 0; i < l.n; ++i) {
         T sg, sgx;
-        planeGradSums<T>(g + (i * l.c + c) * l.inner, z + (i * l.c + c) * l.inner, mean[c], invstd[c], l.inner, sg,
-                         sgx);
+        planeGradSumsOf<T>(g + (i * l.c + c) * l.inner, z + (i * l.c + c) * l.inner, mean[c], invstd[c], l.inner, sg,
+                           sgx);
         t[i * l.c + c] = sgx;
         a += s[i] * sg, b += s[i] * sgx;
       }
@@ -336,9 +411,12 @@ bool batchNormHandles(const at::Tensor& x, const at::Tensor& weight, const at::T
   return x.numel() / x.size(1) > 1;
 }
 
-at::Tensor batchNorm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps) {
-  if (!weight.defined() && !bias.defined()) return PlainBatchNorm::apply(x, eps);
-  return AffineBatchNorm::apply(x, weight, bias, eps);
+at::Tensor batchNorm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps, bool relu) {
+  if (!weight.defined() && !bias.defined()) {
+    at::Tensor y = PlainBatchNorm::apply(x, eps);
+    return relu ? at::relu(y) : y;  // its output is kept as the normalised input: the ReLU stays apart
+  }
+  return AffineBatchNorm::apply(x, weight, bias, eps, relu);
 }
 
 }  // namespace metanas

@@ -8,10 +8,12 @@
 //  - depthwise then pointwise as one op that recomputes the depthwise output in its backward pass.
 // The input's and the weight's gradients are computed only when autograd asks for them, so the
 // task learner's architecture step does not pay for weight gradients.
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "gemm.h"
@@ -34,114 +36,275 @@ struct Geometry : Window {
 };
 
 // ---------------------------------------------------------------- dense
-// im2col of one sample: row (c, a, b) of col holds, for every output pixel, the input pixel that
-// filter tap (a, b) of channel c sees (zero in the padding). Rows are filled with block copies.
+// Columns from phase planes (planes.h): each input plane is padded and split into its phase
+// planes once, and then row (c, a, b) of the columns, filter tap (a, b) of channel c, reads one
+// phase plane at a fixed offset: per output row one contiguous copy of wo values (compact), or
+// the whole plane as one copy of ho * wq values at the phase planes' pitch (wide), whose wq - wo
+// scratch columns per row the product computes and the output drops. Wide pays where rows are
+// short and the columns have many rows, where a copy per row costs more than the product's extra
+// columns (REPTILE's Omniglot Conv4, layers 2 and 3 with outputs 7 and 4 wide: 10-15% faster than
+// compact; libtorch now runs those, see directConvolutionWins).
+// Samples with fewer than kTargetColumns output pixels share one product, as many as have columns
+// that fit in kMaxColumnBytes (in the caches): on one core oneDNN's sgemm runs [64 x 576] x
+// [576 x 49] ten times at about 130 GFLOP/s and [576 x 490] once at about 170 (34 and 158 for 4
+// columns per sample and 40). Larger samples go one by one, in place.
+constexpr int64_t kTargetColumns = 128;
+constexpr int64_t kMaxColumnBytes = 2 << 20;
+
+// Outputs at most kGatherWidth wide (Conv4's last stride-2 layer: 2x2) take their columns
+// straight from the image plane through a table of each (tap, output pixel)'s input pixel: on
+// planes of 4x4 the phase split and the copies per output row cost more than the product.
+constexpr int64_t kGatherWidth = 4;
+
+struct DensePlan {
+  Phases ph;
+  bool wide, gather;
+  int64_t taps, k, per, group;
+  std::vector<int64_t> off;     // each tap's offset in the phase buffer
+  std::vector<int32_t> source;  // gather: each (tap, output pixel)'s input pixel, or -1 (padding)
+  DensePlan(const Geometry& g, size_t bytes) : ph(g) {
+    taps = g.kh * g.kw, k = g.cin * taps;
+    off.resize(taps);
+    for (int64_t a = 0; a < g.kh; ++a)
+      for (int64_t b = 0; b < g.kw; ++b) off[a * g.kw + b] = ph.tap(g, a, b);
+    wide = wideColumns(g, ph, k);
+    gather = !wide && g.wo <= kGatherWidth;
+    per = wide ? ph.out(g) : g.ho * g.wo;
+    if (gather) sourceTable(g);
+    const int64_t fit = per >= kTargetColumns ? 1 : kMaxColumnBytes / static_cast<int64_t>(k * per * bytes);
+    // Leave work for every thread: at least as many groups as threads.
+    const int64_t threads = at::get_num_threads();
+    group = std::clamp<int64_t>(std::min(fit, (g.n + threads - 1) / threads), 1, g.n);
+  }
+  // Wide saves a copy per output row for each of the k column rows, and costs one for each of the
+  // cout output planes (compacting them) and the product's scratch columns.
+  static bool wideColumns(const Geometry& g, const Phases& ph, int64_t k) {
+    return g.wo < 16 && k > g.cout && (ph.wq - g.wo) * 4 <= g.wo;
+  }
+  void sourceTable(const Geometry& g) {
+    source.resize(taps * per);
+    for (int64_t a = 0; a < g.kh; ++a)
+      for (int64_t b = 0; b < g.kw; ++b)
+        for (int64_t oh = 0; oh < g.ho; ++oh)
+          for (int64_t ow = 0; ow < g.wo; ++ow) {
+            const int64_t ih = oh * g.strideH - g.padH + a * g.dilationH, iw = ow * g.strideW - g.padW + b * g.dilationW;
+            const bool inside = ih >= 0 && ih < g.h && iw >= 0 && iw < g.w;
+            source[((a * g.kw + b) * g.ho + oh) * g.wo + ow] = inside ? static_cast<int32_t>(ih * g.w + iw) : -1;
+          }
+  }
+  int64_t groups(const Geometry& g) const { return (g.n + group - 1) / group; }
+  int64_t count(const Geometry& g, int64_t gi) const { return std::min(group, g.n - gi * group); }
+  /** One sample per product, compact: the product reads and writes the image planes in place. */
+  bool inPlace() const { return group == 1 && !wide; }
+  int64_t columnsSize() const { return k * group * per; }
+};
+
+// Rows c * taps ... (c + 1) * taps - 1 of the columns (pitch ld) from channel c's phase buffer.
 template <typename T>
-METANAS_CLONES void im2colSample(const T* __restrict x, T* __restrict col, const Geometry& g) {
-  const int64_t H = g.h, W = g.w, Ho = g.ho, Wo = g.wo, sh = g.strideH, sw = g.strideW;
-  const int64_t P = Ho * Wo;
-  for (int64_t c = 0; c < g.cin; ++c) {
-    for (int64_t a = 0; a < g.kh; ++a) {
-      for (int64_t b = 0; b < g.kw; ++b) {
-        T* __restrict row = col + ((c * g.kh + a) * g.kw + b) * P;
-        const int64_t off = b * g.dilationW - g.padW;
-        int64_t lo, hi;
-        validColumns(off, sw, W, Wo, lo, hi);
-        for (int64_t oh = 0; oh < Ho; ++oh) {
-          T* __restrict dst = row + oh * Wo;
-          const int64_t ih = oh * sh - g.padH + a * g.dilationH;
-          if (ih < 0 || ih >= H) {
-            fillRow(dst, Wo, T(0));
-            continue;
-          }
-          const T* __restrict src = x + (c * H + ih) * W + off;
-          fillRow(dst, lo, T(0));
-          if (sw == 1) {
-            copyRow(src + lo, dst + lo, hi - lo);
-          } else {
-            for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * sw];
-          }
-          fillRow(dst + hi, Wo - hi, T(0));
-        }
-      }
+METANAS_CLONES void columnsOf(const T* __restrict buf, T* __restrict col, int64_t ld, const Geometry& g,
+                              const DensePlan& p) {
+  for (int64_t t = 0; t < p.taps; ++t) {
+    const T* __restrict src = buf + p.off[t];
+    T* __restrict dst = col + t * ld;
+    if (p.wide) {
+      copyRow(src, dst, p.per);
+    } else {
+      for (int64_t oh = 0; oh < g.ho; ++oh) copyRow(src + oh * p.ph.wq, dst + oh * g.wo, g.wo);
     }
   }
 }
 
-// The adjoint of im2colSample: adds every column entry back onto its input pixel (gx zeroed first).
+// The adjoint of columnsOf: adds the rows back onto channel c's phase buffer (gbuf, zeroed first).
+// Wide rows add their scratch columns too, which are zero (the product of zero gradients).
 template <typename T>
-METANAS_CLONES void col2imSample(const T* __restrict col, T* __restrict gx, const Geometry& g) {
-  const int64_t H = g.h, W = g.w, Ho = g.ho, Wo = g.wo, sh = g.strideH, sw = g.strideW;
-  const int64_t P = Ho * Wo;
-  std::fill(gx, gx + g.cin * H * W, T(0));
-  for (int64_t c = 0; c < g.cin; ++c) {
-    for (int64_t a = 0; a < g.kh; ++a) {
-      for (int64_t b = 0; b < g.kw; ++b) {
-        const T* __restrict row = col + ((c * g.kh + a) * g.kw + b) * P;
-        const int64_t off = b * g.dilationW - g.padW;
-        int64_t lo, hi;
-        validColumns(off, sw, W, Wo, lo, hi);
-        for (int64_t oh = 0; oh < Ho; ++oh) {
-          const int64_t ih = oh * sh - g.padH + a * g.dilationH;
-          if (ih < 0 || ih >= H) continue;
-          const T* __restrict src = row + oh * Wo;
-          T* __restrict dst = gx + (c * H + ih) * W + off;
-          if (sw == 1) {
+METANAS_CLONES void addColumnsTo(const T* __restrict col, T* __restrict gbuf, int64_t ld, const Geometry& g,
+                                 const DensePlan& p) {
+  fillRow(gbuf, p.ph.size, T(0));
+  for (int64_t t = 0; t < p.taps; ++t) {
+    const T* __restrict src = col + t * ld;
+    T* __restrict dst = gbuf + p.off[t];
+    if (p.wide) {
 #pragma omp simd
-            for (int64_t ow = lo; ow < hi; ++ow) dst[ow] += src[ow];
-          } else {
-            for (int64_t ow = lo; ow < hi; ++ow) dst[ow * sw] += src[ow];
-          }
-        }
+      for (int64_t j = 0; j < p.per; ++j) dst[j] += src[j];
+    } else {
+      for (int64_t oh = 0; oh < g.ho; ++oh) {
+        T* __restrict d = dst + oh * p.ph.wq;
+        const T* __restrict s = src + oh * g.wo;
+#pragma omp simd
+        for (int64_t j = 0; j < g.wo; ++j) d[j] += s[j];
       }
     }
   }
 }
 
+// Gather plans: the columns of one plane, and their adjoint (adds onto gx, zeroed first).
 template <typename T>
-void denseForward(const T* x, const T* w, T* y, const Geometry& g) {
-  const int64_t k = g.cin * g.kh * g.kw, p = g.ho * g.wo;
-  at::parallel_for(0, g.n, 1, [&](int64_t begin, int64_t end) {
-    std::vector<T> col(g.pointwise() ? 0 : k * p);
-    for (int64_t i = begin; i < end; ++i) {
-      const T* xi = x + i * g.cin * g.h * g.w;
-      const T* src = xi;
-      if (!g.pointwise()) {
-        im2colSample<T>(xi, col.data(), g);
-        src = col.data();
+void gatherColumns(const T* __restrict x, T* __restrict col, int64_t ld, const DensePlan& p) {
+  const int32_t* src = p.source.data();
+  for (int64_t t = 0; t < p.taps; ++t, src += p.per)
+    for (int64_t j = 0; j < p.per; ++j) col[t * ld + j] = src[j] >= 0 ? x[src[j]] : T(0);
+}
+template <typename T>
+void scatterColumns(const T* __restrict col, T* __restrict gx, int64_t ld, const Geometry& g, const DensePlan& p) {
+  fillRow(gx, g.h * g.w, T(0));
+  const int32_t* src = p.source.data();
+  for (int64_t t = 0; t < p.taps; ++t, src += p.per)
+    for (int64_t j = 0; j < p.per; ++j)
+      if (src[j] >= 0) gx[src[j]] += col[t * ld + j];
+}
+
+// The columns [k, cnt * per] of samples i0 ... i0 + cnt - 1; buf: one phase buffer of scratch.
+template <typename T>
+void groupColumns(const T* x, T* col, T* buf, int64_t i0, int64_t cnt, const Geometry& g, const DensePlan& p) {
+  const int64_t ld = cnt * p.per;
+  for (int64_t i = 0; i < cnt; ++i) {
+    for (int64_t c = 0; c < g.cin; ++c) {
+      const T* plane = x + ((i0 + i) * g.cin + c) * g.h * g.w;
+      T* dst = col + c * p.taps * ld + i * p.per;
+      if (p.gather) {
+        gatherColumns<T>(plane, dst, ld, p);
+        continue;
       }
-      gemm<T>(false, false, g.cout, p, k, T(1), w, k, src, p, T(0), y + i * g.cout * p, p);
+      toPhases<T>(plane, buf, g, p.ph, T(0));
+      columnsOf<T>(buf, dst, ld, g, p);
     }
-  });
-}
-
-template <typename T>
-void denseBackwardInput(const T* gy, const T* w, T* gx, const Geometry& g) {
-  const int64_t k = g.cin * g.kh * g.kw, p = g.ho * g.wo;
-  at::parallel_for(0, g.n, 1, [&](int64_t begin, int64_t end) {
-    std::vector<T> col(g.pointwise() ? 0 : k * p);
-    for (int64_t i = begin; i < end; ++i) {
-      T* gxi = gx + i * g.cin * g.h * g.w;
-      T* dst = g.pointwise() ? gxi : col.data();
-      gemm<T>(true, false, k, p, g.cout, T(1), w, k, gy + i * g.cout * p, p, T(0), dst, p);
-      if (!g.pointwise()) col2imSample<T>(col.data(), gxi, g);
-    }
-  });
-}
-
-template <typename T>
-void denseBackwardWeight(const T* gy, const T* x, T* gw, const Geometry& g) {
-  const int64_t k = g.cin * g.kh * g.kw, p = g.ho * g.wo;
-  std::vector<T> col(g.pointwise() ? 0 : k * p);
-  for (int64_t i = 0; i < g.n; ++i) {
-    const T* xi = x + i * g.cin * g.h * g.w;
-    const T* src = xi;
-    if (!g.pointwise()) {
-      im2colSample<T>(xi, col.data(), g);
-      src = col.data();
-    }
-    gemm<T>(false, true, g.cout, k, p, T(1), gy + i * g.cout * p, p, src, p, i == 0 ? T(0) : T(1), gw, k);
   }
+}
+
+// The input gradient of samples i0 ... i0 + cnt - 1 from the columns' gradient.
+template <typename T>
+void groupColumnsBack(const T* gcol, T* gx, T* buf, int64_t i0, int64_t cnt, const Geometry& g, const DensePlan& p) {
+  const int64_t ld = cnt * p.per;
+  for (int64_t i = 0; i < cnt; ++i)
+    for (int64_t c = 0; c < g.cin; ++c) {
+      const T* src = gcol + c * p.taps * ld + i * p.per;
+      T* plane = gx + ((i0 + i) * g.cin + c) * g.h * g.w;
+      if (p.gather) {
+        scatterColumns<T>(src, plane, ld, g, p);
+        continue;
+      }
+      addColumnsTo<T>(src, buf, ld, g, p);
+      fromPhases<T>(buf, plane, g, p.ph);
+    }
+}
+
+// Output planes [cnt, cout, ho, wo] <-> the product's layout [cout, cnt * per] (scratch columns
+// zero when spread, so that they add nothing to the gradients).
+template <typename T>
+void fromProduct(const T* prod, T* y, int64_t cnt, const Geometry& g, const DensePlan& p) {
+  const int64_t ld = cnt * p.per, plane = g.ho * g.wo;
+  for (int64_t i = 0; i < cnt; ++i)
+    for (int64_t c = 0; c < g.cout; ++c) {
+      const T* src = prod + c * ld + i * p.per;
+      T* dst = y + (i * g.cout + c) * plane;
+      if (p.wide) compactRows<T>(src, dst, g, p.ph);
+      else copyRow(src, dst, plane);
+    }
+}
+template <typename T>
+void toProduct(const T* y, T* prod, int64_t cnt, const Geometry& g, const DensePlan& p) {
+  const int64_t ld = cnt * p.per, plane = g.ho * g.wo;
+  for (int64_t i = 0; i < cnt; ++i)
+    for (int64_t c = 0; c < g.cout; ++c) {
+      const T* src = y + (i * g.cout + c) * plane;
+      T* dst = prod + c * ld + i * p.per;
+      if (p.wide) spreadRows<T>(src, dst, g, p.ph);
+      else copyRow(src, dst, plane);
+    }
+}
+
+template <typename T>
+using Scratch = std::unique_ptr<T[]>;  // uninitialised: every value is written before it is read
+
+// kept: where to leave the columns for the backward pass (one group only), or null.
+template <typename T>
+void denseForward(const T* x, const T* w, T* y, T* kept, const Geometry& g, const DensePlan& p) {
+  const int64_t plane = g.ho * g.wo;
+  at::parallel_for(0, p.groups(g), 1, [&](int64_t begin, int64_t end) {
+    Scratch<T> col(kept ? nullptr : new T[p.columnsSize()]), buf(new T[p.ph.size]);
+    Scratch<T> prod(p.inPlace() ? nullptr : new T[g.cout * p.group * p.per]);
+    for (int64_t gi = begin; gi < end; ++gi) {
+      const int64_t i0 = gi * p.group, cnt = p.count(g, gi), ld = cnt * p.per;
+      T* cols = kept ? kept : col.get();
+      groupColumns<T>(x, cols, buf.get(), i0, cnt, g, p);
+      T* out = p.inPlace() ? y + i0 * g.cout * plane : prod.get();
+      gemm<T>(false, false, g.cout, ld, p.k, T(1), w, p.k, cols, ld, T(0), out, ld);
+      if (!p.inPlace()) fromProduct<T>(prod.get(), y + i0 * g.cout * plane, cnt, g, p);
+    }
+  });
+}
+
+// One group's gradients: gw (summed onto when `accumulate`) and gx, each when asked for (non-null).
+// gw is [cout, k], or its transpose [k, cout] when `transposed`.
+template <typename T>
+void denseBackwardGroup(const T* gy, const T* x, const T* w, const T* kept, T* gx, T* gw, bool transposed,
+                        bool accumulate, int64_t gi, T* col, T* buf, T* prod, const Geometry& g, const DensePlan& p) {
+  const int64_t i0 = gi * p.group, cnt = p.count(g, gi), ld = cnt * p.per, plane = g.ho * g.wo;
+  const T* gyg = gy + i0 * g.cout * plane;
+  if (!p.inPlace()) {
+    toProduct<T>(gyg, prod, cnt, g, p);
+    gyg = prod;
+  }
+  if (gw) {
+    const T* cols = kept;
+    if (!cols) groupColumns<T>(x, col, buf, i0, cnt, g, p), cols = col;
+    const T beta = accumulate ? T(1) : T(0);
+    if (transposed)
+      gemm<T>(false, true, p.k, g.cout, ld, T(1), cols, ld, gyg, ld, beta, gw, g.cout);
+    else
+      gemm<T>(false, true, g.cout, p.k, ld, T(1), gyg, ld, cols, ld, beta, gw, p.k);
+  }
+  if (gx) {
+    gemm<T>(true, false, p.k, ld, g.cout, T(1), w, p.k, gyg, ld, T(0), col, ld);
+    groupColumnsBack<T>(col, gx, buf, i0, cnt, g, p);
+  }
+}
+
+// The weight's gradient sums the groups in order (oneDNN's sgemm may use the threads itself);
+// without it the groups run in parallel. With fewer column rows than output channels (a first
+// layer: 9 rows for 1 input channel) the weight's gradient is computed transposed, [k, cout], and
+// transposed back at the end: Conv4's first layer on Omniglot ([64 x 196] x [196 x 9] per sample)
+// took 20-30% less time that way in oneDNN's sgemm.
+template <typename T>
+void denseBackward(const T* gy, const T* x, const T* w, const T* kept, T* gx, T* gw, const Geometry& g,
+                   const DensePlan& p) {
+  const bool transposed = gw && p.k < g.cout;
+  Scratch<T> gwT(transposed ? new T[p.k * g.cout] : nullptr);
+  auto run = [&](int64_t begin, int64_t end) {
+    Scratch<T> col(new T[p.columnsSize()]), buf(new T[p.ph.size]);
+    Scratch<T> prod(p.inPlace() ? nullptr : new T[g.cout * p.group * p.per]);
+    for (int64_t gi = begin; gi < end; ++gi)
+      denseBackwardGroup<T>(gy, x, w, kept, gx, transposed ? gwT.get() : gw, transposed, gi > 0, gi, col.get(),
+                            buf.get(), prod.get(), g, p);
+  };
+  if (gw) run(0, p.groups(g));
+  else at::parallel_for(0, p.groups(g), 1, run);
+  if (transposed)
+    for (int64_t o = 0; o < g.cout; ++o)
+      for (int64_t r = 0; r < p.k; ++r) gw[o * p.k + r] = gwT[r * g.cout + o];
+}
+
+// 1x1 convolutions at stride 1 without padding: the image planes are the columns.
+template <typename T>
+void pointwiseForward(const T* x, const T* w, T* y, const Geometry& g) {
+  const int64_t p = g.h * g.w;
+  at::parallel_for(0, g.n, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      gemm<T>(false, false, g.cout, p, g.cin, T(1), w, g.cin, x + i * g.cin * p, p, T(0), y + i * g.cout * p, p);
+  });
+}
+template <typename T>
+void pointwiseBackward(const T* gy, const T* x, const T* w, T* gx, T* gw, const Geometry& g) {
+  const int64_t p = g.h * g.w;
+  if (gx)
+    at::parallel_for(0, g.n, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i)
+        gemm<T>(true, false, g.cin, p, g.cout, T(1), w, g.cin, gy + i * g.cout * p, p, T(0), gx + i * g.cin * p, p);
+    });
+  if (gw)
+    for (int64_t i = 0; i < g.n; ++i)
+      gemm<T>(false, true, g.cout, g.cin, p, T(1), gy + i * g.cout * p, p, x + i * g.cin * p, p, i == 0 ? T(0) : T(1),
+              gw, g.cin);
 }
 
 // ---------------------------------------------------------------- depthwise
@@ -312,16 +475,21 @@ bool isDepthwise(const at::Tensor& x, const at::Tensor& w, const Conv2dSpec& s) 
   return s.groups > 1 && s.groups == x.size(1) && w.size(0) == x.size(1) && w.size(1) == 1;
 }
 
-at::Tensor forwardImpl(const at::Tensor& xIn, const at::Tensor& wIn, const Conv2dSpec& s) {
+// keep: also return the columns for the backward pass in `kept` when they are computed for all
+// samples at once (small layers; see kMaxColumnBytes), so that it need not compute them again.
+at::Tensor forwardImpl(const at::Tensor& xIn, const at::Tensor& wIn, const Conv2dSpec& s, bool keep = false,
+                       at::Tensor* kept = nullptr) {
   at::Tensor x = xIn.contiguous(), w = wIn.contiguous();
   Geometry g(x, w, s);
   at::Tensor y = at::empty({g.n, g.cout, g.ho, g.wo}, x.options());
   bool depthwise = isDepthwise(x, w, s);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "metanas conv2d", [&] {
-    if (depthwise)
-      depthwiseForward<scalar_t>(x.data_ptr<scalar_t>(), w.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), g);
-    else
-      denseForward<scalar_t>(x.data_ptr<scalar_t>(), w.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), g);
+    scalar_t *xp = x.data_ptr<scalar_t>(), *wp = w.data_ptr<scalar_t>(), *yp = y.data_ptr<scalar_t>();
+    if (depthwise) return depthwiseForward<scalar_t>(xp, wp, yp, g);
+    if (g.pointwise()) return pointwiseForward<scalar_t>(xp, wp, yp, g);
+    const DensePlan p(g, sizeof(scalar_t));
+    if (keep && kept && p.groups(g) == 1) *kept = at::empty({p.columnsSize()}, x.options());
+    denseForward<scalar_t>(xp, wp, yp, kept && kept->defined() ? kept->data_ptr<scalar_t>() : nullptr, g, p);
   });
   return y;
 }
@@ -333,44 +501,51 @@ Conv2dSpec unpackSpec(const std::vector<int64_t>& v) {
   return {v[0], v[1], v[2], v[3], v[4], v[5], v[6]};
 }
 
-// The gradients of y = conv(x, w) given gy; each computed when asked for.
+// The gradients of y = conv(x, w) given gy; each computed when asked for. kept: the forward pass's
+// columns, or undefined.
 void backwardImpl(const at::Tensor& gyIn, const at::Tensor& xIn, const at::Tensor& wIn, const Conv2dSpec& s,
-                  bool needX, bool needW, at::Tensor& gx, at::Tensor& gw) {
+                  bool needX, bool needW, at::Tensor& gx, at::Tensor& gw, const at::Tensor& kept = at::Tensor()) {
   at::Tensor x = xIn.contiguous(), w = wIn.contiguous(), gy = gyIn.contiguous();
   Geometry g(x, w, s);
   const bool depthwise = isDepthwise(x, w, s);
   if (needX) gx = at::empty_like(x);
   if (needW) gw = at::empty_like(w);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "metanas conv2d backward", [&] {
-    const scalar_t* gyp = gy.data_ptr<scalar_t>();
-    if (depthwise) {
-      depthwiseBackward<scalar_t>(gyp, x.data_ptr<scalar_t>(), w.data_ptr<scalar_t>(),
-                                  needX ? gx.data_ptr<scalar_t>() : nullptr, needW ? gw.data_ptr<scalar_t>() : nullptr,
-                                  g);
-      return;
-    }
-    if (needX) denseBackwardInput<scalar_t>(gyp, w.data_ptr<scalar_t>(), gx.data_ptr<scalar_t>(), g);
-    if (needW) denseBackwardWeight<scalar_t>(gyp, x.data_ptr<scalar_t>(), gw.data_ptr<scalar_t>(), g);
+    const scalar_t *gyp = gy.data_ptr<scalar_t>(), *xp = x.data_ptr<scalar_t>(), *wp = w.data_ptr<scalar_t>();
+    scalar_t* gxp = needX ? gx.data_ptr<scalar_t>() : nullptr;
+    scalar_t* gwp = needW ? gw.data_ptr<scalar_t>() : nullptr;
+    if (depthwise) return depthwiseBackward<scalar_t>(gyp, xp, wp, gxp, gwp, g);
+    if (g.pointwise()) return pointwiseBackward<scalar_t>(gyp, xp, wp, gxp, gwp, g);
+    const DensePlan p(g, sizeof(scalar_t));
+    // The columns were kept for a plan of one group; a different thread count may plan others.
+    const bool useKept = kept.defined() && p.groups(g) == 1 && kept.numel() == p.columnsSize();
+    denseBackward<scalar_t>(gyp, xp, wp, useKept ? kept.data_ptr<scalar_t>() : nullptr, gxp, gwp, g, p);
   });
 }
 
 struct Conv2dFunction : public torch::autograd::Function<Conv2dFunction> {
+  // keepColumns: the weight's gradient may be asked for (grad mode on, the weight requires it).
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
-                            std::vector<int64_t> spec) {
+                            std::vector<int64_t> spec, bool keepColumns) {
+    RECORD_FUNCTION("metanas::conv2d", std::vector<c10::IValue>());
+    at::Tensor kept;
+    at::Tensor y = forwardImpl(x, w, unpackSpec(spec), keepColumns, &kept);
     ctx->save_for_backward({x, w});
     ctx->saved_data["spec"] = spec;
-    RECORD_FUNCTION("metanas::conv2d", std::vector<c10::IValue>());
-    return forwardImpl(x, w, unpackSpec(spec));
+    if (kept.defined()) ctx->saved_data["columns"] = kept;
+    return y;
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     RECORD_FUNCTION("metanas::conv2d_backward", std::vector<c10::IValue>());
     auto saved = ctx->get_saved_variables();
+    auto columns = ctx->saved_data.find("columns");
+    const at::Tensor kept = columns == ctx->saved_data.end() ? at::Tensor() : columns->second.toTensor();
     at::Tensor gx, gw;
     backwardImpl(grads[0], saved[0], saved[1], unpackSpec(ctx->saved_data["spec"].toIntVector()),
-                 ctx->needs_input_grad(0), ctx->needs_input_grad(1), gx, gw);
-    return {gx, gw, at::Tensor()};
+                 ctx->needs_input_grad(0), ctx->needs_input_grad(1), gx, gw, kept);
+    return {gx, gw, at::Tensor(), at::Tensor()};
   }
 };
 
@@ -409,6 +584,22 @@ struct SeparableConv2dFunction : public torch::autograd::Function<SeparableConv2
   }
 };
 
+// Where libtorch's convolution (oneDNN's direct convolution, layout reorders included) beats the
+// columns and products above, measured forward and backward on one core of a 2-core AVX-512 Xeon
+// with libtorch 1.13: 3x3 float convolutions with at least 256 column rows (cin * 9) and 16
+// output pixels per sample, such as REPTILE's Conv4 past its first layer ([10, 64, 14, 14] at
+// stride 2: 0.89 ms against 1.10; [10, 64, 7, 7]: 0.35 against 0.42; MiniImagenet's
+// [10, 32, 42, 42]: 7.0 against 9.6) and the one-shot network's 7x7 cells ([20, 112, 7, 7]: 4.1
+// against 5.8). Below that the columns win (Conv4's first layer, 1 channel: 0.19 ms against
+// 0.28; its last at stride 2, 2x2 outputs: 0.13 against 0.21). Only where libtorch would run
+// oneDNN (not when its use is switched off).
+bool directConvolutionWins(const at::Tensor& x, const at::Tensor& w, const Conv2dSpec& s) {
+  if (x.scalar_type() != at::kFloat || !at::hasMKLDNN() || !at::globalContext().userEnabledMkldnn()) return false;
+  if (w.size(2) != 3 || w.size(3) != 3 || s.dilationH != 1 || s.dilationW != 1) return false;
+  const int64_t ho = outSize(x.size(2), 3, s.strideH, s.padH, 1), wo = outSize(x.size(3), 3, s.strideW, s.padW, 1);
+  return x.size(1) * 9 >= 256 && ho * wo >= 16;
+}
+
 }  // namespace
 
 bool conv2dHandles(const at::Tensor& x, const at::Tensor& w, const Conv2dSpec& s) {
@@ -420,6 +611,7 @@ bool conv2dHandles(const at::Tensor& x, const at::Tensor& w, const Conv2dSpec& s
     // Dense convolutions are matrix products: without oneDNN's sgemm, libtorch's own convolution
     // is faster than a product through libtorch's matmul (the reference BLAS on Debian).
     if (w.size(1) != x.size(1) || (x.scalar_type() == at::kFloat && !fastSgemmAvailable())) return false;
+    if (directConvolutionWins(x, w, s)) return false;
   } else if (!isDepthwise(x, w, s)) {
     return false;
   }
@@ -427,7 +619,7 @@ bool conv2dHandles(const at::Tensor& x, const at::Tensor& w, const Conv2dSpec& s
 }
 
 at::Tensor conv2d(const at::Tensor& x, const at::Tensor& w, const Conv2dSpec& s) {
-  return Conv2dFunction::apply(x, w, packSpec(s));
+  return Conv2dFunction::apply(x, w, packSpec(s), c10::GradMode::is_enabled() && w.requires_grad());
 }
 
 bool separableConv2dHandles(const at::Tensor& x, const at::Tensor& dw, const at::Tensor& pw, const Conv2dSpec& s) {

@@ -10,7 +10,6 @@
 #include "gemm.h"
 
 namespace metanas {
-namespace {
 
 bool ownKernels() {
   static const bool on = [] {
@@ -19,6 +18,8 @@ bool ownKernels() {
   }();
   return on;
 }
+
+namespace {
 
 std::vector<int64_t> pairArg(const Napi::CallbackInfo& info, size_t i) {
   auto arr = info[i].As<Napi::Array>();
@@ -80,14 +81,18 @@ Napi::Value AvgPool2d(const Napi::CallbackInfo& info) {
                                                 false, s.countIncludePad));
 }
 
-// batchNorm(x, weight or -1, bias or -1, eps): the batch's statistics, no running statistics.
+// batchNorm(x, weight or -1, bias or -1, eps, relu): the batch's statistics, no running
+// statistics; then a ReLU when relu.
 Napi::Value BatchNorm(const Napi::CallbackInfo& info) {
   const at::Tensor& x = tensorArgAt(info, 0);
   int32_t wid = idArgAt(info, 1), bid = idArgAt(info, 2);
   at::Tensor w = wid >= 0 ? tensorAt(wid) : at::Tensor(), b = bid >= 0 ? tensorAt(bid) : at::Tensor();
   double eps = numArgAt(info, 3);
-  if (ownKernels() && batchNormHandles(x, w, b)) return tensorValue(info.Env(), batchNorm(x, w, b, eps));
-  return tensorValue(info.Env(), at::batch_norm(x, w, b, {}, {}, true, 0.1, eps, true));
+  if (info.Length() < 5 || !info[4].IsBoolean()) throw BindingArgError("argument 4: expected a boolean");
+  const bool relu = info[4].As<Napi::Boolean>().Value();
+  if (ownKernels() && batchNormHandles(x, w, b)) return tensorValue(info.Env(), batchNorm(x, w, b, eps, relu));
+  at::Tensor y = at::batch_norm(x, w, b, {}, {}, true, 0.1, eps, true);
+  return tensorValue(info.Env(), relu ? at::relu(y) : y);
 }
 
 // batchNormAccumulate(acc or -1, z, scale or -1, eps) = acc + scale * batchNorm(z).

@@ -44,12 +44,23 @@ at::Tensor avgPool2d(const at::Tensor& x, const PoolSpec& s);
 
 /** True when batchNorm handles the case (CPU, float or double, [N, C, ...], weight and bias both [C] or both undefined). */
 bool batchNormHandles(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
-/** Batch norm with the batch's statistics; affine when weight or bias is defined. */
-at::Tensor batchNorm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps);
+/** Batch norm with the batch's statistics; affine when weight or bias is defined; then a ReLU when `relu`. */
+at::Tensor batchNorm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps, bool relu);
 
 /** True when batchNormAccumulate handles the case (acc as z or undefined; scale of 1 or [N, 1, ...] values). */
 bool batchNormAccumulateHandles(const at::Tensor& acc, const at::Tensor& z, const at::Tensor& scale);
 /** acc + scale * batchNorm(z) (no affine transform) as one op; acc and scale may be undefined (0 and 1). */
 at::Tensor batchNormAccumulate(const at::Tensor& acc, const at::Tensor& z, const at::Tensor& scale, double eps);
+
+/** False when METANAS_KERNELS=aten sends every call to libtorch's ops (kernels.cc). */
+bool ownKernels();
+
+struct AdamStepSpec {
+  double stepSize, bias2Sqrt, beta1, beta2, eps, weightDecay;
+};
+/** True when adamStep handles the tensors: CPU, contiguous, float or double, one dtype and size. */
+bool adamStepHandles(const at::Tensor& p, const at::Tensor& g, const at::Tensor& m, const at::Tensor& v);
+/** One Adam update of p, m and v in place, in one pass (optim.cc). */
+void adamStep(at::Tensor& p, const at::Tensor& g, at::Tensor& m, at::Tensor& v, const AdamStepSpec& s);
 
 }  // namespace metanas

@@ -61,11 +61,27 @@ struct Phases {
     const int64_t dy = a * g.dilationH, dx = b * g.dilationW;
     return ((dy % sh) * sw + dx % sw) * phase + (dy / sh) * wq + dx / sw;
   }
-  /** Offset of input pixel (i, j). */
-  int64_t pixel(const Window& g, int64_t i, int64_t j) const {
-    const int64_t y = i + g.padH, x = j + g.padW;
-    return ((y % sh) * sw + x % sw) * phase + (y / sh) * wq + x / sw;
+  /** Offset of input pixel (i, j): that of its row (RowOffsets below) plus columnOffset(j). */
+  int64_t columnOffset(const Window& g, int64_t j) const {
+    const int64_t x = j + g.padW;
+    return (x % sw) * phase + x / sw;
   }
+};
+
+// The offsets of the input rows in the phase buffer, in order: row i lies in phase row
+// (i + padH) % sh at (i + padH) / sh, found without a division per row (the rows of Conv4's small
+// planes are short enough for divisions to show).
+class RowOffsets {
+ public:
+  RowOffsets(const Window& g, const Phases& ph) : ph_(ph), r_((g.padH) % ph.sh), q_(g.padH / ph.sh) {}
+  int64_t operator*() const { return r_ * ph_.sw * ph_.phase + q_ * ph_.wq; }
+  void operator++() {
+    if (++r_ == ph_.sh) r_ = 0, ++q_;
+  }
+
+ private:
+  const Phases& ph_;
+  int64_t r_, q_;
 };
 
 // Short rows (28 values) are copied inline: a call to memcpy per row costs more than the copy.
@@ -96,21 +112,47 @@ inline int64_t tapOffsets(const Window& g, const Phases& ph, int64_t* off) {
 inline bool fusedNine(const Window& g) { return g.kh == 3 && g.kw == 3; }
 inline bool fusedNineGather(const Window& g) { return fusedNine(g) && g.strideH == 1 && g.strideW == 1; }
 
+// Stride 2: a row's even and odd columns into two phase rows in one pass (a generic strided loop
+// per phase cost three times as much on the short rows of Conv4's stride-2 layers).
+template <typename T>
+inline void splitRow2(const T* __restrict row, T* __restrict even, T* __restrict odd, int64_t w) {
+  const int64_t half = w / 2;
+  for (int64_t k = 0; k < half; ++k) {
+    even[k] = row[2 * k];
+    odd[k] = row[2 * k + 1];
+  }
+  if (w & 1) even[half] = row[w - 1];
+}
+template <typename T>
+inline void joinRow2(const T* __restrict even, const T* __restrict odd, T* __restrict row, int64_t w) {
+  const int64_t half = w / 2;
+  for (int64_t k = 0; k < half; ++k) {
+    row[2 * k] = even[k];
+    row[2 * k + 1] = odd[k];
+  }
+  if (w & 1) row[w - 1] = even[half];
+}
+
 /** The plane x (h x w) into the phase buffer, the padding and scratch set to `fill`. */
 template <typename T>
 METANAS_CLONES void toPhases(const T* __restrict x, T* __restrict buf, const Window& g, const Phases& ph, T fill) {
   fillRow(buf, ph.size, fill);
-  for (int64_t i = 0; i < g.h; ++i) {
+  const int64_t c0 = ph.columnOffset(g, 0), c1 = ph.columnOffset(g, 1);
+  RowOffsets at(g, ph);
+  for (int64_t i = 0; i < g.h; ++i, ++at) {
     const T* __restrict row = x + i * g.w;
+    T* __restrict base = buf + *at;
     if (ph.sw == 1) {
-      copyRow(row, buf + ph.pixel(g, i, 0), g.w);
-      continue;
-    }
-    for (int64_t q = 0; q < ph.sw && q < g.w; ++q) {
+      copyRow(row, base + c0, g.w);
+    } else if (ph.sw == 2 && g.w > 1) {
+      splitRow2(row, base + c0, base + c1, g.w);
+    } else {
       // columns j = q, q + sw, ... land consecutively in one phase plane
-      T* __restrict dst = buf + ph.pixel(g, i, q);
-      int64_t k = 0;
-      for (int64_t j = q; j < g.w; j += ph.sw) dst[k++] = row[j];
+      for (int64_t q = 0; q < ph.sw && q < g.w; ++q) {
+        T* __restrict dst = base + ph.columnOffset(g, q);
+        int64_t k = 0;
+        for (int64_t j = q; j < g.w; j += ph.sw) dst[k++] = row[j];
+      }
     }
   }
 }
@@ -118,16 +160,21 @@ METANAS_CLONES void toPhases(const T* __restrict x, T* __restrict buf, const Win
 /** The inverse of toPhases on the image pixels (padding and scratch are dropped). */
 template <typename T>
 METANAS_CLONES void fromPhases(const T* __restrict buf, T* __restrict x, const Window& g, const Phases& ph) {
-  for (int64_t i = 0; i < g.h; ++i) {
+  const int64_t c0 = ph.columnOffset(g, 0), c1 = ph.columnOffset(g, 1);
+  RowOffsets at(g, ph);
+  for (int64_t i = 0; i < g.h; ++i, ++at) {
     T* __restrict row = x + i * g.w;
+    const T* __restrict base = buf + *at;
     if (ph.sw == 1) {
-      copyRow(buf + ph.pixel(g, i, 0), row, g.w);
-      continue;
-    }
-    for (int64_t q = 0; q < ph.sw && q < g.w; ++q) {
-      const T* __restrict src = buf + ph.pixel(g, i, q);
-      int64_t k = 0;
-      for (int64_t j = q; j < g.w; j += ph.sw) row[j] = src[k++];
+      copyRow(base + c0, row, g.w);
+    } else if (ph.sw == 2 && g.w > 1) {
+      joinRow2(base + c0, base + c1, row, g.w);
+    } else {
+      for (int64_t q = 0; q < ph.sw && q < g.w; ++q) {
+        const T* __restrict src = base + ph.columnOffset(g, q);
+        int64_t k = 0;
+        for (int64_t j = q; j < g.w; j += ph.sw) row[j] = src[k++];
+      }
     }
   }
 }

@@ -48,7 +48,7 @@ export interface NativeAddon {
   ): number;
   maxPool2d(x: number, kernel: number[], stride: number[], padding: number[]): number;
   avgPool2d(x: number, kernel: number[], stride: number[], padding: number[], countIncludePad: boolean): number;
-  batchNorm(x: number, weight: number, bias: number, eps: number): number;
+  batchNorm(x: number, weight: number, bias: number, eps: number, relu: boolean): number;
   softmax(x: number, dim: number): number;
   logSoftmax(x: number, dim: number): number;
   crossEntropy(logits: number, labels: number, reduction: number): number;

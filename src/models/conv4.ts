@@ -50,7 +50,7 @@ class Conv4Network extends Module {
   forward(x: Tensor): Tensor {
     let y = x;
     for (let k = 0; k < 4; k++) {
-      y = this.bns[k]!.forward(this.convs[k]!.forward(y)).relu();
+      y = this.bns[k]!.forward(this.convs[k]!.forward(y), true);
       if (this.downsampling === "maxpool") y = maxPool2d(y, 2);
     }
     return this.classifier.forward(y.reshape([y.shape[0]!, -1]));

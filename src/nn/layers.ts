@@ -104,8 +104,9 @@ export class BatchNorm2d extends Module {
     this.weight = affine ? this.param("weight", ones([channels])) : null;
     this.bias = affine ? this.param("bias", zeros([channels])) : null;
   }
-  forward(x: Tensor): Tensor {
-    return batchNorm(x, { weight: this.weight, bias: this.bias, eps: 1e-5 });
+  /** relu: a ReLU of the result in the same op. */
+  forward(x: Tensor, relu = false): Tensor {
+    return batchNorm(x, { weight: this.weight, bias: this.bias, eps: 1e-5, relu });
   }
   /** acc + scale * this.forward(z) (acc, scale null: 0, 1); one fused op without affine transform. */
   accumulate(acc: Tensor | null, z: Tensor, scale: Tensor | null): Tensor {

@@ -30,7 +30,7 @@ type Case =
     }
   | { op: "max_pool2d"; x: number[]; kernel: Pair; stride: Pair; padding: Pair; ties?: boolean }
   | { op: "avg_pool2d"; x: number[]; kernel: Pair; stride: Pair; padding: Pair; countIncludePad: boolean }
-  | { op: "batch_norm"; x: number[]; affine: boolean }
+  | { op: "batch_norm"; x: number[]; affine: boolean; relu?: boolean }
   | { op: "batch_norm_accumulate"; x: number[]; acc: boolean; scale: "none" | "one" | "perSample" };
 
 const conv = (
@@ -67,6 +67,21 @@ const CASES: Case[] = [
   conv([2, 1, 8, 8], [6, 1, 3, 3], { padding: [1, 1] }),
   conv([2, 3, 9, 7], [2, 3, 1, 1], { stride: [2, 2] }),
   conv([2, 3, 7, 7], [4, 3, 3, 3], { padding: [2, 2], dilation: [2, 2] }),
+  // Conv4's stride-2 3x3 (REPTILE's Omniglot model): outputs 14 wide (columns at the phase
+  // planes' pitch, one sample per product), 7 and 4 wide (the same, all samples in one product), 2
+  // wide (columns gathered through a table, one product); a first layer's 9 column rows for 16
+  // output channels (the weight's gradient computed transposed); gathered at stride 1 and dilated; at
+  // stride 1, products over groups of 17 and 3 samples (float64: 8, 8 and 4; the columns of all 20
+  // would not fit); a plane large enough for one sample per product, written in place
+  conv([5, 2, 28, 28], [3, 2, 3, 3], { padding: [1, 1], stride: [2, 2] }),
+  conv([3, 4, 14, 14], [5, 4, 3, 3], { padding: [1, 1], stride: [2, 2] }),
+  conv([3, 4, 7, 7], [5, 4, 3, 3], { padding: [1, 1], stride: [2, 2] }),
+  conv([3, 4, 4, 4], [5, 4, 3, 3], { padding: [1, 1], stride: [2, 2] }),
+  conv([3, 1, 12, 12], [16, 1, 3, 3], { padding: [1, 1], stride: [2, 2] }),
+  conv([3, 4, 3, 3], [5, 4, 3, 3], { padding: [1, 1] }),
+  conv([2, 3, 4, 4], [2, 3, 3, 3], { padding: [2, 2], dilation: [2, 2] }),
+  conv([20, 28, 10, 10], [2, 28, 3, 3], { padding: [1, 1] }),
+  conv([2, 2, 30, 30], [3, 2, 3, 3], { padding: [1, 1] }),
   // depthwise 3x3: stride 1 and 2, dilation 1 and 2, odd sizes
   conv([2, 5, 9, 9], [5, 1, 3, 3], { padding: [1, 1], groups: 5 }),
   conv([2, 5, 9, 7], [5, 1, 3, 3], { padding: [1, 1], stride: [2, 2], groups: 5 }),
@@ -88,10 +103,12 @@ const CASES: Case[] = [
   { op: "avg_pool2d", x: [2, 3, 9, 8], kernel: [3, 3], stride: [2, 2], padding: [1, 1], countIncludePad: false },
   { op: "avg_pool2d", x: [2, 3, 9, 9], kernel: [3, 3], stride: [2, 2], padding: [1, 1], countIncludePad: true },
   { op: "avg_pool2d", x: [2, 3, 8, 8], kernel: [2, 2], stride: [2, 2], padding: [0, 0], countIncludePad: false },
-  // batch norm: 4-D with and without affine, 2-D affine
+  // batch norm: 4-D with and without affine, 2-D affine; then a ReLU in the same op (Conv4's blocks)
   { op: "batch_norm", x: [4, 3, 5, 5], affine: false },
   { op: "batch_norm", x: [4, 3, 5, 5], affine: true },
   { op: "batch_norm", x: [6, 4], affine: true },
+  { op: "batch_norm", x: [4, 3, 5, 5], affine: true, relu: true },
+  { op: "batch_norm", x: [4, 3, 5, 5], affine: false, relu: true },
   // acc + scale * batch_norm(z): per-sample factors (drop-path) or one, with and without acc
   { op: "batch_norm_accumulate", x: [4, 3, 5, 5], acc: true, scale: "perSample" },
   { op: "batch_norm_accumulate", x: [4, 3, 5, 5], acc: true, scale: "one" },
@@ -123,10 +140,10 @@ function forward(c: Case, t: Map<string, E.Tensor>, name: string): { y: E.Tensor
     const a = c.acc ? t.get(`${name}.a`)! : null;
     return { y: E.batchNormAccumulate(a, x, s), inputs: [x, ...(s ? [s] : []), ...(a ? [a] : [])] };
   }
-  if (!c.affine) return { y: E.batchNorm(x), inputs: [x] };
+  if (!c.affine) return { y: E.batchNorm(x, { relu: c.relu }), inputs: [x] };
   const w = t.get(`${name}.w`)!;
   const b = t.get(`${name}.b`)!;
-  return { y: E.batchNorm(x, { weight: w, bias: b }), inputs: [x, w, b] };
+  return { y: E.batchNorm(x, { weight: w, bias: b, relu: c.relu }), inputs: [x, w, b] };
 }
 
 for (const dtype of ["float64", "float32"] as const) {
@@ -189,7 +206,8 @@ for (const dtype of ["float64", "float32"] as const) {
         assert.deepEqual(got.shape, expected.shape, `${n}: shape`);
         const a = got.data();
         const b = expected.data();
-        const scale = Math.max(1, ...Array.from(b, Math.abs));
+        let scale = 1;
+        for (const v of b) scale = Math.max(scale, Math.abs(v));
         for (let i = 0; i < a.length; i++)
           assert.ok(
             Math.abs(a[i]! - b[i]!) <= tol * scale,

@@ -63,6 +63,8 @@ def run(case, t):
             b = t[f"{case['name']}.b"].requires_grad_()
             inputs += [w, b]
         y = F.batch_norm(x, None, None, w, b, training=True, eps=1e-5)
+        if p.get("relu"):
+            y = F.relu(y)
     else:
         raise ValueError(case["op"])
     grads = torch.autograd.grad(y, inputs, t[f"{case['name']}.g"])
