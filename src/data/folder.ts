@@ -13,7 +13,7 @@ import { type CachedImages, cacheFileFor, cacheKey, readCache, writeCache } from
 import { DataError } from "./errors.js";
 import { decodeImage, hasColour, IMAGE_EXTENSIONS, IMAGE_KERNEL, isImageFile } from "./imageFile.js";
 import { ByteClassPool } from "./pool.js";
-import { type Log, mapLimit, startProgress, stderrLog } from "./progress.js";
+import { decodeInto, type Log, mapLimit, startProgress, stderrLog } from "./progress.js";
 import { type FolderImageSettings, folderImageShape, type ImageColour } from "./shapes.js";
 import type { ClassPool, FewShotDataset, ImageShape } from "./types.js";
 
@@ -187,15 +187,8 @@ async function decodeFolderImages(
   opts: FolderOptions,
   log: Log,
 ): Promise<Uint8Array> {
-  const size = shape[0] * shape[1] * shape[2];
-  const pixels = new Uint8Array(files.length * size);
-  const progress = startProgress("folder: decoding", files.length, opts.quiet ?? false, log);
-  await mapLimit(files, opts.concurrency ?? 16, async (f, i) => {
-    pixels.set(await decodeImage(f.abs, shape, f.abs), i * size);
-    progress.tick();
-  });
-  progress.stop();
-  return pixels;
+  const decode = (f: ImageEntry) => decodeImage(f.abs, shape, f.abs);
+  return decodeInto(files, shape[0] * shape[1] * shape[2], decode, { ...opts, label: "folder: decoding", log });
 }
 
 /** All splits' images, preprocessed, from the cache when its key matches, else decoded and cached. */

@@ -10,7 +10,7 @@ import sharp from "sharp";
 import { type CachedImages, cacheFileFor, cacheKey, readCache, writeCache } from "./cache.js";
 import { DataError } from "./errors.js";
 import { ByteClassPool } from "./pool.js";
-import { type Log, mapLimit, startProgress, stderrLog } from "./progress.js";
+import { decodeInto, type Log, mapLimit, stderrLog } from "./progress.js";
 import type { FewShotDataset } from "./types.js";
 
 export const MINI_SIZE = 84;
@@ -140,15 +140,12 @@ async function decodeSplit(
   opts: MiniImagenetOptions,
   log: Log,
 ): Promise<Uint8Array> {
-  const size = 3 * MINI_SIZE * MINI_SIZE;
-  const pixels = new Uint8Array(files.length * size);
-  const progress = startProgress(`miniimagenet ${split}: decoding`, files.length, opts.quiet ?? false, log);
-  await mapLimit(files, opts.concurrency ?? 16, async (f, i) => {
-    pixels.set(await preprocessMini(path.join(imagesDir, f)), i * size);
-    progress.tick();
+  const decode = (f: string) => preprocessMini(path.join(imagesDir, f));
+  return decodeInto(files, 3 * MINI_SIZE * MINI_SIZE, decode, {
+    ...opts,
+    label: `miniimagenet ${split}: decoding`,
+    log,
   });
-  progress.stop();
-  return pixels;
 }
 
 /** One split's images, preprocessed, from the cache when its key matches, else decoded and cached. */

@@ -21,7 +21,7 @@ import { deriveSeed, Rng } from "../util/rng.js";
 import { type CachedImages, cacheFileFor, cacheKey, fileSha1, readCache, writeCache } from "./cache.js";
 import { DataError } from "./errors.js";
 import { ByteClassPool, RotatedClassPool } from "./pool.js";
-import { type Log, mapLimit, startProgress, stderrLog } from "./progress.js";
+import { decodeInto, type Log, stderrLog } from "./progress.js";
 import { allClasses, type ClassRef, SubsetClassPool } from "./subset.js";
 import type { ClassPool, FewShotDataset } from "./types.js";
 import { listZip, readZip } from "./zip.js";
@@ -207,15 +207,13 @@ async function decodeDrawings(
   opts: OmniglotOptions,
   log: Log,
 ): Promise<Uint8Array> {
-  const progress = startProgress(`omniglot ${source.set}: decoding`, files.length, opts.quiet ?? false, log);
-  const size = OMNIGLOT_SIZE * OMNIGLOT_SIZE;
-  const pixels = new Uint8Array(files.length * size);
-  await mapLimit(files, opts.concurrency ?? 16, async (f, i) => {
-    pixels.set(await preprocessOmniglot(await f.data(), `${source.path}:${f.d.file}`, preprocessing), i * size);
-    progress.tick();
+  const decode = async (f: DrawingFile) =>
+    preprocessOmniglot(await f.data(), `${source.path}:${f.d.file}`, preprocessing);
+  return decodeInto(files, OMNIGLOT_SIZE * OMNIGLOT_SIZE, decode, {
+    ...opts,
+    label: `omniglot ${source.set}: decoding`,
+    log,
   });
-  progress.stop();
-  return pixels;
 }
 
 /** The characters in order and how many drawings each has (the drawings sorted by character). */

@@ -38,3 +38,23 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
 }
+
+/**
+ * Decodes every item in parallel (at most `concurrency` in flight) into one buffer of `size` bytes
+ * per item, in the items' order, with a progress bar: the cold load of every image dataset.
+ */
+export async function decodeInto<T>(
+  items: readonly T[],
+  size: number,
+  decode: (item: T) => Promise<Uint8Array>,
+  o: { label: string; quiet?: boolean; log?: Log; concurrency?: number },
+): Promise<Uint8Array> {
+  const pixels = new Uint8Array(items.length * size);
+  const progress = startProgress(o.label, items.length, o.quiet ?? false, o.log);
+  await mapLimit(items, o.concurrency ?? 16, async (item, i) => {
+    pixels.set(await decode(item), i * size);
+    progress.tick();
+  });
+  progress.stop();
+  return pixels;
+}
