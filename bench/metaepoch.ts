@@ -1,29 +1,21 @@
-// `npm run bench:metaepoch`: one warm-up and one search meta-epoch at the paper's Omniglot 20-way
-// setting (the omniglot-20way-1shot preset: C = 28, 4 cells, meta-batch 10, 5 inner steps,
-// batch 20, drop-path 0.2, one thread) on the built-in 28x28 characters, through the same code
-// path as `metanas search` (runTraining): the seconds printed here are the `seconds` of the run's
-// metrics.jsonl, and the split by phase is its `phases`. Each process is fresh (the allocator's
-// behaviour is decided per process); peak memory is the process's maximum resident set.
-//   npm run bench:metaepoch -- [--processes 3] [--preset omniglot-20way-1shot] [--epochs 2 --warmup 1]
-// The same figures from the CLI:
+// `npm run bench:metaepoch`: what one meta-epoch costs at a preset. Each preset runs a warm-up
+// meta-epoch (weights only) and a search meta-epoch (weights and architecture) with its own
+// network, meta-learner, meta-batch, inner steps and batch size, through the function `metanas
+// search` calls every meta-epoch (metaEpoch with the run's settings), on generated images of the
+// preset's input shape (a pass's cost does not depend on their content). Each process is fresh: the
+// allocator's behaviour is decided per process. Peak memory is the process's maximum resident set.
+//   npm run bench:metaepoch -- [--preset NAME[,NAME...] | --preset all] [--processes 3] [--meta-batch N]
+// Default: the omniglot-20way-1shot preset, one process. Presets that meta-train alike (1-shot and
+// 5-shot differ only in meta-testing) are measured once. --meta-batch N measures N of the preset's
+// tasks and scales to its meta-batch (tasks are adapted one after another, so each costs the same).
+// The same figures from the CLI are a search run's `seconds`, `cpuSeconds` and `phases` in metrics.jsonl:
 //   metanas search --preset omniglot-20way-1shot --dataset builtin --epochs 2 --warmup 1 --eval-every 0
 // Last line: JSON.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { median, option } from "./common.js";
 
-const o = {
-  processes: Number(option("processes", "1")),
-  preset: option("preset", "omniglot-20way-1shot"),
-  epochs: Number(option("epochs", "2")),
-  warmup: Number(option("warmup", "1")),
-};
-
 interface EpochFigures {
-  epoch: number;
   warmup: boolean;
   seconds: number;
   /** CPU seconds of the process in the epoch: less disturbed than wall time on a shared machine. */
@@ -32,106 +24,147 @@ interface EpochFigures {
 }
 interface ProcessFigures {
   epochs: EpochFigures[];
+  measured_tasks: number;
+  meta_batch: number;
   max_rss_mb: number;
   kernels: string;
   allocator: string;
+  describe: string;
 }
 
-async function child(): Promise<void> {
+/** In a fresh process: a warm-up and a search meta-epoch of one preset; prints ProcessFigures. */
+async function child(preset: string): Promise<void> {
   const { buildConfig } = await import("../src/runs/presets.js");
-  const { runTraining } = await import("../src/runs/runner.js");
-  const { readMetrics } = await import("../src/runs/runDir.js");
+  const { openModel, trainSettings } = await import("../src/runs/session.js");
+  const { metaEpoch } = await import("../src/metalearner/metaTrainer.js");
+  const { knownImageShape } = await import("../src/data/shapes.js");
+  const { takePhaseTimes } = await import("../src/util/phaseTimes.js");
+  const { generatedPool } = await import("./common.js");
   const E = await import("../src/engine/index.js");
-  const config = buildConfig(
-    o.preset,
-    {},
-    { dataset: "builtin", epochs: o.epochs, warmup: o.warmup, evalEvery: 0, checkpointEvery: 0 },
-  );
-  const root = mkdtempSync(path.join(tmpdir(), "metanas-bench-metaepoch-"));
+  const c = buildConfig(preset, {}, {});
+  E.setNumThreads(c.threads);
+  E.manualSeed(c.seed);
+  const shape = knownImageShape(c.dataset) ?? [1, 28, 28];
+  const tasks = Math.min(c.metaBatch, Number(option("meta-batch", String(c.metaBatch))));
+  const scale = c.metaBatch / tasks;
+  const pool = generatedPool(shape, Math.max(c.ways, 20), c.trainShots + c.queries, c.seed);
+  const { model, opt, learner } = openModel(c, shape);
+  const settings = { ...trainSettings(c), metaBatch: tasks, warmup: 1 };
+  const epochs: EpochFigures[] = [];
   try {
-    const dir = path.join(root, "run");
-    await runTraining(dir, { config }, { skipFinalTest: true });
-    const epochs = readMetrics(dir)
-      .filter((r) => r.kind === "train")
-      .map((r) => ({
-        epoch: r.epoch,
-        warmup: r.warmup,
-        seconds: r.seconds,
-        cpuSeconds: r.cpuSeconds ?? Number.NaN,
-        phases: r.phases ?? {},
-      }));
-    const figures: ProcessFigures = {
-      epochs,
-      max_rss_mb: process.resourceUsage().maxRSS / 1024,
-      kernels: E.kernelInfo().kernels,
-      allocator: E.allocatorInfo().policy,
-    };
-    console.log(JSON.stringify(figures));
+    for (const epoch of [0, 1]) {
+      takePhaseTimes();
+      const [t0, c0] = [performance.now(), process.cpuUsage()];
+      await metaEpoch(epoch, model, opt, learner, pool, settings);
+      const used = process.cpuUsage(c0);
+      const phases = Object.fromEntries(Object.entries(takePhaseTimes()).map(([k, v]) => [k, v * scale]));
+      const seconds = ((performance.now() - t0) / 1000) * scale;
+      epochs.push({ warmup: epoch === 0, seconds, cpuSeconds: ((used.user + used.system) / 1e6) * scale, phases });
+    }
   } finally {
-    rmSync(root, { recursive: true, force: true });
+    learner.dispose();
+    opt.dispose();
+    model.dispose();
   }
+  const describe = `${c.model} (${c.metaLearner}) C = ${c.channels}, ${c.cells} cells, ${c.ways}-way, meta-batch ${c.metaBatch}, ${c.innerSteps} steps of batch ${c.batchSize}, ${shape.join("x")} images, ${c.threads} thread(s)`;
+  const figures: ProcessFigures = {
+    epochs,
+    measured_tasks: tasks,
+    meta_batch: c.metaBatch,
+    max_rss_mb: process.resourceUsage().maxRSS / 1024,
+    kernels: E.kernelInfo().kernels,
+    allocator: E.allocatorInfo().policy,
+    describe,
+  };
+  console.log(JSON.stringify(figures));
 }
 
 const f = (v: number, d = 1) => v.toFixed(d);
+const list = (v: number[]) => v.map((x) => f(x)).join(", ");
 const phaseLine = (p: Record<string, number>, total: number) => {
   const known = Object.values(p).reduce((a, b) => a + b, 0);
   return [...Object.entries(p).map(([k, v]) => `${k} ${f(v)}`), `meta-update and rest ${f(total - known)}`].join(", ");
 };
 
-function driver(): void {
-  console.log(
-    `meta-epochs of the ${o.preset} preset on the built-in 28x28 data: ${o.warmup} warm-up + ${o.epochs - o.warmup} search, in ${o.processes} fresh process(es)`,
-  );
+/** One preset in `processes` fresh processes, printed as it goes. */
+function measurePreset(preset: string, processes: number): ProcessFigures[] {
   const runs: ProcessFigures[] = [];
-  for (let k = 0; k < o.processes; k++) {
-    const args = [fileURLToPath(import.meta.url), "--child", ...process.argv.slice(2)];
+  for (let k = 0; k < processes; k++) {
+    const args = [fileURLToPath(import.meta.url), "--child", preset, ...process.argv.slice(2)];
     const r = spawnSync(process.execPath, args, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-    if (r.status !== 0) throw new Error(`bench:metaepoch: a benchmark process failed (exit ${r.status})`);
+    if (r.status !== 0) throw new Error(`bench:metaepoch: a benchmark process of ${preset} failed (exit ${r.status})`);
     const lines = r.stdout.trim().split("\n");
     const p = JSON.parse(lines[lines.length - 1]!) as ProcessFigures;
     runs.push(p);
+    if (k === 0) console.log(`${preset}: ${p.describe}`);
+    const scaled = p.measured_tasks < p.meta_batch ? ` (${p.measured_tasks} of ${p.meta_batch} tasks, scaled)` : "";
     for (const e of p.epochs)
       console.log(
-        `process ${k + 1}, meta-epoch ${e.epoch} (${e.warmup ? "warm-up" : "search"}): ${f(e.seconds)} s, ${f(e.cpuSeconds)} CPU s  [${phaseLine(e.phases, e.seconds)}]`,
+        `  process ${k + 1}, ${e.warmup ? "warm-up" : "search"} meta-epoch: ${f(e.seconds)} s, ${f(e.cpuSeconds)} CPU s${scaled}  [${phaseLine(e.phases, e.seconds)}]`,
       );
-    console.log(`process ${k + 1}: peak memory (max RSS) ${f(p.max_rss_mb, 0)} MB`);
+    console.log(`  process ${k + 1}: peak memory (max RSS) ${f(p.max_rss_mb, 0)} MB`);
   }
-  const of = (warmup: boolean, key: "seconds" | "cpuSeconds") =>
-    runs.flatMap((r) => r.epochs.filter((e) => e.warmup === warmup).map((e) => e[key]));
-  const warm = of(true, "seconds");
-  const search = of(false, "seconds");
-  const warmCpu = of(true, "cpuSeconds");
-  const searchCpu = of(false, "cpuSeconds");
-  const rss = runs.map((r) => r.max_rss_mb);
-  const list = (v: number[]) => v.map((x) => f(x)).join(", ");
-  if (warm.length)
-    console.log(
-      `warm-up meta-epoch: median ${f(median(warm))} s (${list(warm)}); CPU ${f(median(warmCpu))} s (${list(warmCpu)})`,
-    );
-  if (search.length)
-    console.log(
-      `search meta-epoch:  median ${f(median(search))} s (${list(search)}); CPU ${f(median(searchCpu))} s (${list(searchCpu)})`,
-    );
-  console.log(`peak memory: median ${f(median(rss), 0)} MB (${rss.map((v) => f(v, 0)).join(", ")})`);
-  console.log(
-    JSON.stringify({
-      preset: o.preset,
-      warmup_seconds: warm,
-      search_seconds: search,
-      warmup_median_s: warm.length ? median(warm) : null,
-      search_median_s: search.length ? median(search) : null,
-      warmup_cpu_seconds: warmCpu,
-      search_cpu_seconds: searchCpu,
-      warmup_median_cpu_s: warmCpu.length ? median(warmCpu) : null,
-      search_median_cpu_s: searchCpu.length ? median(searchCpu) : null,
-      max_rss_mb: rss,
-      max_rss_median_mb: median(rss),
-      epochs: runs.map((r) => r.epochs),
-      kernels: runs[0]!.kernels,
-      allocator: runs[0]!.allocator,
-    }),
-  );
+  return runs;
 }
 
-if (process.argv.includes("--child")) await child();
-else driver();
+/** Medians and every figure of one preset's processes. */
+function summarise(runs: ProcessFigures[]) {
+  const of = (warmup: boolean, key: "seconds" | "cpuSeconds") =>
+    runs.flatMap((r) => r.epochs.filter((e) => e.warmup === warmup).map((e) => e[key]));
+  const out = {
+    warmup_seconds: of(true, "seconds"),
+    search_seconds: of(false, "seconds"),
+    warmup_cpu_seconds: of(true, "cpuSeconds"),
+    search_cpu_seconds: of(false, "cpuSeconds"),
+    max_rss_mb: runs.map((r) => r.max_rss_mb),
+    measured_tasks: runs[0]!.measured_tasks,
+    meta_batch: runs[0]!.meta_batch,
+    phases: runs.map((r) => r.epochs.map((e) => e.phases)),
+  };
+  console.log(
+    `  warm-up: median ${f(median(out.warmup_seconds))} s (${list(out.warmup_seconds)}); CPU ${f(median(out.warmup_cpu_seconds))} s (${list(out.warmup_cpu_seconds)})`,
+  );
+  console.log(
+    `  search:  median ${f(median(out.search_seconds))} s (${list(out.search_seconds)}); CPU ${f(median(out.search_cpu_seconds))} s (${list(out.search_cpu_seconds)})`,
+  );
+  return {
+    ...out,
+    warmup_median_s: median(out.warmup_seconds),
+    search_median_s: median(out.search_seconds),
+    warmup_median_cpu_s: median(out.warmup_cpu_seconds),
+    search_median_cpu_s: median(out.search_cpu_seconds),
+    max_rss_median_mb: median(out.max_rss_mb),
+  };
+}
+
+async function driver(): Promise<void> {
+  const { buildConfig, PRESET_NAMES } = await import("../src/runs/presets.js");
+  const { keysWithRole } = await import("../src/runs/config.js");
+  const asked = option("preset", "omniglot-20way-1shot");
+  const presets = asked === "all" ? [...PRESET_NAMES] : asked.split(",");
+  const processes = Number(option("processes", "1"));
+  // Settings that only meta-testing, evaluation or bookkeeping read (shots: meta-test tasks only).
+  const notMetaTraining = new Set<string>(["preset", "shots", ...keysWithRole("evaluation", "bookkeeping")]);
+  const trainingKey = (name: string) =>
+    JSON.stringify(Object.entries(buildConfig(name, {}, {})).filter(([k]) => !notMetaTraining.has(k)));
+  const results: Record<string, object> = {};
+  const done = new Map<string, string>();
+  let machine: Pick<ProcessFigures, "kernels" | "allocator"> | null = null;
+  for (const name of presets) {
+    const same = done.get(trainingKey(name));
+    if (same) {
+      results[name] = { same_as: same };
+      console.log(`${name}: meta-trains as ${same} does (1-shot and 5-shot differ only in meta-testing)`);
+      continue;
+    }
+    const runs = measurePreset(name, processes);
+    machine ??= runs[0]!;
+    results[name] = summarise(runs);
+    done.set(trainingKey(name), name);
+  }
+  console.log(JSON.stringify({ presets: results, kernels: machine?.kernels, allocator: machine?.allocator }));
+}
+
+const at = process.argv.indexOf("--child");
+if (at >= 0) await child(process.argv[at + 1]!);
+else await driver();

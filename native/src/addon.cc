@@ -95,6 +95,7 @@ using metanas::intArgAt;
 using metanas::intsArgAt;
 using metanas::numArgAt;
 using metanas::optTensorArgAt;
+using metanas::stringArgAt;
 using metanas::tensorArgAt;
 using metanas::tensorIdsValue;
 using metanas::tensorsArgAt;
@@ -405,7 +406,7 @@ Napi::Value Rot90(const Napi::CallbackInfo& info) {
 }
 Napi::Value ToDType(const Napi::CallbackInfo& info) { return tensorValue(info.Env(), tensorArgAt(info, 0).to(dtypeOf(intArgAt(info, 1)))); }
 Napi::Value ToDevice(const Napi::CallbackInfo& info) {
-  return tensorValue(info.Env(), tensorArgAt(info, 0).to(at::Device(info[1].As<Napi::String>().Utf8Value())));
+  return tensorValue(info.Env(), tensorArgAt(info, 0).to(at::Device(stringArgAt(info, 1))));
 }
 
 // ---------------------------------------------------------------- in-place updates (no autograd)
@@ -552,7 +553,7 @@ Napi::Value SetRngState(const Napi::CallbackInfo& info) {
 }
 Napi::Value CudaAvailable(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), at::hasCUDA()); }
 Napi::Value SetDefaultDevice(const Napi::CallbackInfo& info) {
-  defaultDevice = at::Device(info[0].As<Napi::String>().Utf8Value());
+  defaultDevice = at::Device(stringArgAt(info, 0));
   return info.Env().Undefined();
 }
 // The allocator policy in force and glibc's own counters, for tests and benchmarks.

@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 #include <napi.h>
 
+#include <array>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -54,6 +55,38 @@ inline std::vector<int64_t> intsArgAt(const Napi::CallbackInfo& info, size_t i) 
     out[k] = v.As<Napi::Number>().Int64Value();
   }
   return out;
+}
+/** A pair such as [h, w]: a kernel size, stride, padding or dilation. */
+inline std::array<int64_t, 2> pairArgAt(const Napi::CallbackInfo& info, size_t i) {
+  if (i >= info.Length() || !info[i].IsArray() || info[i].As<Napi::Array>().Length() != 2)
+    throw BindingArgError("argument " + std::to_string(i) + ": expected [h, w]");
+  auto v = intsArgAt(info, i);
+  return {v[0], v[1]};
+}
+inline std::string stringArgAt(const Napi::CallbackInfo& info, size_t i) {
+  if (i >= info.Length() || !info[i].IsString())
+    throw BindingArgError("argument " + std::to_string(i) + ": expected a string");
+  return info[i].As<Napi::String>().Utf8Value();
+}
+/** An optional string argument: the fallback when it is absent or not a string. */
+inline std::string stringArgOr(const Napi::CallbackInfo& info, size_t i, const std::string& fallback) {
+  return i < info.Length() && info[i].IsString() ? info[i].As<Napi::String>().Utf8Value() : fallback;
+}
+/** Fields of an options object; `context` starts the message (say, "distributed options"). */
+inline std::string stringField(const Napi::Object& o, const char* key, const char* context) {
+  auto v = o.Get(key);
+  if (!v.IsString()) throw BindingArgError(std::string(context) + ": " + key + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+inline double numberField(const Napi::Object& o, const char* key, const char* context) {
+  auto v = o.Get(key);
+  if (!v.IsNumber()) throw BindingArgError(std::string(context) + ": " + key + " must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+/** An optional string field: empty when absent. */
+inline std::string stringFieldOr(const Napi::Object& o, const char* key) {
+  auto v = o.Get(key);
+  return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
 }
 /** An optional tensor: a negative id stands for none. */
 inline c10::optional<at::Tensor> optTensorArgAt(const Napi::CallbackInfo& info, size_t i) {

@@ -151,16 +151,8 @@ void claim(const char* what, bool needGroup = true) {
   if (needGroup && (!group || !group->pg)) throw std::runtime_error(std::string(what) + ": no process group (call createGroup first)");
 }
 
-std::string str(const Napi::Object& o, const char* key) {
-  auto v = o.Get(key);
-  if (!v.IsString()) throw std::runtime_error(std::string("distributed options: ") + key + " must be a string");
-  return v.As<Napi::String>().Utf8Value();
-}
-double num(const Napi::Object& o, const char* key) {
-  auto v = o.Get(key);
-  if (!v.IsNumber()) throw std::runtime_error(std::string("distributed options: ") + key + " must be a number");
-  return v.As<Napi::Number>().DoubleValue();
-}
+std::string str(const Napi::Object& o, const char* key) { return metanas::stringField(o, key, "distributed options"); }
+double num(const Napi::Object& o, const char* key) { return metanas::numberField(o, key, "distributed options"); }
 
 // ---------------------------------------------------------------- rendezvous
 // connect({addr, port, rank, size, host, prefix, timeoutMs, storeOwner}): joins (or, with host,
@@ -216,9 +208,7 @@ Napi::Value Connect(const Napi::CallbackInfo& info) {
 Napi::Value Exchange(const Napi::CallbackInfo& info) {
   claim("exchange", false);
   if (!group || !group->store) throw std::runtime_error("exchange: not connected (call connect first)");
-  if (!info[0].IsString() || !info[1].IsString()) throw std::runtime_error("exchange: expected (label, value) strings");
-  std::string label = info[0].As<Napi::String>().Utf8Value();
-  std::string value = info[1].As<Napi::String>().Utf8Value();
+  std::string label = metanas::stringArgAt(info, 0), value = metanas::stringArgAt(info, 1);
   Group* g = group;
   auto values = std::make_shared<std::vector<std::string>>();
   return queue(
@@ -282,8 +272,8 @@ Napi::Value CreateGroup(const Napi::CallbackInfo& info) {
   std::string interfaces, hostname;
   if (info[0].IsObject()) {
     auto o = info[0].As<Napi::Object>();
-    if (o.Get("interfaces").IsString()) interfaces = o.Get("interfaces").As<Napi::String>().Utf8Value();
-    if (o.Get("hostname").IsString()) hostname = o.Get("hostname").As<Napi::String>().Utf8Value();
+    interfaces = metanas::stringFieldOr(o, "interfaces");
+    hostname = metanas::stringFieldOr(o, "hostname");
   }
   Group* g = group;
   return queue(info.Env(), [g, interfaces, hostname] {
@@ -376,7 +366,7 @@ void runCollective(Group* g, const std::string& label, const std::function<c10::
 Napi::Value AllReduceSum(const Napi::CallbackInfo& info) {
   claim("allReduceSum");
   auto ts = tensorList(info, 0, "allReduceSum");
-  std::string label = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "an all-reduce";
+  std::string label = metanas::stringArgOr(info, 1, "an all-reduce");
   auto flat = flatten(ts);
   Group* g = group;
   return queue(
@@ -398,10 +388,9 @@ Napi::Value AllReduceSum(const Napi::CallbackInfo& info) {
 Napi::Value Broadcast(const Napi::CallbackInfo& info) {
   claim("broadcast");
   auto ts = tensorList(info, 0, "broadcast");
-  if (!info[1].IsNumber()) throw std::runtime_error("broadcast: expected the root rank");
-  int root = info[1].As<Napi::Number>().Int32Value();
+  int root = static_cast<int>(metanas::intArgAt(info, 1));
   if (root < 0 || root >= group->size) throw std::runtime_error("broadcast: root rank out of range");
-  std::string label = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "a broadcast";
+  std::string label = metanas::stringArgOr(info, 2, "a broadcast");
   auto flat = flatten(ts);
   Group* g = group;
   return queue(
@@ -421,7 +410,7 @@ Napi::Value Broadcast(const Napi::CallbackInfo& info) {
 
 Napi::Value Barrier(const Napi::CallbackInfo& info) {
   claim("barrier");
-  std::string label = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "a barrier";
+  std::string label = metanas::stringArgOr(info, 0, "a barrier");
   Group* g = group;
   return queue(info.Env(), [g, label] {
     c10d::BarrierOptions o;

@@ -21,23 +21,15 @@ bool ownKernels() {
 
 namespace {
 
-std::vector<int64_t> pairArg(const Napi::CallbackInfo& info, size_t i) {
-  auto arr = info[i].As<Napi::Array>();
-  if (!info[i].IsArray() || arr.Length() != 2) throw BindingArgError("argument " + std::to_string(i) + ": expected [h, w]");
-  return {arr.Get(0u).As<Napi::Number>().Int64Value(), arr.Get(1u).As<Napi::Number>().Int64Value()};
-}
-
 // conv2d(x, w, bias or -1, stride, padding, dilation, groups)
 Napi::Value Conv2d(const Napi::CallbackInfo& info) {
   const at::Tensor& x = tensorArgAt(info, 0);
   const at::Tensor& w = tensorArgAt(info, 1);
-  int32_t biasId = idArgAt(info, 2);
-  auto stride = pairArg(info, 3), padding = pairArg(info, 4), dilation = pairArg(info, 5);
+  c10::optional<at::Tensor> bias = optTensorArgAt(info, 2);
+  auto stride = pairArgAt(info, 3), padding = pairArgAt(info, 4), dilation = pairArgAt(info, 5);
   int64_t groups = intArgAt(info, 6);
   Conv2dSpec s{stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1], groups};
-  if (ownKernels() && biasId < 0 && conv2dHandles(x, w, s)) return tensorValue(info.Env(), conv2d(x, w, s));
-  c10::optional<at::Tensor> bias;
-  if (biasId >= 0) bias = tensorAt(biasId);
+  if (ownKernels() && !bias && conv2dHandles(x, w, s)) return tensorValue(info.Env(), conv2d(x, w, s));
   return tensorValue(info.Env(), at::conv2d(x, w, bias, stride, padding, dilation, groups));
 }
 
@@ -46,9 +38,8 @@ Napi::Value SeparableConv2d(const Napi::CallbackInfo& info) {
   const at::Tensor& x = tensorArgAt(info, 0);
   const at::Tensor& dw = tensorArgAt(info, 1);
   const at::Tensor& pw = tensorArgAt(info, 2);
-  auto stride = pairArg(info, 3), padding = pairArg(info, 4), dilation = pairArg(info, 5);
-  if (info.Length() < 7 || !info[6].IsBoolean()) throw BindingArgError("argument 6: expected a boolean");
-  const bool reluFirst = info[6].As<Napi::Boolean>().Value();
+  auto stride = pairArgAt(info, 3), padding = pairArgAt(info, 4), dilation = pairArgAt(info, 5);
+  const bool reluFirst = boolArgAt(info, 6);
   Conv2dSpec s{stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1], x.dim() > 1 ? x.size(1) : 1};
   if (ownKernels() && separableConv2dHandles(x, dw, pw, s))
     return tensorValue(info.Env(), separableConv2d(x, dw, pw, s, reluFirst));
@@ -58,7 +49,7 @@ Napi::Value SeparableConv2d(const Napi::CallbackInfo& info) {
 }
 
 PoolSpec poolArgs(const Napi::CallbackInfo& info) {
-  auto kernel = pairArg(info, 1), stride = pairArg(info, 2), padding = pairArg(info, 3);
+  auto kernel = pairArgAt(info, 1), stride = pairArgAt(info, 2), padding = pairArgAt(info, 3);
   return {kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1], false};
 }
 
@@ -74,8 +65,7 @@ Napi::Value MaxPool2d(const Napi::CallbackInfo& info) {
 Napi::Value AvgPool2d(const Napi::CallbackInfo& info) {
   const at::Tensor& x = tensorArgAt(info, 0);
   PoolSpec s = poolArgs(info);
-  if (info.Length() < 5 || !info[4].IsBoolean()) throw BindingArgError("argument 4: expected a boolean");
-  s.countIncludePad = info[4].As<Napi::Boolean>().Value();
+  s.countIncludePad = boolArgAt(info, 4);
   if (ownKernels() && poolHandles(x, s)) return tensorValue(info.Env(), avgPool2d(x, s));
   return tensorValue(info.Env(), at::avg_pool2d(x, {s.kernelH, s.kernelW}, {s.strideH, s.strideW}, {s.padH, s.padW},
                                                 false, s.countIncludePad));
@@ -85,11 +75,9 @@ Napi::Value AvgPool2d(const Napi::CallbackInfo& info) {
 // statistics; then a ReLU when relu.
 Napi::Value BatchNorm(const Napi::CallbackInfo& info) {
   const at::Tensor& x = tensorArgAt(info, 0);
-  int32_t wid = idArgAt(info, 1), bid = idArgAt(info, 2);
-  at::Tensor w = wid >= 0 ? tensorAt(wid) : at::Tensor(), b = bid >= 0 ? tensorAt(bid) : at::Tensor();
+  at::Tensor w = optTensorArgAt(info, 1).value_or(at::Tensor()), b = optTensorArgAt(info, 2).value_or(at::Tensor());
   double eps = numArgAt(info, 3);
-  if (info.Length() < 5 || !info[4].IsBoolean()) throw BindingArgError("argument 4: expected a boolean");
-  const bool relu = info[4].As<Napi::Boolean>().Value();
+  const bool relu = boolArgAt(info, 4);
   if (ownKernels() && batchNormHandles(x, w, b)) return tensorValue(info.Env(), batchNorm(x, w, b, eps, relu));
   at::Tensor y = at::batch_norm(x, w, b, {}, {}, true, 0.1, eps, true);
   return tensorValue(info.Env(), relu ? at::relu(y) : y);
@@ -97,9 +85,8 @@ Napi::Value BatchNorm(const Napi::CallbackInfo& info) {
 
 // batchNormAccumulate(acc or -1, z, scale or -1, eps) = acc + scale * batchNorm(z).
 Napi::Value BatchNormAccumulate(const Napi::CallbackInfo& info) {
-  int32_t accId = idArgAt(info, 0), scaleId = idArgAt(info, 2);
   const at::Tensor& z = tensorArgAt(info, 1);
-  at::Tensor acc = accId >= 0 ? tensorAt(accId) : at::Tensor(), scale = scaleId >= 0 ? tensorAt(scaleId) : at::Tensor();
+  at::Tensor acc = optTensorArgAt(info, 0).value_or(at::Tensor()), scale = optTensorArgAt(info, 2).value_or(at::Tensor());
   double eps = numArgAt(info, 3);
   if (ownKernels() && batchNormAccumulateHandles(acc, z, scale))
     return tensorValue(info.Env(), batchNormAccumulate(acc, z, scale, eps));

@@ -12,6 +12,7 @@ import path from "node:path";
 import { type CachedImages, cacheFileFor, cacheKey, readCache, writeCache } from "./cache.js";
 import { DataError } from "./errors.js";
 import { decodeImage, hasColour, IMAGE_EXTENSIONS, IMAGE_KERNEL, isImageFile } from "./imageFile.js";
+import type { LoaderOptions } from "./loaderOptions.js";
 import { ByteClassPool } from "./pool.js";
 import { decodeInto, type Log, mapLimit, startProgress, stderrLog } from "./progress.js";
 import { type FolderImageSettings, folderImageShape, type ImageColour } from "./shapes.js";
@@ -19,15 +20,7 @@ import type { ClassPool, FewShotDataset, ImageShape } from "./types.js";
 
 export const FOLDER_SPLITS = ["train", "val", "test"] as const;
 export type FolderSplit = (typeof FOLDER_SPLITS)[number];
-export interface FolderOptions extends FolderImageSettings {
-  dir: string;
-  cacheDir?: string;
-  noCache?: boolean;
-  quiet?: boolean;
-  log?: Log;
-  /** Decodes in flight (default 16). */
-  concurrency?: number;
-}
+export interface FolderOptions extends FolderImageSettings, LoaderOptions {}
 
 export interface ImageEntry {
   /** Path relative to the dataset folder (or the support folder), with "/" separators. */

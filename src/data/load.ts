@@ -3,13 +3,13 @@ import { loadBuiltin } from "./builtin.js";
 import { loadCifar10 } from "./cifar10.js";
 import { DataError } from "./errors.js";
 import { loadFolder } from "./folder.js";
+import type { CacheAndProgressOptions } from "./loaderOptions.js";
 import { loadMiniImagenet } from "./miniimagenet.js";
 import { loadOmniglot, type OmniglotPreprocessing, type OmniglotSplit } from "./omniglot.js";
-import type { Log } from "./progress.js";
 import type { FolderImageSettings } from "./shapes.js";
 import { DATASET_NAMES, type DatasetName, type FewShotDataset } from "./types.js";
 
-export interface LoadDatasetOptions extends FolderImageSettings {
+export interface LoadDatasetOptions extends FolderImageSettings, CacheAndProgressOptions {
   name: DatasetName;
   /** Data folder (omniglot, miniimagenet, folder, cifar10); ignored by builtin. */
   dir?: string;
@@ -25,11 +25,6 @@ export interface LoadDatasetOptions extends FolderImageSettings {
   valCharacters?: number;
   /** Builtin: drawings per class (default 20). */
   drawingsPerClass?: number;
-  /** Cache folder (default $METANAS_CACHE_DIR, else $XDG_CACHE_HOME/metanas, else ~/.cache/metanas). */
-  cacheDir?: string;
-  noCache?: boolean;
-  quiet?: boolean;
-  log?: Log;
 }
 
 export async function loadDataset(opts: LoadDatasetOptions): Promise<FewShotDataset> {

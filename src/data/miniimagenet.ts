@@ -9,6 +9,7 @@ import path from "node:path";
 import sharp from "sharp";
 import { type CachedImages, cacheFileFor, cacheKey, readCache, writeCache } from "./cache.js";
 import { DataError } from "./errors.js";
+import type { LoaderOptions } from "./loaderOptions.js";
 import { ByteClassPool } from "./pool.js";
 import { decodeInto, type Log, mapLimit, stderrLog } from "./progress.js";
 import type { FewShotDataset } from "./types.js";
@@ -18,14 +19,7 @@ export const MINI_KERNEL = "lanczos3";
 export const MINI_SPLITS = ["train", "val", "test"] as const;
 export type MiniSplit = (typeof MINI_SPLITS)[number];
 
-export interface MiniImagenetOptions {
-  dir: string;
-  cacheDir?: string;
-  noCache?: boolean;
-  quiet?: boolean;
-  log?: Log;
-  concurrency?: number;
-}
+export type MiniImagenetOptions = LoaderOptions;
 
 export interface SplitList {
   csv: string;

@@ -20,6 +20,7 @@ import sharp, { type OutputInfo } from "sharp";
 import { deriveSeed, Rng } from "../util/rng.js";
 import { type CachedImages, cacheFileFor, cacheKey, fileSha1, readCache, writeCache } from "./cache.js";
 import { DataError } from "./errors.js";
+import type { LoaderOptions } from "./loaderOptions.js";
 import { ByteClassPool, RotatedClassPool } from "./pool.js";
 import { decodeInto, type Log, stderrLog } from "./progress.js";
 import { allClasses, type ClassRef, SubsetClassPool } from "./subset.js";
@@ -38,8 +39,7 @@ export type OmniglotSplit = (typeof OMNIGLOT_SPLITS)[number];
 export const OMNIGLOT_PREPROCESSING = ["maml", "reptile"] as const;
 export type OmniglotPreprocessing = (typeof OMNIGLOT_PREPROCESSING)[number];
 
-export interface OmniglotOptions {
-  dir: string;
+export interface OmniglotOptions extends LoaderOptions {
   /** Each 90/180/270-degree rotation a further class (default true). */
   rotations?: boolean;
   split?: OmniglotSplit;
@@ -49,13 +49,6 @@ export interface OmniglotOptions {
   seed?: number;
   /** Characters (before rotation) held out of train as a validation split (default 0: no val split). */
   valCharacters?: number;
-  cacheDir?: string;
-  /** Skip the cache entirely (always decode, never write). */
-  noCache?: boolean;
-  quiet?: boolean;
-  log?: Log;
-  /** Decodes in flight (default 16). */
-  concurrency?: number;
 }
 
 export type OmniglotSource = { kind: "zip" | "dir"; path: string; set: OmniglotSet };

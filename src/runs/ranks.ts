@@ -21,6 +21,16 @@ export async function joinRanks(launch: Launch | null | undefined): Promise<Rank
   return { group, launch, rank: launch.rank, size: launch.size, root: launch.rank === 0 };
 }
 
+/** Runs `body` among the ranks of `launch` (or alone), and leaves the process group when it ends, however it ends. */
+export async function withRanks<T>(launch: Launch | null | undefined, body: (ranks: Ranks) => Promise<T>): Promise<T> {
+  const ranks = await joinRanks(launch);
+  try {
+    return await body(ranks);
+  } finally {
+    ranks.group?.destroy();
+  }
+}
+
 export const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /** What the ranks must have alike besides the configuration: the data they sample from. */

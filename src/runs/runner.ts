@@ -7,7 +7,7 @@
 // meta-batch and of the test tasks, and all ranks apply the same meta-update. Rank 0 alone reads
 // and writes the run directory; the others take the configuration and the meta-state from it.
 import { DistributedError } from "../engine/index.js";
-import { type MetaTrainSettings, metaEpoch } from "../metalearner/metaTrainer.js";
+import { metaEpoch } from "../metalearner/metaTrainer.js";
 import { DiskFullError } from "../util/diskFull.js";
 import { takePhaseTimes } from "../util/phaseTimes.js";
 import { type ProgressReporter, silentReporter } from "../util/progress.js";
@@ -16,7 +16,7 @@ import type { RunConfig } from "./config.js";
 import { anyRank, type Launch, syncFromRoot } from "./distributed.js";
 import { RUN_FILES, type Summary } from "./format.js";
 import { evalRecord, evalSeed, runEval, summarise } from "./metaTest.js";
-import { joinRanks, prepareAll, type Ranks } from "./ranks.js";
+import { prepareAll, type Ranks, withRanks } from "./ranks.js";
 import {
   appendMetrics,
   createRunDir,
@@ -27,7 +27,7 @@ import {
   writeGenotype,
   writeSummary,
 } from "./runDir.js";
-import { closeSession, type Session, trainInner } from "./session.js";
+import { closeSession, type Session, trainSettings } from "./session.js";
 import { prepareEvaluation, prepareRun, type RunStart } from "./start.js";
 
 export type { RunStart } from "./start.js";
@@ -125,21 +125,6 @@ async function startOrResume(dir: string, start: RunStart, ranks: Ranks, reporte
     closeSession(session);
     throw err;
   }
-}
-
-/** The meta-training settings of a run's configuration. */
-function trainSettings(c: RunConfig): MetaTrainSettings {
-  return {
-    metaBatch: c.metaBatch,
-    warmup: c.warmup,
-    pruneEvery: c.pruneEvery,
-    pruneBelow: c.pruneBelow,
-    task: { ways: c.ways, shots: c.trainShots, queries: c.queries },
-    inner: trainInner(c),
-    seed: c.seed,
-    schedule: c.metaSchedule,
-    epochs: c.epochs,
-  };
 }
 
 /** One meta-epoch, its metrics line (rank 0) and the progress bar. */
@@ -271,13 +256,20 @@ async function finalTest(run: Run): Promise<Summary | null> {
 
 /** Meta-trains (search, or weights of a fixed model), then meta-tests. Returns the run directory and summary (rank 0). */
 export async function runTraining(dir: string, start: RunStart, o: RunOptions = {}): Promise<TrainingResult> {
+  // The ranks are left before afterRun, which only rank 0 does (a baseline, a report).
+  const result = await withRanks(o.launch, (ranks) => trainAmongRanks(dir, start, ranks, o));
+  if (result.summary) await o.afterRun?.(dir);
+  return result;
+}
+
+/** Start or resume, meta-train, write the genotype, meta-test: a run's steps on one rank. */
+async function trainAmongRanks(dir: string, start: RunStart, ranks: Ranks, o: RunOptions): Promise<TrainingResult> {
   const reporter = o.reporter ?? silentReporter;
-  const ranks = await joinRanks(o.launch);
   const stop = stopSignals(o, reporter, dir);
   let run: Run | null = null;
   try {
-    const started = await startOrResume(dir, start, ranks, reporter);
-    run = started;
+    run = await startOrResume(dir, start, ranks, reporter);
+    const started = run;
     const finished = await metaTrain(started, o, stop.requested).catch((err: unknown) => {
       throw withResumeHint(err, started);
     });
@@ -286,12 +278,9 @@ export async function runTraining(dir: string, start: RunStart, o: RunOptions = 
     let summary: Summary | null = null;
     if (finished && !o.skipFinalTest) summary = await finalTest(started);
     else await ranks.group?.barrier("the end of the run");
-    ranks.group?.destroy();
-    if (summary) await o.afterRun?.(dir);
     return { dir, summary, config: run.c };
   } finally {
     stop.dispose();
-    ranks.group?.destroy();
     if (run) closeSession(run.session);
   }
 }
@@ -320,8 +309,18 @@ export async function runEvaluation(
   dir: string,
   o: RunOptions & { overrides?: Partial<RunConfig>; file?: string } = {},
 ): Promise<Summary | null> {
+  const summary = await withRanks(o.launch, (ranks) => evaluateAmongRanks(dir, ranks, o));
+  if (summary) await o.afterRun?.(dir);
+  return summary;
+}
+
+/** Loads the checkpoint, meta-tests it, and writes the summary (rank 0, which returns it). */
+async function evaluateAmongRanks(
+  dir: string,
+  ranks: Ranks,
+  o: RunOptions & { overrides?: Partial<RunConfig>; file?: string },
+): Promise<Summary | null> {
   const reporter = o.reporter ?? silentReporter;
-  const ranks = await joinRanks(o.launch);
   let session: Session | null = null;
   try {
     const prepared = await prepareAll(ranks, () =>
@@ -337,11 +336,8 @@ export async function runEvaluation(
     if (!ranks.root) return null;
     const summary = summarise(session, r, epoch, (performance.now() - started) / 1000);
     writeSummary(dir, summary, o.file ?? RUN_FILES.evaluation);
-    ranks.group?.destroy();
-    await o.afterRun?.(dir);
     return summary;
   } finally {
-    ranks.group?.destroy();
     if (session) closeSession(session);
   }
 }

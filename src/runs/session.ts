@@ -5,6 +5,7 @@ import type { ClassPool, FewShotDataset, ImageShape } from "../data/types.js";
 import { manualSeed, setDefaultDevice, setNumThreads } from "../engine/index.js";
 import { FirstOrderMaml } from "../metalearner/fomaml.js";
 import type { MetaLearner } from "../metalearner/metaLearner.js";
+import type { MetaTrainSettings } from "../metalearner/metaTrainer.js";
 import { Reptile } from "../metalearner/reptile.js";
 import { buildModel } from "../models/build.js";
 import type { MetaModel } from "../models/model.js";
@@ -64,6 +65,21 @@ export type EvalSplit = "val" | "test";
 /** The pool an evaluation draws from; validation falls back to the test classes when there is no val split. */
 export function evalPool(session: Session, split: EvalSplit): ClassPool {
   return split === "val" ? (session.dataset.splits.val ?? session.dataset.splits.test) : session.dataset.splits.test;
+}
+
+/** The meta-training settings of a run's configuration. */
+export function trainSettings(c: RunConfig): MetaTrainSettings {
+  return {
+    metaBatch: c.metaBatch,
+    warmup: c.warmup,
+    pruneEvery: c.pruneEvery,
+    pruneBelow: c.pruneBelow,
+    task: { ways: c.ways, shots: c.trainShots, queries: c.queries },
+    inner: trainInner(c),
+    seed: c.seed,
+    schedule: c.metaSchedule,
+    epochs: c.epochs,
+  };
 }
 
 /** Inner-loop settings of meta-training tasks (docs/method.md §3): the architecture adapts in every step. */

@@ -128,6 +128,21 @@ describe("bad arguments never abort the process", () => {
     throwsClean(() => native.sum(x.id, 5 as unknown as number[], false), /argument 1: expected an array of integers/);
     throwsClean(() => native.sum(x.id, ["a"] as unknown as number[], false), /expected an array of integers/);
     throwsClean(() => native.sum(x.id, [0], "yes" as unknown as boolean), /argument 2: expected a boolean/);
+    const img = zeros([1, 1, 4, 4]);
+    const w = zeros([1, 1, 3, 3]);
+    const conv = native.conv2d as (...a: unknown[]) => number;
+    throwsClean(() => conv(img.id, w.id, -1, [1], [1, 1], [1, 1], 1), /argument 3: expected \[h, w\]/);
+    throwsClean(() => conv(img.id, w.id, -1, [1, 1], 1, [1, 1], 1), /argument 4: expected \[h, w\]/);
+    throwsClean(
+      () => native.batchNorm(img.id, -1, -1, 1e-5, 1 as unknown as boolean),
+      /argument 4: expected a boolean/,
+    );
+    throwsClean(
+      () => native.avgPool2d(img.id, [2, 2], [2, 2], [0, 0], "no" as unknown as boolean),
+      /argument 4: expected a boolean/,
+    );
+    img.dispose();
+    w.dispose();
     throwsClean(() => native.unary(x.id, 99), /unknown unary op/);
     throwsClean(() => native.full([1], 0, 99), /unknown dtype code 99/);
     throwsClean(() => native.toDevice(x.id, 5 as unknown as string), /string/i);
