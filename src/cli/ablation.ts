@@ -1,8 +1,8 @@
 // metanas ablation: the sparsification ablation (plain DARTS, annealed ops, MetaNAS) at one budget.
 import path from "node:path";
 import type { Command } from "commander";
-import { renderAblation } from "../reports/ablationChart.js";
 import { writeFigure, writeReport } from "../reports/index.js";
+import { renderPruningBars } from "../reports/pruningChart.js";
 import { ABLATION_FILES, ablationFile, ablationMarkdown, runAblation } from "../runs/ablation.js";
 import { readConfigFile } from "../runs/config.js";
 import { buildConfig } from "../runs/presets.js";
@@ -46,7 +46,14 @@ async function ablation(o: Record<string, unknown>): Promise<void> {
     return;
   }
   const name = (file: string) => ablationFile(file, result.variant);
-  await writeFigure(path.join(dir, "figures"), name("ablation"), await renderAblation(result));
+  await writeFigure(
+    path.join(dir, "figures"),
+    name("ablation"),
+    await renderPruningBars(
+      result.rows.map((r) => ({ label: r.strategy, ...r })),
+      "sparsification strategy",
+    ),
+  );
   if (o.json) {
     console.log(
       JSON.stringify({

@@ -6,7 +6,7 @@
 import { sampleTask } from "../data/sampler.js";
 import type { ClassPool, TaskSpec } from "../data/types.js";
 import { Snapshot } from "../engine/index.js";
-import type { MetaModel } from "../models/model.js";
+import type { ArchitectureEntropy, MetaModel } from "../models/model.js";
 import { toDarts } from "../searchspace/genotype.js";
 import type { TaskOptimizers } from "../tasklearner/optimizers.js";
 import {
@@ -37,6 +37,8 @@ export interface PruningResult {
   /** The discrete network of the task's genotype on the same weights. */
   discrete: number;
   discreteParams: number;
+  /** Entropy (nats) of the adapted task's architecture weights at the final temperature. */
+  entropy: ArchitectureEntropy | null;
 }
 
 export interface EvaluationResult {
@@ -100,6 +102,7 @@ export async function evaluateTasks(
           discrete: predictQueryWith(sample, (x) => discreteForward(x, genotype), settings.protocol ?? "transductive")
             .accuracy,
           discreteParams: model.discreteParams(genotype),
+          entropy: model.architectureEntropy?.(phase.temperature) ?? null,
         };
       }
       results.push(r);

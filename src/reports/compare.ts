@@ -7,6 +7,7 @@ import { renderCell } from "./cellDiagram.js";
 import { type ChartRun, RUN_COLORS, renderCompareCharts } from "./compareCharts.js";
 import { buildCompareHtml, type ComparedRun, configDifferences } from "./compareHtml.js";
 import { writeFigure } from "./figures.js";
+import { pruningCharts } from "./pruningSection.js";
 import { RUN_FILES } from "./records.js";
 import { readRun } from "./runReader.js";
 
@@ -77,9 +78,14 @@ export async function writeComparison(dirs: string[], outDir: string, o: Compare
   figures.push(...(await writeFigure(figDir, "accuracy", charts.final)));
   figures.push(...(await writeFigure(figDir, "curves", charts.curves)));
   figures.push(...(await writeFigure(figDir, "pruned", charts.params)));
+  const pruning = await pruningCharts(runs.map((r) => ({ label: r.label, labelHtml: "", summary: r.run.summary })));
+  if (pruning) {
+    figures.push(...(await writeFigure(figDir, "pruning", pruning.bars)));
+    figures.push(...(await writeFigure(figDir, "pruning-tasks", pruning.tasks)));
+  }
 
   const html = join(outDir, COMPARE_FILE);
-  writeFileAtomic(html, buildCompareHtml({ runs, ...charts, generatedAt: new Date() }), { makeDir: true });
+  writeFileAtomic(html, buildCompareHtml({ runs, ...charts, pruning, generatedAt: new Date() }), { makeDir: true });
   return {
     html,
     figures,

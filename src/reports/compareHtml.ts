@@ -6,6 +6,7 @@ import { flagOf, isSettingKey, SETTING_KEYS } from "../runs/config.js";
 import { toDarts } from "../searchspace/genotype.js";
 import { escapeHtml } from "./escape.js";
 import { fmtAcc, fmtInt, fmtProtocol, fmtSeconds, page, row } from "./htmlParts.js";
+import { pruningSection } from "./pruningSection.js";
 import type { RunContents } from "./runReader.js";
 import { inlineSvg } from "./svg.js";
 
@@ -22,6 +23,8 @@ export interface CompareParts {
   curves: string;
   final: string;
   params: string;
+  /** The pruning charts, when at least one run is a search with a pruning measurement. */
+  pruning: { bars: string; tasks: string } | null;
   generatedAt: Date;
 }
 
@@ -213,6 +216,10 @@ ${configSection(runs)}
 <p>One colour per run; solid lines: meta-training, dashed: validation, dotted: meta-test (with their 95% bands).</p>
 <div class="figure" id="curves">${inlineSvg(parts.curves, "curves")}</div>
 ${cellsSection(runs)}
-${prunedSection(parts)}`,
+${prunedSection(parts)}
+${pruningSection(
+  runs.map((r) => ({ label: r.label, labelHtml: name(r), summary: r.run.summary })),
+  parts.pruning,
+)}`,
   );
 }

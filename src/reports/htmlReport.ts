@@ -5,6 +5,7 @@ import { toDarts } from "../searchspace/genotype.js";
 import { type BaselineParts, baselineSection } from "./baseline.js";
 import { escapeHtml } from "./escape.js";
 import { fmt, fmtAcc, fmtInt, fmtProtocol, fmtSeconds, page, row } from "./htmlParts.js";
+import { pruningSection } from "./pruningSection.js";
 import type { RunContents } from "./runReader.js";
 import { inlineSvg } from "./svg.js";
 
@@ -15,6 +16,8 @@ export interface ReportParts {
   cells: { normal: string; reduce: string } | null;
   curves: string;
   histogram: string | null;
+  /** The pruning charts (one-shot against discrete accuracy), for searches with a pruning measurement. */
+  pruning?: { bars: string; tasks: string } | null;
   /** The run against its Conv4 baseline (--baseline conv4); absent or null without one. */
   baseline?: BaselineParts | null;
   generatedAt: Date;
@@ -179,6 +182,7 @@ ${cellsSection(parts)}
 <h2>Learning curves</h2>
 <div class="figure" id="curves">${inlineSvg(parts.curves, "curves")}</div>
 ${metaTestSection(parts)}
+${run.summary?.pruning ? pruningSection([{ label: name, labelHtml: escapeHtml(name), summary: run.summary }], parts.pruning ?? null) : ""}
 <h2>Configuration</h2>
 ${run.config ? `<pre id="config">${escapeHtml(JSON.stringify(run.config, null, 2))}</pre>` : '<p class="missing">No config.json.</p>'}`,
   );

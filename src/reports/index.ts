@@ -8,6 +8,7 @@ import { renderCurves } from "./curves.js";
 import { writeFigure } from "./figures.js";
 import { buildReportHtml } from "./htmlReport.js";
 import { renderParamsHistogram } from "./paramsHistogram.js";
+import { pruningCharts } from "./pruningSection.js";
 import { RUN_FILES } from "./records.js";
 import { readRun } from "./runReader.js";
 
@@ -24,7 +25,7 @@ export { loadRunGenotype, parseMetrics, type RunContents, readRun } from "./runR
 export { svgSize, svgToPng } from "./svg.js";
 
 /**
- * Writes RUN_DIR/report.html and RUN_DIR/figures/{normal,reduce,curves,params}.{svg,png} from what
+ * Writes RUN_DIR/report.html and RUN_DIR/figures/{normal,reduce,curves,params,pruning,pruning-tasks}.{svg,png} from what
  * the run directory holds (a run may still be going or have stopped). A run with a Conv4 baseline
  * (RUN_DIR/baseline-conv4) also gets RUN_DIR/baseline-comparison/compare.html and
  * figures/baseline.{svg,png} once both have finished. Throws when RUN_DIR is absent.
@@ -50,11 +51,18 @@ export async function writeReport(runDir: string): Promise<{ html: string; figur
     figures.push(...(await writeFigure(figDir, "params", histogram)));
   }
 
+  const label = runDir.replace(/\/+$/, "").split("/").pop() || runDir;
+  const pruning = await pruningCharts([{ label, labelHtml: "", summary: run.summary }]);
+  if (pruning) {
+    figures.push(...(await writeFigure(figDir, "pruning", pruning.bars)));
+    figures.push(...(await writeFigure(figDir, "pruning-tasks", pruning.tasks)));
+  }
+
   const baseline = await prepareBaseline(run);
   if (baseline) figures.push(...baseline.figures);
 
   const html = join(runDir, RUN_FILES.report);
-  const parts = { run, cells, curves, histogram, baseline: baseline?.parts ?? null, generatedAt: new Date() };
+  const parts = { run, cells, curves, histogram, pruning, baseline: baseline?.parts ?? null, generatedAt: new Date() };
   writeFileAtomic(html, buildReportHtml(parts), { makeDir: true });
   return { html, figures };
 }

@@ -29,6 +29,7 @@ export type Summary = Pick<Run.Summary, "accuracy" | "ci95" | "tasks" | "genotyp
   params?: Partial<Run.Summary["params"]>;
   perTaskParams?: Partial<Run.Summary["perTaskParams"]>;
   topGenotypes?: GenotypeCount[];
+  pruning?: Run.Summary["pruning"];
   epochs?: number;
   wallSeconds?: number;
 };

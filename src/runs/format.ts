@@ -11,6 +11,7 @@
 //   baseline-comparison/   the run against its baseline: compare.html and figures/
 //   baseline-budget.json   how the baseline's meta-iterations were set
 
+import type { ArchitectureEntropy } from "../models/model.js";
 import type { Protocol } from "../tasklearner/taskLearner.js";
 
 /** The file names of a run directory. */
@@ -109,7 +110,9 @@ export interface Summary {
   pruning?: {
     oneShot: { accuracy: number; ci95: number; values: number[] };
     discrete: { accuracy: number; ci95: number; values: number[] };
-    discreteParams: { min: number; median: number; max: number; mean: number };
+    discreteParams: { min: number; median: number; max: number; mean: number; values?: number[] };
+    /** Mean entropy (nats) of the adapted tasks' architecture weights at the final temperature (absent in older summaries). */
+    entropy?: ArchitectureEntropy;
   };
   epochs: number;
   wallSeconds: number;

@@ -9,6 +9,7 @@ import {
   type TaskResult,
 } from "../evaluation/evaluate.js";
 import { distribution, meanAndCi95, mostFrequent } from "../evaluation/statistics.js";
+import type { ArchitectureEntropy } from "../models/model.js";
 import { toDarts, toJson } from "../searchspace/genotype.js";
 import type { ProgressReporter } from "../util/progress.js";
 import type { RunConfig } from "./config.js";
@@ -59,10 +60,24 @@ function pruningSummary(p: PruningResult[]): NonNullable<Summary["pruning"]> {
     const { mean, ci95 } = meanAndCi95(values);
     return { accuracy: mean, ci95, values };
   };
+  const discreteParams = p.map((r) => r.discreteParams);
+  const entropies = p.map((r) => r.entropy).filter((e): e is ArchitectureEntropy => e !== null);
   return {
     oneShot: side(p.map((r) => r.oneShot)),
     discrete: side(p.map((r) => r.discrete)),
-    discreteParams: distribution(p.map((r) => r.discreteParams)),
+    discreteParams: { ...distribution(discreteParams), values: discreteParams },
+    ...(entropies.length ? { entropy: meanEntropy(entropies) } : {}),
+  };
+}
+
+/** The mean of each entropy over the tasks. */
+function meanEntropy(es: ArchitectureEntropy[]): ArchitectureEntropy {
+  const mean = (k: keyof ArchitectureEntropy) => es.reduce((a, e) => a + e[k], 0) / es.length;
+  return {
+    normalOps: mean("normalOps"),
+    normalPairs: mean("normalPairs"),
+    reduceOps: mean("reduceOps"),
+    reducePairs: mean("reducePairs"),
   };
 }
 

@@ -2,6 +2,7 @@
 // (accuracy rising, temperature annealed after a warm-up half, entropies falling, evals every 20).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { distribution, meanAndCi95 } from "../../src/evaluation/statistics.js";
 import { type Genotype, toDarts } from "../../src/searchspace/genotype.js";
 
 export const FIXTURE_GENOTYPE: Genotype = {
@@ -51,6 +52,21 @@ export interface FixtureOptions {
   config?: Record<string, unknown>;
   /** Final meta-test accuracy (default FIXTURE_ACCURACY). */
   accuracy?: number;
+  /** The summary's pruning measurement, from per-task accuracies (a search's summary; none by default). */
+  pruning?: { oneShot: number[]; discrete: number[]; discreteParams: number[] };
+}
+
+/** A summary's pruning measurement from per-task values, as the writer computes it. */
+function pruningOf(p: NonNullable<FixtureOptions["pruning"]>) {
+  const side = (values: number[]) => ({ ...meanAndCi95(values), values });
+  const oneShot = side(p.oneShot);
+  const discrete = side(p.discrete);
+  return {
+    oneShot: { accuracy: oneShot.mean, ci95: oneShot.ci95, values: p.oneShot },
+    discrete: { accuracy: discrete.mean, ci95: discrete.ci95, values: p.discrete },
+    discreteParams: { ...distribution(p.discreteParams), values: p.discreteParams },
+    entropy: { normalOps: 1.234, normalPairs: 0.5, reduceOps: 1.876, reducePairs: 0.6 },
+  };
 }
 
 /** Every http(s) reference in a page that is not an XML namespace declaration. */
@@ -152,6 +168,7 @@ export function writeFixtureRun(dir: string, opts: FixtureOptions = {}): string 
         { genotype: toDarts(FIXTURE_GENOTYPE), count: 120 },
         { genotype: toDarts(other), count: 55 },
       ],
+      ...(opts.pruning ? { pruning: pruningOf(opts.pruning) } : {}),
       epochs,
       wallSeconds: epochs * 1.5 + 42,
     };

@@ -21,7 +21,11 @@ let search = "";
 let conv4 = "";
 let going = "";
 before(() => {
-  search = writeFixtureRun(join(root, "metanas-run"), { epochs: 40, config: { model: "metanas", channels: 28 } });
+  search = writeFixtureRun(join(root, "metanas-run"), {
+    epochs: 40,
+    config: { model: "metanas", channels: 28 },
+    pruning: { oneShot: [1, 0.8, 0.6, 1], discrete: [0.4, 0.8, 0.6, 0.2], discreteParams: [9000, 9500, 10000, 12000] },
+  });
   conv4 = writeFixtureRun(join(root, "conv4-run"), {
     epochs: 40,
     genotype: false,
@@ -79,6 +83,12 @@ describe("compare page", () => {
     // Pruned sizes: per run min/median/max and the whole network.
     const pruned = page.slice(page.indexOf('id="pruned"'));
     assert.ok(pruned.includes("123,456") && pruned.includes(COMPARE_TITLES.params));
+    // Pruning to the genotype: the search's one-shot against discrete accuracy (-35 points per task on
+    // average); conv4 has no row.
+    const pruning = page.slice(page.indexOf('id="pruning"'), page.indexOf("</table>", page.indexOf('id="pruning"')));
+    assert.ok(pruning.includes("85.00% ±") && pruning.includes("50.00% ±") && pruning.includes("-35.0 ±"));
+    assert.ok(pruning.includes("MetaNAS &lt;b&gt;") && !pruning.includes("Conv4"));
+    assert.ok(page.includes('id="pruning-bars"><svg') && page.includes('id="pruning-tasks"><svg'));
     assert.doesNotMatch(page, /id="missing"/);
 
     const names = r.figures.map((f) => f.slice(out.length + 1)).sort();
@@ -93,6 +103,10 @@ describe("compare page", () => {
       "figures/curves.svg",
       "figures/pruned.png",
       "figures/pruned.svg",
+      "figures/pruning-tasks.png",
+      "figures/pruning-tasks.svg",
+      "figures/pruning.png",
+      "figures/pruning.svg",
     ]);
     for (const png of r.figures.filter((f) => f.endsWith(".png"))) {
       const svg = readFileSync(png.replace(/\.png$/, ".svg"), "utf8");

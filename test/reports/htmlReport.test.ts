@@ -54,6 +54,35 @@ describe("HTML report", () => {
     }
   });
 
+  it("a search's report shows what pruning to the genotype costs: both accuracies, the paired change, the sizes, the entropy", async () => {
+    // 200 tasks: the one-shot network gets 100% and 80% alternately, the discrete one 60% and 80%,
+    // so pruning costs 40 points on half the tasks: -20 points on average, ± 1.96 x 0.2 / sqrt(200).
+    const oneShot = Array.from({ length: 200 }, (_, i) => (i % 2 ? 0.8 : 1));
+    const discrete = Array.from({ length: 200 }, (_, i) => (i % 2 ? 0.8 : 0.6));
+    const discreteParams = Array.from({ length: 200 }, (_, i) => 11000 + (i % 3) * 1000);
+    const dir = writeFixtureRun(join(root, "pruning"), { pruning: { oneShot, discrete, discreteParams } });
+    const { html, figures } = await writeReport(dir);
+    const page = readFileSync(html, "utf8");
+    const section = page.slice(
+      page.indexOf("<h2>Pruning to the genotype</h2>"),
+      page.indexOf("<h2>Configuration</h2>"),
+    );
+    const table = section.slice(section.indexOf('id="pruning"'), section.indexOf("</table>"));
+    assert.ok(table.includes("90.00% ±") && table.includes("70.00% ±"), "one-shot and discrete accuracy");
+    assert.match(table, /-20\.0 ± 2\.8/, "the paired change in points with its interval");
+    assert.ok(table.includes("123,456") && table.includes("12,000"), "whole network and median discrete size");
+    assert.ok(table.includes("1.234 / 1.876"), "op entropy, normal / reduction");
+    assert.ok(section.includes('id="pruning-bars"><svg') && section.includes('id="pruning-tasks"><svg'));
+    const names = figures.map((f) => f.slice(dir.length + 1));
+    for (const f of ["pruning.svg", "pruning.png", "pruning-tasks.svg", "pruning-tasks.png"])
+      assert.ok(names.includes(`figures/${f}`), f);
+    const ids = [...page.matchAll(/\sid="([^"]+)"/g)].map((m) => m[1]!);
+    assert.equal(new Set(ids).size, ids.length, "inlined SVG ids are unique");
+    // A run without the measurement (a fixed network, an older summary) has no such section.
+    const plain = readFileSync((await writeReport(writeFixtureRun(join(root, "plain")))).html, "utf8");
+    assert.ok(!plain.includes("Pruning to the genotype"));
+  });
+
   it("run still going: only config.json and a partial metrics.jsonl", async () => {
     const dir = writeFixtureRun(join(root, "going"), {
       epochs: 30,
