@@ -1,0 +1,187 @@
+// What pruning to the genotype costs against the meta-learning budget (issue: "the budget at which
+// pruning becomes free"): one search, continued with --resume to more and more search meta-epochs,
+// meta-tested at each point (by default with the paper's 50 + 50 test steps). At each point: the
+// adapted one-shot networks' accuracy, the discrete networks' accuracy on the same weights and
+// tasks, the paired change, the per-task forward-pruned and discrete sizes, and the adapted op
+// weights' entropy. Each point's summary is kept as DIR/at-<points>.json; rerunning the command
+// continues where it stopped (a stopped search resumes from its checkpoint).
+//
+//   node dist/experiments/pruningGap.js --data-dir ../shared/data/omniglot [--out runs/pruning-gap]
+//     [--preset omniglot-5way-1shot-cpu] [--seed 7] [--points 200,800,3200] [--nproc N]
+//     [--test-steps 50 --test-arch-steps 50] [--test-tasks N]
+//
+// Writes DIR/pruning-gap.json, DIR/pruning-gap.md and DIR/figures/pruning-gap.{svg,png}.
+import { spawn } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { TopLevelSpec } from "vega-lite";
+import { meanAndCi95 } from "../src/evaluation/statistics.js";
+import type { ArchitectureEntropy } from "../src/models/model.js";
+import { writeFigure } from "../src/reports/index.js";
+import { CHART_FRAME, renderVegaLite } from "../src/reports/vegaRender.js";
+import type { Summary, TrainRecord } from "../src/runs/format.js";
+import { buildConfig } from "../src/runs/presets.js";
+import { readMetrics, readSummary, runDirState } from "../src/runs/runDir.js";
+import { writeFileAtomic } from "../src/util/atomicWrite.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const cli = path.join(root, "dist/src/cli/main.js");
+
+function option(name: string, fallback: string): string;
+function option(name: string): string | undefined;
+function option(name: string, fallback?: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+}
+
+const o = {
+  out: option("out", "runs/pruning-gap"),
+  preset: option("preset", "omniglot-5way-1shot-cpu"),
+  dataDir: option("data-dir"),
+  seed: option("seed", "7"),
+  points: option("points", "200,800,3200").split(",").map(Number),
+  nproc: option("nproc"),
+  testSteps: option("test-steps", "50"),
+  testArchSteps: option("test-arch-steps", "50"),
+  testTasks: option("test-tasks"),
+};
+
+/** One point of the curve: the search after `searchEpochs` search meta-epochs (after the warm-up). */
+interface GapPoint {
+  searchEpochs: number;
+  epochs: number;
+  /** Meta-training CPU seconds up to this point (all ranks' share of rank 0's records). */
+  trainCpuSeconds: number;
+  tasks: number;
+  accuracy: number;
+  oneShot: { mean: number; ci95: number };
+  discrete: { mean: number; ci95: number };
+  /** Discrete minus one-shot, per task. */
+  change: { mean: number; ci95: number };
+  params: { whole: number; forwardPrunedMedian: number; discreteMedian: number };
+  entropy: ArchitectureEntropy | null;
+}
+
+function runCli(args: string[], log: string): Promise<void> {
+  console.log(`pruning-gap: ${log}`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, ...args], { stdio: ["ignore", "inherit", "inherit"] });
+    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`pruning-gap: ${log} exited with ${code}`))));
+  });
+}
+
+/** Brings the search to `epochs` meta-epochs: starts it, resumes it if stopped, or continues a finished one. */
+async function searchTo(run: string, epochs: number): Promise<void> {
+  const state = runDirState(run);
+  const nproc = o.nproc ? ["--nproc", o.nproc] : [];
+  if (state === "finished" && readSummary(run).epochs === epochs) return;
+  if (state === "stopped" || state === "finished") {
+    await runCli(
+      ["search", "--resume", run, "--epochs", String(epochs), ...nproc],
+      `continuing ${run} to ${epochs} meta-epochs`,
+    );
+    return;
+  }
+  const data = o.dataDir ? ["--data-dir", o.dataDir] : [];
+  const args = ["search", "--preset", o.preset, ...data, "--seed", o.seed, "--epochs", String(epochs)];
+  const test = ["--test-steps", o.testSteps, "--test-arch-steps", o.testArchSteps];
+  if (o.testTasks) test.push("--test-tasks", o.testTasks);
+  await runCli([...args, ...test, ...nproc, "--out", run], `starting ${run} (${epochs} meta-epochs)`);
+}
+
+function pointOf(file: string, searchEpochs: number, trainCpuSeconds: number): GapPoint {
+  const s = JSON.parse(readFileSync(file, "utf8")) as Summary;
+  const p = s.pruning;
+  if (!p) throw new Error(`${file} has no pruning measurement: the search must be a MetaNAS search of this version`);
+  const interval = (values: number[]) => meanAndCi95(values);
+  return {
+    searchEpochs,
+    epochs: s.epochs,
+    trainCpuSeconds,
+    tasks: s.tasks,
+    accuracy: s.accuracy,
+    oneShot: interval(p.oneShot.values),
+    discrete: interval(p.discrete.values),
+    change: interval(p.discrete.values.map((d, i) => d - p.oneShot.values[i]!)),
+    params: {
+      whole: s.params.total,
+      forwardPrunedMedian: s.perTaskParams.median,
+      discreteMedian: p.discreteParams.median,
+    },
+    entropy: p.entropy ?? null,
+  };
+}
+
+/** Meta-training CPU seconds of the run's first `epochs` meta-epochs (rank 0's records). */
+function trainCpuUpTo(run: string, epochs: number): number {
+  return readMetrics(run)
+    .filter((r): r is TrainRecord => r.kind === "train" && r.epoch <= epochs)
+    .reduce((a, r) => a + (r.cpuSeconds ?? r.seconds), 0);
+}
+
+function markdown(points: GapPoint[], warmup: number): string {
+  const pct = (v: { mean: number; ci95: number }) => `${(100 * v.mean).toFixed(1)}% ± ${(100 * v.ci95).toFixed(1)}`;
+  const pts = (v: { mean: number; ci95: number }) =>
+    `${v.mean >= 0 ? "+" : ""}${(100 * v.mean).toFixed(1)} ± ${(100 * v.ci95).toFixed(1)}`;
+  const int = (v: number) => Math.round(v).toLocaleString("en-US");
+  const head =
+    "| search meta-epochs | meta-training CPU | tasks | one-shot | discrete | change (points) | weights: whole / forward-pruned / discrete (medians) | op entropy, normal / reduce |";
+  const rows = points.map(
+    (p) =>
+      `| ${p.searchEpochs} (+${warmup} warm-up) | ${(p.trainCpuSeconds / 3600).toFixed(2)} h | ${p.tasks} | ${pct(p.oneShot)} | ${pct(p.discrete)} | ${pts(p.change)} | ${int(p.params.whole)} / ${int(p.params.forwardPrunedMedian)} / ${int(p.params.discreteMedian)} | ${p.entropy ? `${p.entropy.normalOps.toFixed(3)} / ${p.entropy.reduceOps.toFixed(3)}` : "n/a"} |`,
+  );
+  return `# Pruning to the genotype against the search budget\n\nPreset \`${o.preset}\`, seed ${o.seed}, meta-tested with ${o.testSteps} + ${o.testArchSteps} steps.\n\n${head}\n|---|---|---|---|---|---|---|---|\n${rows.join("\n")}\n`;
+}
+
+function chart(points: GapPoint[]): TopLevelSpec {
+  const values = points.flatMap((p) =>
+    (
+      [
+        ["one-shot network (final T)", p.oneShot],
+        ["discrete network (genotype)", p.discrete],
+      ] as const
+    ).map(([network, v]) => ({
+      searchEpochs: p.searchEpochs,
+      network,
+      ...v,
+      lo: v.mean - v.ci95,
+      hi: v.mean + v.ci95,
+    })),
+  );
+  const x = { field: "searchEpochs", type: "quantitative", title: "search meta-epochs (log)", scale: { type: "log" } };
+  const color = { field: "network", type: "nominal", title: null, legend: { orient: "bottom", labelLimit: 300 } };
+  return {
+    ...CHART_FRAME,
+    title: { text: "Accuracy before and after pruning, by search budget", fontSize: 14, anchor: "start" },
+    width: 380,
+    height: 240,
+    data: { values },
+    encoding: { x, color },
+    layer: [
+      {
+        mark: { type: "line", point: true },
+        encoding: { y: { field: "mean", type: "quantitative", title: "meta-test accuracy", axis: { format: "%" } } },
+      },
+      { mark: { type: "rule" }, encoding: { y: { field: "lo", type: "quantitative" }, y2: { field: "hi" } } },
+    ],
+  } as TopLevelSpec;
+}
+
+const warmup = buildConfig(o.preset, {}, {}).warmup;
+const run = path.join(o.out, "search");
+mkdirSync(o.out, { recursive: true });
+const points: GapPoint[] = [];
+for (const searchEpochs of [...o.points].sort((a, b) => a - b)) {
+  const file = path.join(o.out, `at-${searchEpochs}.json`);
+  const epochs = warmup + searchEpochs;
+  if (!existsSync(file)) {
+    await searchTo(run, epochs);
+    copyFileSync(path.join(run, "summary.json"), file);
+  }
+  points.push(pointOf(file, searchEpochs, trainCpuUpTo(run, epochs)));
+}
+writeFileAtomic(path.join(o.out, "pruning-gap.json"), `${JSON.stringify({ settings: o, warmup, points }, null, 2)}\n`);
+writeFileAtomic(path.join(o.out, "pruning-gap.md"), markdown(points, warmup));
+await writeFigure(path.join(o.out, "figures"), "pruning-gap", await renderVegaLite(chart(points)));
+console.log(readFileSync(path.join(o.out, "pruning-gap.md"), "utf8"));
