@@ -1,0 +1,167 @@
+// A search against its REPTILE-configured Conv4 baseline (--baseline conv4, budget: the search's
+// own meta-training CPU time) over several seeds: per seed both meta-test accuracies, their paired
+// per-task difference on the same test tasks, and both runs' meta-training CPU; over the seeds the
+// mean difference ± SEM; and both runs' validation curves by meta-training CPU time. Every run is an
+// ordinary run directory under DIR/seed-N; rerunning the command continues a stopped one.
+//
+//   node dist/experiments/baselineSeeds.js --data-dir ../shared/data/omniglot
+//     [--preset omniglot-5way-1shot-cpu] [--seeds 1,2,3] [--out runs/baseline-seeds] [-- further search flags]
+//
+// Writes DIR/baseline-seeds.json, DIR/baseline-seeds.md and DIR/figures/baseline-seeds.{svg,png}.
+import { spawn } from "node:child_process";
+import { mkdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { TopLevelSpec } from "vega-lite";
+import { meanAndCi95, meanAndSem } from "../src/evaluation/statistics.js";
+import { writeFigure } from "../src/reports/index.js";
+import { CHART_FRAME, renderVegaLite } from "../src/reports/vegaRender.js";
+import { baselineDir } from "../src/runs/baseline.js";
+import type { EvalRecord, TrainRecord } from "../src/runs/format.js";
+import { readMetrics, readSummary, runDirState } from "../src/runs/runDir.js";
+import { writeFileAtomic } from "../src/util/atomicWrite.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const cli = path.join(root, "dist/src/cli/main.js");
+
+function option(name: string, fallback: string): string;
+function option(name: string): string | undefined;
+function option(name: string, fallback?: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+}
+
+const o = {
+  out: option("out", "runs/baseline-seeds"),
+  preset: option("preset", "omniglot-5way-1shot-cpu"),
+  dataDir: option("data-dir"),
+  seeds: option("seeds", "1,2,3").split(",").map(Number),
+  extra: process.argv.includes("--") ? process.argv.slice(process.argv.indexOf("--") + 1) : [],
+};
+
+interface Side {
+  accuracy: number;
+  ci95: number;
+  tasks: number;
+  trainCpuSeconds: number;
+  epochs: number;
+  /** Validation accuracy by meta-training CPU seconds so far. */
+  curve: { cpuSeconds: number; accuracy: number }[];
+}
+
+interface SeedResult {
+  seed: number;
+  search: Side;
+  conv4: Side;
+  /** Search minus Conv4, per test task (the same tasks), mean and 95% half-width. */
+  difference: { mean: number; ci95: number };
+}
+
+function runCli(args: string[], log: string): Promise<void> {
+  console.log(`baseline-seeds: ${log}`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, ...args], { stdio: ["ignore", "inherit", "inherit"] });
+    child.on("exit", (code) =>
+      code === 0 ? resolve() : reject(new Error(`baseline-seeds: ${log} exited with ${code}`)),
+    );
+  });
+}
+
+/** The search of one seed and its baseline, each started, resumed or reused. */
+async function runSeed(seed: number, dir: string): Promise<void> {
+  const state = runDirState(dir);
+  if (state === "stopped") await runCli(["search", "--resume", dir], `resuming ${dir}`);
+  else if (state !== "finished") {
+    const data = o.dataDir ? ["--data-dir", o.dataDir] : [];
+    const args = ["search", "--preset", o.preset, ...data, "--seed", String(seed), "--baseline", "conv4"];
+    await runCli([...args, ...o.extra, "--out", dir], `seed ${seed}: search and its Conv4 baseline in ${dir}`);
+  }
+  const conv4 = baselineDir(dir);
+  if (runDirState(conv4) === "stopped") await runCli(["train", "--resume", conv4], `resuming ${conv4}`);
+}
+
+function side(dir: string): Side {
+  const s = readSummary(dir);
+  const records = readMetrics(dir);
+  let cpu = 0;
+  const cpuAt = new Map<number, number>();
+  for (const r of records.filter((x): x is TrainRecord => x.kind === "train")) {
+    cpu += r.cpuSeconds ?? r.seconds;
+    cpuAt.set(r.epoch, cpu);
+  }
+  const curve = records
+    .filter((r): r is EvalRecord => r.kind === "eval" && r.split === "val")
+    .map((r) => ({ cpuSeconds: cpuAt.get(r.epoch) ?? 0, accuracy: r.accuracy }));
+  return { accuracy: s.accuracy, ci95: s.ci95, tasks: s.tasks, trainCpuSeconds: cpu, epochs: s.epochs, curve };
+}
+
+function seedResult(seed: number, dir: string): SeedResult {
+  const a = readSummary(dir).perTaskAccuracy ?? [];
+  const b = readSummary(baselineDir(dir)).perTaskAccuracy ?? [];
+  if (a.length === 0 || a.length !== b.length) throw new Error(`${dir}: the two runs' per-task accuracies do not pair`);
+  return {
+    seed,
+    search: side(dir),
+    conv4: side(baselineDir(dir)),
+    difference: meanAndCi95(a.map((v, i) => v - b[i]!)),
+  };
+}
+
+function markdown(results: SeedResult[]): string {
+  const pct = (v: number, ci: number) => `${(100 * v).toFixed(1)}% ± ${(100 * ci).toFixed(1)}`;
+  const pts = (v: number, ci: number) => `${v >= 0 ? "+" : ""}${(100 * v).toFixed(1)} ± ${(100 * ci).toFixed(1)}`;
+  const rows = results.map(
+    (r) =>
+      `| ${r.seed} | ${pct(r.search.accuracy, r.search.ci95)} | ${pct(r.conv4.accuracy, r.conv4.ci95)} | ${pts(r.difference.mean, r.difference.ci95)} | ${r.search.trainCpuSeconds.toFixed(0)} s / ${r.conv4.trainCpuSeconds.toFixed(0)} s | ${r.search.epochs} / ${r.conv4.epochs} |`,
+  );
+  const d = meanAndSem(results.map((r) => r.difference.mean));
+  return [
+    `# ${o.preset}: search against REPTILE-configured Conv4 at equal meta-training CPU`,
+    "",
+    `${results[0]?.search.tasks ?? 0} test tasks per seed, the same for both runs. Difference: search minus Conv4 per task, mean ± 95% interval.`,
+    "",
+    "| seed | search | Conv4 (REPTILE) | difference (points) | meta-training CPU: search / Conv4 | meta-epochs: search / Conv4 |",
+    "|---|---|---|---|---|---|",
+    ...rows,
+    "",
+    `Over ${results.length} seeds: search minus Conv4 ${pts(d.mean, d.sem)} points (mean ± SEM of the per-seed differences).`,
+    "",
+  ].join("\n");
+}
+
+function chart(results: SeedResult[]): TopLevelSpec {
+  const values = results.flatMap((r) =>
+    (
+      [
+        ["search", r.search],
+        ["Conv4 (REPTILE)", r.conv4],
+      ] as const
+    ).flatMap(([run, s]) => s.curve.map((p) => ({ run, seed: `seed ${r.seed}`, ...p }))),
+  );
+  return {
+    ...CHART_FRAME,
+    title: { text: "Validation accuracy by meta-training CPU time", fontSize: 14, anchor: "start" },
+    width: 420,
+    height: 240,
+    data: { values },
+    mark: { type: "line", point: { size: 16 } },
+    encoding: {
+      x: { field: "cpuSeconds", type: "quantitative", title: "meta-training CPU seconds" },
+      y: { field: "accuracy", type: "quantitative", title: "validation accuracy", axis: { format: "%" } },
+      color: { field: "run", type: "nominal", title: null, legend: { orient: "bottom" } },
+      strokeDash: { field: "seed", type: "nominal", title: null, legend: { orient: "bottom" } },
+    },
+  } as TopLevelSpec;
+}
+
+mkdirSync(o.out, { recursive: true });
+const results: SeedResult[] = [];
+for (const seed of o.seeds) {
+  const dir = path.join(o.out, `seed-${seed}`);
+  await runSeed(seed, dir);
+  results.push(seedResult(seed, dir));
+}
+writeFileAtomic(path.join(o.out, "baseline-seeds.json"), `${JSON.stringify({ settings: o, results }, null, 2)}\n`);
+writeFileAtomic(path.join(o.out, "baseline-seeds.md"), markdown(results));
+await writeFigure(path.join(o.out, "figures"), "baseline-seeds", await renderVegaLite(chart(results)));
+console.log(readFileSync(path.join(o.out, "baseline-seeds.md"), "utf8"));
