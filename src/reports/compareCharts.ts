@@ -3,6 +3,7 @@
 import type { TopLevelSpec } from "vega-lite";
 import { epochDomain, finite, panel, type Row } from "./curves.js";
 import type { MetricsRecord } from "./records.js";
+import { binTrainRecords } from "./trainBins.js";
 import { CHART_FRAME, renderVegaLite } from "./vegaRender.js";
 
 /** A run as the comparison draws it: its label (unique), colour and records. */
@@ -48,7 +49,9 @@ const evalSeries = (split: string) => `meta-${split === "test" ? "test" : split}
 /** Long-format rows of every overlaid panel. */
 export function compareRows(runs: ChartRun[]) {
   const rows = { accuracy: [] as Row[], loss: [] as Row[], temperature: [] as Row[], entropy: [] as Row[] };
-  for (const { label: run, records, searchesArchitecture } of runs) {
+  for (const { label: run, records: logged, searchesArchitecture } of runs) {
+    // Long runs' meta-training lines averaged in blocks; the series keeps its name (its dash).
+    const { records } = binTrainRecords(logged);
     for (const r of records) {
       if (!finite(r.epoch)) continue;
       const base = { epoch: r.epoch, run, elapsed: r.elapsed };

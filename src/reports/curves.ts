@@ -3,6 +3,7 @@
 // meta-epoch, as small Vega-Lite panels.
 import type { TopLevelSpec } from "vega-lite";
 import type { MetricsRecord } from "./records.js";
+import { binTrainRecords, trainSeriesName } from "./trainBins.js";
 import { CHART_FRAME, renderVegaLite } from "./vegaRender.js";
 
 export const CURVE_TITLES = {
@@ -30,14 +31,16 @@ export function finite(v: number | null | undefined): v is number {
 }
 
 /** Long-format rows for each panel; points with a missing or non-finite value are left out. */
-export function curveRows(records: MetricsRecord[]): Record<keyof typeof CURVE_TITLES, Row[]> {
+export function curveRows(logged: MetricsRecord[]): Record<keyof typeof CURVE_TITLES, Row[]> {
   const rows: Record<keyof typeof CURVE_TITLES, Row[]> = { accuracy: [], loss: [], temperature: [], entropy: [] };
+  const { records, block } = binTrainRecords(logged);
+  const trainSeries = trainSeriesName(block);
   for (const r of records) {
     if (!finite(r.epoch)) continue;
     const epoch = r.epoch;
     if (r.kind === "train") {
-      if (finite(r.accuracy)) rows.accuracy.push({ epoch, series: "meta-train query", value: r.accuracy });
-      if (finite(r.loss)) rows.loss.push({ epoch, series: "meta-train query", value: r.loss });
+      if (finite(r.accuracy)) rows.accuracy.push({ epoch, series: trainSeries, value: r.accuracy });
+      if (finite(r.loss)) rows.loss.push({ epoch, series: trainSeries, value: r.loss });
       if (finite(r.temperature)) rows.temperature.push({ epoch, series: "temperature", value: r.temperature });
       const e = r.entropy ?? {};
       const entropies: [string, number | null | undefined][] = [
@@ -131,7 +134,7 @@ function colorEncoding(rows: Row[], opts: PanelOptions) {
     field: opts.color ?? "series",
     type: "nominal",
     title: null,
-    legend: { orient: "bottom", columns: 2, ...(opts.dash ? { symbolType: "square", symbolOpacity: 1 } : {}) },
+    legend: { orient: "bottom", columns: 2, labelLimit: 400, ...(opts.dash ? { symbolType: "square", symbolOpacity: 1 } : {}) },
     ...(opts.colors ? { scale: opts.colors } : {}),
   };
 }
@@ -247,18 +250,30 @@ export function panel(
   };
 }
 
-/** The Vega-Lite spec of the curves: four panels in a 2 x 2 grid. */
-export function curvesSpec(records: MetricsRecord[]): TopLevelSpec {
+/**
+ * The Vega-Lite spec of the curves: four panels in a 2 x 2 grid; for a network without an
+ * architecture to search (searchesArchitecture false) the temperature and entropy panels, which
+ * would hold nothing that means anything, are left out.
+ */
+export function curvesSpec(records: MetricsRecord[], searchesArchitecture = true): TopLevelSpec {
   const rows = curveRows(records);
   const domain = epochDomain(records.map((r) => r.epoch));
   const warmup = warmupSpan(records);
   return {
     ...CHART_FRAME,
     concat: [
-      panel(CURVE_TITLES.accuracy, "accuracy", rows.accuracy, domain, warmup, { band: true, unitInterval: true }),
+      panel(CURVE_TITLES.accuracy, "accuracy", rows.accuracy, domain, warmup, {
+        band: true,
+        unitInterval: true,
+        warmupLabel: !searchesArchitecture,
+      }),
       panel(CURVE_TITLES.loss, "cross-entropy", rows.loss, domain, warmup),
-      panel(CURVE_TITLES.temperature, "T", rows.temperature, domain, warmup, { warmupLabel: true }),
-      panel(CURVE_TITLES.entropy, "entropy (nats)", rows.entropy, domain, warmup),
+      ...(searchesArchitecture
+        ? [
+            panel(CURVE_TITLES.temperature, "T", rows.temperature, domain, warmup, { warmupLabel: true }),
+            panel(CURVE_TITLES.entropy, "entropy (nats)", rows.entropy, domain, warmup),
+          ]
+        : []),
     ],
     columns: 2,
     spacing: { row: 24, column: 36 },
@@ -267,6 +282,6 @@ export function curvesSpec(records: MetricsRecord[]): TopLevelSpec {
 }
 
 /** The curves as one SVG; renders (with "no data yet" panels) even from zero records. */
-export async function renderCurves(records: MetricsRecord[]): Promise<string> {
-  return renderVegaLite(curvesSpec(records));
+export async function renderCurves(records: MetricsRecord[], searchesArchitecture = true): Promise<string> {
+  return renderVegaLite(curvesSpec(records, searchesArchitecture));
 }

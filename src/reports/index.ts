@@ -41,7 +41,7 @@ export async function writeReport(runDir: string): Promise<{ html: string; figur
     figures.push(...(await writeFigure(figDir, "normal", cells.normal)));
     figures.push(...(await writeFigure(figDir, "reduce", cells.reduce)));
   }
-  const curves = await renderCurves(run.records);
+  const curves = await renderCurves(run.records, (run.config?.model ?? "metanas") === "metanas");
   figures.push(...(await writeFigure(figDir, "curves", curves)));
 
   const values = run.summary?.perTaskParams?.values;

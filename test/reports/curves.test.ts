@@ -51,6 +51,31 @@ describe("learning curves", () => {
     assert.equal(rows.entropy.length, 4);
   });
 
+  it("a long run's meta-training lines are averaged in blocks; evaluations stay as they are", () => {
+    // 2,000 meta-epochs: blocks of 4, one point each at the block's last meta-epoch.
+    const records: MetricsRecord[] = Array.from({ length: 2000 }, (_, i) => train(i + 1, (i + 1) / 2000));
+    records.push({ kind: "eval", epoch: 2000, split: "test", accuracy: 0.9, ci95: 0.01, tasks: 100, loss: 0.3, elapsed: 1 });
+    const rows = curveRows(records);
+    const trainRows = rows.accuracy.filter((r) => r.series.startsWith("meta-train"));
+    assert.equal(trainRows.length, 500);
+    assert.equal(trainRows[0]!.series, "meta-train, mean of 4");
+    assert.deepEqual([trainRows[0]!.epoch, trainRows[0]!.value], [4, (1 + 2 + 3 + 4) / 4 / 2000]);
+    assert.equal(rows.entropy.length, 4 * 500);
+    assert.deepEqual(
+      rows.accuracy.filter((r) => r.series === "meta-test").map((r) => [r.epoch, r.value]),
+      [[2000, 0.9]],
+    );
+    // 500 lines or fewer are drawn as logged.
+    assert.equal(curveRows(records.slice(0, 500)).accuracy.length, 500);
+  });
+
+  it("a network without an architecture to search gets no temperature or entropy panels", async () => {
+    const { records } = parseMetrics(metricsLines(20, 10).join("\n"));
+    const svg = await renderCurves(records, false);
+    assert.ok(svg.includes(`>${CURVE_TITLES.accuracy}</text>`) && svg.includes(`>${CURVE_TITLES.loss}</text>`));
+    assert.ok(!svg.includes(CURVE_TITLES.temperature) && !svg.includes(CURVE_TITLES.entropy));
+  });
+
   it("no records at all: empty panels say so", async () => {
     const svg = await renderCurves([]);
     assert.equal(svg.match(/>no data yet</g)?.length, 4);
