@@ -41,6 +41,12 @@ describe("sparsification ablation", () => {
       assert.ok(x.params.discrete > 0 && x.params.discrete < x.params.oneShot / 2, JSON.stringify(x.params));
       const summary = JSON.parse(readFileSync(path.join(dir, x.run, "summary.json"), "utf8")) as Summary;
       assert.equal(summary.genotype, x.genotype);
+      // Each task's adapted op weights: a mean entropy between one-hot (0) and uniform (ln 7).
+      const e = summary.pruning?.entropy;
+      assert.ok(e, "summary.pruning.entropy");
+      for (const v of [e.normalOps, e.reduceOps]) assert.ok(v >= 0 && v <= Math.log(7) + 1e-9, JSON.stringify(e));
+      assert.ok(e.normalPairs >= 0 && e.reducePairs >= 0, JSON.stringify(e));
+      assert.equal(summary.pruning?.discreteParams.values?.length, 4);
     }
     const md = readFileSync(path.join(dir, "ablation.md"), "utf8");
     assert.equal(md.split("\n").filter((l) => /^\| (darts|anneal-ops|metanas) \|/.test(l)).length, 3);
