@@ -8,10 +8,8 @@
 //     [--preset omniglot-5way-1shot-cpu] [--seeds 1,2,3] [--out runs/baseline-seeds] [-- further search flags]
 //
 // Writes DIR/baseline-seeds.json, DIR/baseline-seeds.md and DIR/figures/baseline-seeds.{svg,png}.
-import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import type { TopLevelSpec } from "vega-lite";
 import { meanAndCi95, meanAndSem } from "../src/evaluation/statistics.js";
 import { writeFigure } from "../src/reports/index.js";
@@ -20,16 +18,7 @@ import { baselineDir } from "../src/runs/baseline.js";
 import type { EvalRecord, TrainRecord } from "../src/runs/format.js";
 import { readMetrics, readSummary, runDirState } from "../src/runs/runDir.js";
 import { writeFileAtomic } from "../src/util/atomicWrite.js";
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const cli = path.join(root, "dist/src/cli/main.js");
-
-function option(name: string, fallback: string): string;
-function option(name: string): string | undefined;
-function option(name: string, fallback?: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
+import { option, runCli } from "./common.js";
 
 const o = {
   out: option("out", "runs/baseline-seeds"),
@@ -57,27 +46,20 @@ interface SeedResult {
   difference: { mean: number; ci95: number };
 }
 
-function runCli(args: string[], log: string): Promise<void> {
-  console.log(`baseline-seeds: ${log}`);
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { stdio: ["ignore", "inherit", "inherit"] });
-    child.on("exit", (code) =>
-      code === 0 ? resolve() : reject(new Error(`baseline-seeds: ${log} exited with ${code}`)),
-    );
-  });
-}
-
 /** The search of one seed and its baseline, each started, resumed or reused. */
 async function runSeed(seed: number, dir: string): Promise<void> {
   const state = runDirState(dir);
-  if (state === "stopped") await runCli(["search", "--resume", dir], `resuming ${dir}`);
+  if (state === "stopped") await runCli(["search", "--resume", dir], `baseline-seeds: resuming ${dir}`);
   else if (state !== "finished") {
     const data = o.dataDir ? ["--data-dir", o.dataDir] : [];
     const args = ["search", "--preset", o.preset, ...data, "--seed", String(seed), "--baseline", "conv4"];
-    await runCli([...args, ...o.extra, "--out", dir], `seed ${seed}: search and its Conv4 baseline in ${dir}`);
+    await runCli(
+      [...args, ...o.extra, "--out", dir],
+      `baseline-seeds: seed ${seed}: search and its Conv4 baseline in ${dir}`,
+    );
   }
   const conv4 = baselineDir(dir);
-  if (runDirState(conv4) === "stopped") await runCli(["train", "--resume", conv4], `resuming ${conv4}`);
+  if (runDirState(conv4) === "stopped") await runCli(["train", "--resume", conv4], `baseline-seeds: resuming ${conv4}`);
 }
 
 function side(dir: string): Side {

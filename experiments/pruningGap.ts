@@ -11,10 +11,8 @@
 //     [--test-steps 50 --test-arch-steps 50] [--test-tasks N]
 //
 // Writes DIR/pruning-gap.json, DIR/pruning-gap.md and DIR/figures/pruning-gap.{svg,png}.
-import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import type { TopLevelSpec } from "vega-lite";
 import { meanAndCi95 } from "../src/evaluation/statistics.js";
 import type { ArchitectureEntropy } from "../src/models/model.js";
@@ -24,16 +22,7 @@ import type { Summary, TrainRecord } from "../src/runs/format.js";
 import { buildConfig } from "../src/runs/presets.js";
 import { readMetrics, readSummary, runDirState } from "../src/runs/runDir.js";
 import { writeFileAtomic } from "../src/util/atomicWrite.js";
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const cli = path.join(root, "dist/src/cli/main.js");
-
-function option(name: string, fallback: string): string;
-function option(name: string): string | undefined;
-function option(name: string, fallback?: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
+import { option, runCli } from "./common.js";
 
 const o = {
   out: option("out", "runs/pruning-gap"),
@@ -63,14 +52,6 @@ interface GapPoint {
   entropy: ArchitectureEntropy | null;
 }
 
-function runCli(args: string[], log: string): Promise<void> {
-  console.log(`pruning-gap: ${log}`);
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { stdio: ["ignore", "inherit", "inherit"] });
-    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`pruning-gap: ${log} exited with ${code}`))));
-  });
-}
-
 /** Brings the search to `epochs` meta-epochs: starts it, resumes it if stopped, or continues a finished one. */
 async function searchTo(run: string, epochs: number): Promise<void> {
   const state = runDirState(run);
@@ -79,7 +60,7 @@ async function searchTo(run: string, epochs: number): Promise<void> {
   if (state === "stopped" || state === "finished") {
     await runCli(
       ["search", "--resume", run, "--epochs", String(epochs), ...nproc],
-      `continuing ${run} to ${epochs} meta-epochs`,
+      `pruning-gap: continuing ${run} to ${epochs} meta-epochs`,
     );
     return;
   }
@@ -87,7 +68,7 @@ async function searchTo(run: string, epochs: number): Promise<void> {
   const args = ["search", "--preset", o.preset, ...data, "--seed", o.seed, "--epochs", String(epochs)];
   const test = ["--test-steps", o.testSteps, "--test-arch-steps", o.testArchSteps];
   if (o.testTasks) test.push("--test-tasks", o.testTasks);
-  await runCli([...args, ...test, ...nproc, "--out", run], `starting ${run} (${epochs} meta-epochs)`);
+  await runCli([...args, ...test, ...nproc, "--out", run], `pruning-gap: starting ${run} (${epochs} meta-epochs)`);
 }
 
 function pointOf(file: string, searchEpochs: number, trainCpuSeconds: number): GapPoint {

@@ -6,16 +6,15 @@
 //   node dist/experiments/study.js experiments/quick-widths.json [--out DIR] [--parallel N]
 //
 // Writes DIR/study.json, DIR/study.md and DIR/figures/study.{svg,png}.
-import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import type { TopLevelSpec } from "vega-lite";
 import { writeFigure } from "../src/reports/index.js";
 import { CHART_FRAME, renderVegaLite } from "../src/reports/vegaRender.js";
 import type { EvalRecord, TrainRecord } from "../src/runs/format.js";
 import { readMetrics, readSummary, runDirState } from "../src/runs/runDir.js";
 import { writeFileAtomic } from "../src/util/atomicWrite.js";
+import { option, runCli } from "./common.js";
 
 interface StudySpec {
   title: string;
@@ -36,14 +35,6 @@ interface RunCurve {
   params: number | null;
 }
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const cli = path.join(root, "dist/src/cli/main.js");
-
-function option(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
 const slug = (name: string) =>
   name
     .replace(/[^a-zA-Z0-9]+/g, "-")
@@ -55,11 +46,7 @@ async function runOne(args: string[], dir: string, log: string): Promise<void> {
   if (state === "finished") return;
   const resume = state === "stopped";
   const full = resume ? [args[0]!, "--resume", dir] : [...args, "--out", dir];
-  console.log(`study: ${resume ? "resuming" : "running"} ${log}`);
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...full, "--json"], { stdio: ["ignore", "ignore", "inherit"] });
-    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${log} exited with ${code}`))));
-  });
+  await runCli([...full, "--json"], `study: ${resume ? "resuming" : "running"} ${log}`, { quiet: true });
 }
 
 function curve(name: string, dir: string): RunCurve {

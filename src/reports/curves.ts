@@ -134,7 +134,12 @@ function colorEncoding(rows: Row[], opts: PanelOptions) {
     field: opts.color ?? "series",
     type: "nominal",
     title: null,
-    legend: { orient: "bottom", columns: 2, labelLimit: 400, ...(opts.dash ? { symbolType: "square", symbolOpacity: 1 } : {}) },
+    legend: {
+      orient: "bottom",
+      columns: 2,
+      labelLimit: 400,
+      ...(opts.dash ? { symbolType: "square", symbolOpacity: 1 } : {}),
+    },
     ...(opts.colors ? { scale: opts.colors } : {}),
   };
 }

@@ -54,7 +54,16 @@ describe("learning curves", () => {
   it("a long run's meta-training lines are averaged in blocks; evaluations stay as they are", () => {
     // 2,000 meta-epochs: blocks of 4, one point each at the block's last meta-epoch.
     const records: MetricsRecord[] = Array.from({ length: 2000 }, (_, i) => train(i + 1, (i + 1) / 2000));
-    records.push({ kind: "eval", epoch: 2000, split: "test", accuracy: 0.9, ci95: 0.01, tasks: 100, loss: 0.3, elapsed: 1 });
+    records.push({
+      kind: "eval",
+      epoch: 2000,
+      split: "test",
+      accuracy: 0.9,
+      ci95: 0.01,
+      tasks: 100,
+      loss: 0.3,
+      elapsed: 1,
+    });
     const rows = curveRows(records);
     const trainRows = rows.accuracy.filter((r) => r.series.startsWith("meta-train"));
     assert.equal(trainRows.length, 500);

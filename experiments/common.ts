@@ -1,0 +1,26 @@
+// What the experiment scripts share: their command-line options, and running the metanas CLI as a
+// child process (each run in a process of its own, as a user would start it).
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const cli = path.join(root, "dist/src/cli/main.js");
+
+/** --name VALUE from the command line, or the fallback. */
+export function option(name: string, fallback: string): string;
+export function option(name: string): string | undefined;
+export function option(name: string, fallback?: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+}
+
+/** Runs `metanas ARGS` (its output shown, or not with quiet); rejects naming `log` when it fails. */
+export function runCli(args: string[], log: string, o: { quiet?: boolean } = {}): Promise<void> {
+  console.log(log);
+  return new Promise((resolve, reject) => {
+    const stdout = o.quiet ? "ignore" : "inherit";
+    const child = spawn(process.execPath, [cli, ...args], { stdio: ["ignore", stdout, "inherit"] });
+    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${log}: exited with ${code}`))));
+  });
+}
