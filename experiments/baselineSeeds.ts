@@ -18,7 +18,7 @@ import { baselineDir } from "../src/runs/baseline.js";
 import type { EvalRecord, TrainRecord } from "../src/runs/format.js";
 import { readMetrics, readSummary, runDirState } from "../src/runs/runDir.js";
 import { writeFileAtomic } from "../src/util/atomicWrite.js";
-import { option, runCli } from "./common.js";
+import { option, runCli, runScript } from "./common.js";
 
 const o = {
   out: option("out", "runs/baseline-seeds"),
@@ -136,14 +136,16 @@ function chart(results: SeedResult[]): TopLevelSpec {
   } as TopLevelSpec;
 }
 
-mkdirSync(o.out, { recursive: true });
-const results: SeedResult[] = [];
-for (const seed of o.seeds) {
-  const dir = path.join(o.out, `seed-${seed}`);
-  await runSeed(seed, dir);
-  results.push(seedResult(seed, dir));
-}
-writeFileAtomic(path.join(o.out, "baseline-seeds.json"), `${JSON.stringify({ settings: o, results }, null, 2)}\n`);
-writeFileAtomic(path.join(o.out, "baseline-seeds.md"), markdown(results));
-await writeFigure(path.join(o.out, "figures"), "baseline-seeds", await renderVegaLite(chart(results)));
-console.log(readFileSync(path.join(o.out, "baseline-seeds.md"), "utf8"));
+runScript(async () => {
+  mkdirSync(o.out, { recursive: true });
+  const results: SeedResult[] = [];
+  for (const seed of o.seeds) {
+    const dir = path.join(o.out, `seed-${seed}`);
+    await runSeed(seed, dir);
+    results.push(seedResult(seed, dir));
+  }
+  writeFileAtomic(path.join(o.out, "baseline-seeds.json"), `${JSON.stringify({ settings: o, results }, null, 2)}\n`);
+  writeFileAtomic(path.join(o.out, "baseline-seeds.md"), markdown(results));
+  await writeFigure(path.join(o.out, "figures"), "baseline-seeds", await renderVegaLite(chart(results)));
+  console.log(readFileSync(path.join(o.out, "baseline-seeds.md"), "utf8"));
+});

@@ -24,3 +24,11 @@ export function runCli(args: string[], log: string, o: { quiet?: boolean } = {})
     child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${log}: exited with ${code}`))));
   });
 }
+
+/** Runs a script's main function; an error ends it with its one-line message, not a stack trace. */
+export function runScript(main: () => Promise<void>): void {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : String(err));
+    process.exitCode = 1;
+  });
+}

@@ -8,7 +8,9 @@
 //
 //   node dist/experiments/pruningGap.js --data-dir ../shared/data/omniglot [--out runs/pruning-gap]
 //     [--preset omniglot-5way-1shot-cpu] [--seed 7] [--points 200,800,3200] [--nproc N]
-//     [--test-steps 50 --test-arch-steps 50] [--test-tasks N]
+//     [--test-steps 50 --test-arch-steps 50] [--test-tasks N] [--test-t-mins 0.02,0.005]
+// --test-t-mins meta-tests each point again with those final temperatures (metanas eval), before
+// the search goes on.
 //
 // Writes DIR/pruning-gap.json, DIR/pruning-gap.md and DIR/figures/pruning-gap.{svg,png}.
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
@@ -22,7 +24,7 @@ import type { Summary, TrainRecord } from "../src/runs/format.js";
 import { buildConfig } from "../src/runs/presets.js";
 import { readMetrics, readSummary, runDirState } from "../src/runs/runDir.js";
 import { writeFileAtomic } from "../src/util/atomicWrite.js";
-import { option, runCli } from "./common.js";
+import { option, runCli, runScript } from "./common.js";
 
 const o = {
   out: option("out", "runs/pruning-gap"),
@@ -34,11 +36,15 @@ const o = {
   testSteps: option("test-steps", "50"),
   testArchSteps: option("test-arch-steps", "50"),
   testTasks: option("test-tasks"),
+  /** Further meta-test temperatures to meta-test each point with again (`metanas eval --test-t-min`). */
+  testTMins: (option("test-t-mins") ?? "").split(",").filter(Boolean).map(Number),
 };
 
 /** One point of the curve: the search after `searchEpochs` search meta-epochs (after the warm-up). */
 interface GapPoint {
   searchEpochs: number;
+  /** The meta-test's final temperature: the run's own, or one of --test-t-mins. */
+  testTMin: number;
   epochs: number;
   /** Meta-training CPU seconds up to this point (all ranks' share of rank 0's records). */
   trainCpuSeconds: number;
@@ -71,13 +77,14 @@ async function searchTo(run: string, epochs: number): Promise<void> {
   await runCli([...args, ...test, ...nproc, "--out", run], `pruning-gap: starting ${run} (${epochs} meta-epochs)`);
 }
 
-function pointOf(file: string, searchEpochs: number, trainCpuSeconds: number): GapPoint {
+function pointOf(file: string, searchEpochs: number, testTMin: number, trainCpuSeconds: number): GapPoint {
   const s = JSON.parse(readFileSync(file, "utf8")) as Summary;
   const p = s.pruning;
   if (!p) throw new Error(`${file} has no pruning measurement: the search must be a MetaNAS search of this version`);
   const interval = (values: number[]) => meanAndCi95(values);
   return {
     searchEpochs,
+    testTMin,
     epochs: s.epochs,
     trainCpuSeconds,
     tasks: s.tasks,
@@ -107,15 +114,16 @@ function markdown(points: GapPoint[], warmup: number): string {
     `${v.mean >= 0 ? "+" : ""}${(100 * v.mean).toFixed(1)} ± ${(100 * v.ci95).toFixed(1)}`;
   const int = (v: number) => Math.round(v).toLocaleString("en-US");
   const head =
-    "| search meta-epochs | meta-training CPU | tasks | one-shot | discrete | change (points) | weights: whole / forward-pruned / discrete (medians) | op entropy, normal / reduce |";
+    "| search meta-epochs | meta-training CPU | meta-test final T | tasks | one-shot | discrete | change (points) | weights: whole / forward-pruned / discrete (medians) | op entropy, normal / reduce |";
   const rows = points.map(
     (p) =>
-      `| ${p.searchEpochs} (+${warmup} warm-up) | ${(p.trainCpuSeconds / 3600).toFixed(2)} h | ${p.tasks} | ${pct(p.oneShot)} | ${pct(p.discrete)} | ${pts(p.change)} | ${int(p.params.whole)} / ${int(p.params.forwardPrunedMedian)} / ${int(p.params.discreteMedian)} | ${p.entropy ? `${p.entropy.normalOps.toFixed(3)} / ${p.entropy.reduceOps.toFixed(3)}` : "n/a"} |`,
+      `| ${p.searchEpochs} (+${warmup} warm-up) | ${(p.trainCpuSeconds / 3600).toFixed(2)} h | ${p.testTMin} | ${p.tasks} | ${pct(p.oneShot)} | ${pct(p.discrete)} | ${pts(p.change)} | ${int(p.params.whole)} / ${int(p.params.forwardPrunedMedian)} / ${int(p.params.discreteMedian)} | ${p.entropy ? `${p.entropy.normalOps.toFixed(3)} / ${p.entropy.reduceOps.toFixed(3)}` : "n/a"} |`,
   );
-  return `# Pruning to the genotype against the search budget\n\nPreset \`${o.preset}\`, seed ${o.seed}, meta-tested with ${o.testSteps} + ${o.testArchSteps} steps.\n\n${head}\n|---|---|---|---|---|---|---|---|\n${rows.join("\n")}\n`;
+  return `# Pruning to the genotype against the search budget\n\nPreset \`${o.preset}\`, seed ${o.seed}, meta-tested with ${o.testSteps} + ${o.testArchSteps} steps.\n\n${head}\n|---|---|---|---|---|---|---|---|---|\n${rows.join("\n")}\n`;
 }
 
-function chart(points: GapPoint[]): TopLevelSpec {
+function chart(all: GapPoint[]): TopLevelSpec {
+  const points = all.filter((p) => p.testTMin === ownTMin);
   const values = points.flatMap((p) =>
     (
       [
@@ -134,7 +142,11 @@ function chart(points: GapPoint[]): TopLevelSpec {
   const color = { field: "network", type: "nominal", title: null, legend: { orient: "bottom", labelLimit: 300 } };
   return {
     ...CHART_FRAME,
-    title: { text: "Accuracy before and after pruning, by search budget", fontSize: 14, anchor: "start" },
+    title: {
+      text: `Accuracy before and after pruning, by search budget (final T ${ownTMin})`,
+      fontSize: 14,
+      anchor: "start",
+    },
     width: 380,
     height: 240,
     data: { values },
@@ -149,20 +161,48 @@ function chart(points: GapPoint[]): TopLevelSpec {
   } as TopLevelSpec;
 }
 
-const warmup = buildConfig(o.preset, {}, {}).warmup;
-const run = path.join(o.out, "search");
-mkdirSync(o.out, { recursive: true });
-const points: GapPoint[] = [];
-for (const searchEpochs of [...o.points].sort((a, b) => a - b)) {
-  const file = path.join(o.out, `at-${searchEpochs}.json`);
-  const epochs = warmup + searchEpochs;
-  if (!existsSync(file)) {
-    await searchTo(run, epochs);
-    copyFileSync(path.join(run, "summary.json"), file);
+/** The point's meta-test again at each further temperature (before the search goes on). */
+async function otherTemperatures(searchEpochs: number, epochs: number): Promise<GapPoint[]> {
+  const out: GapPoint[] = [];
+  for (const t of o.testTMins) {
+    const file = path.join(o.out, `at-${searchEpochs}-t-min-${t}.json`);
+    if (!existsSync(file)) {
+      if (runDirState(run) !== "finished" || readSummary(run).epochs !== epochs)
+        throw new Error(
+          `pruning-gap: ${run} has gone past ${epochs} meta-epochs, so final T ${t} can no longer be added at that point: use another --out, or leave ${t} out of --test-t-mins`,
+        );
+      const args = ["eval", run, "--test-t-min", String(t), ...(o.dataDir ? ["--data-dir", o.dataDir] : [])];
+      await runCli(args, `pruning-gap: meta-testing ${run} at ${epochs} meta-epochs with final T ${t}`);
+      copyFileSync(path.join(run, "evaluation.json"), file);
+    }
+    out.push(pointOf(file, searchEpochs, t, trainCpuUpTo(run, epochs)));
   }
-  points.push(pointOf(file, searchEpochs, trainCpuUpTo(run, epochs)));
+  return out;
 }
-writeFileAtomic(path.join(o.out, "pruning-gap.json"), `${JSON.stringify({ settings: o, warmup, points }, null, 2)}\n`);
-writeFileAtomic(path.join(o.out, "pruning-gap.md"), markdown(points, warmup));
-await writeFigure(path.join(o.out, "figures"), "pruning-gap", await renderVegaLite(chart(points)));
-console.log(readFileSync(path.join(o.out, "pruning-gap.md"), "utf8"));
+
+const base = buildConfig(o.preset, {}, {});
+const warmup = base.warmup;
+const ownTMin = base.testTMin;
+const run = path.join(o.out, "search");
+
+runScript(async () => {
+  mkdirSync(o.out, { recursive: true });
+  const points: GapPoint[] = [];
+  for (const searchEpochs of [...o.points].sort((a, b) => a - b)) {
+    const file = path.join(o.out, `at-${searchEpochs}.json`);
+    const epochs = warmup + searchEpochs;
+    if (!existsSync(file)) {
+      await searchTo(run, epochs);
+      copyFileSync(path.join(run, "summary.json"), file);
+    }
+    points.push(pointOf(file, searchEpochs, ownTMin, trainCpuUpTo(run, epochs)));
+    points.push(...(await otherTemperatures(searchEpochs, epochs)));
+  }
+  writeFileAtomic(
+    path.join(o.out, "pruning-gap.json"),
+    `${JSON.stringify({ settings: o, warmup, points }, null, 2)}\n`,
+  );
+  writeFileAtomic(path.join(o.out, "pruning-gap.md"), markdown(points, warmup));
+  await writeFigure(path.join(o.out, "figures"), "pruning-gap", await renderVegaLite(chart(points)));
+  console.log(readFileSync(path.join(o.out, "pruning-gap.md"), "utf8"));
+});
