@@ -11,7 +11,7 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { TopLevelSpec } from "vega-lite";
-import { meanAndCi95, meanAndSem } from "../src/evaluation/statistics.js";
+import { meanAndSem, pairedDifference } from "../src/evaluation/statistics.js";
 import { writeFigure } from "../src/reports/index.js";
 import { CHART_FRAME, renderVegaLite } from "../src/reports/vegaRender.js";
 import { baselineDir } from "../src/runs/baseline.js";
@@ -85,7 +85,7 @@ function seedResult(seed: number, dir: string): SeedResult {
     seed,
     search: side(dir),
     conv4: side(baselineDir(dir)),
-    difference: meanAndCi95(a.map((v, i) => v - b[i]!)),
+    difference: pairedDifference(a, b),
   };
 }
 

@@ -16,7 +16,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { TopLevelSpec } from "vega-lite";
-import { meanAndCi95 } from "../src/evaluation/statistics.js";
+import { meanAndCi95, pairedDifference } from "../src/evaluation/statistics.js";
 import type { ArchitectureEntropy } from "../src/models/model.js";
 import { writeFigure } from "../src/reports/index.js";
 import { CHART_FRAME, renderVegaLite } from "../src/reports/vegaRender.js";
@@ -91,7 +91,7 @@ function pointOf(file: string, searchEpochs: number, testTMin: number, trainCpuS
     accuracy: s.accuracy,
     oneShot: interval(p.oneShot.values),
     discrete: interval(p.discrete.values),
-    change: interval(p.discrete.values.map((d, i) => d - p.oneShot.values[i]!)),
+    change: pairedDifference(p.discrete.values, p.oneShot.values),
     params: {
       whole: s.params.total,
       forwardPrunedMedian: s.perTaskParams.median,

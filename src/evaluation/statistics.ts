@@ -9,6 +9,11 @@ export function meanAndCi95(values: readonly number[]): { mean: number; ci95: nu
   return { mean, ci95: (1.96 * Math.sqrt(variance)) / Math.sqrt(n) };
 }
 
+/** The paired difference a − b over the same tasks (a[i] against b[i]), as mean and 95% half-width. */
+export function pairedDifference(a: readonly number[], b: readonly number[]): { mean: number; ci95: number } {
+  return meanAndCi95(a.map((v, i) => v - (b[i] ?? Number.NaN)));
+}
+
 export function distribution(values: readonly number[]): { min: number; median: number; max: number; mean: number } {
   const sorted = [...values].sort((a, b) => a - b);
   const n = sorted.length;

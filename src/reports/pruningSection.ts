@@ -2,7 +2,7 @@
 // search, the adapted one-shot network against the discrete network of each task's genotype on the
 // same weights (accuracy, the paired change per task), the sizes, and how decided the adapted
 // architecture weights are (their entropy at the final temperature).
-import { meanAndCi95 } from "../evaluation/statistics.js";
+import { pairedDifference } from "../evaluation/statistics.js";
 import { NUM_OPS } from "../searchspace/primitives.js";
 import { escapeHtml } from "./escape.js";
 import { fmt, fmtAcc, fmtInt, row } from "./htmlParts.js";
@@ -26,7 +26,7 @@ const measured = (groups: PruningGroup[]): Measured[] =>
 
 /** Discrete minus one-shot accuracy, per task, as mean and 95% half-width. */
 export function pruningChange(p: NonNullable<Summary["pruning"]>): { mean: number; ci95: number } {
-  return meanAndCi95(p.discrete.values.map((d, i) => d - (p.oneShot.values[i] ?? Number.NaN)));
+  return pairedDifference(p.discrete.values, p.oneShot.values);
 }
 
 const points = (v: { mean: number; ci95: number }) =>

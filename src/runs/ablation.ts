@@ -5,7 +5,7 @@
 // ablation's folder, so a stopped ablation resumes where it stopped.
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
-import { meanAndCi95 } from "../evaluation/statistics.js";
+import { meanAndCi95, pairedDifference } from "../evaluation/statistics.js";
 import { STRATEGIES, type Strategy } from "../sparsification/strategy.js";
 import { writeFileAtomic } from "../util/atomicWrite.js";
 import { type ProgressReporter, silentReporter } from "../util/progress.js";
@@ -118,7 +118,7 @@ function row(strategy: Strategy, summary: Summary, run: string): AblationRow {
   if (!p) throw new Error(`the ${strategy} run's summary has no pruning measurement (rerun it with this version)`);
   const oneShot = p.oneShot.values;
   const discrete = p.discrete.values;
-  const change = meanAndCi95(discrete.map((d, i) => d - oneShot[i]!));
+  const change = pairedDifference(discrete, oneShot);
   const interval = (v: number[]) => {
     const { mean, ci95 } = meanAndCi95(v);
     return { mean, ci95 };

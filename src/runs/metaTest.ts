@@ -66,12 +66,12 @@ function pruningSummary(p: PruningResult[]): NonNullable<Summary["pruning"]> {
     oneShot: side(p.map((r) => r.oneShot)),
     discrete: side(p.map((r) => r.discrete)),
     discreteParams: { ...distribution(discreteParams), values: discreteParams },
-    ...(entropies.length ? { entropy: meanEntropy(entropies) } : {}),
+    ...(entropies.length ? { entropy: meanOverTasks(entropies) } : {}),
   };
 }
 
 /** The mean of each entropy over the tasks. */
-function meanEntropy(es: ArchitectureEntropy[]): ArchitectureEntropy {
+function meanOverTasks(es: ArchitectureEntropy[]): ArchitectureEntropy {
   const mean = (k: keyof ArchitectureEntropy) => es.reduce((a, e) => a + e[k], 0) / es.length;
   return {
     normalOps: mean("normalOps"),
