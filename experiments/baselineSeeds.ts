@@ -1,11 +1,13 @@
-// A search against its REPTILE-configured Conv4 baseline (--baseline conv4, budget: the search's
-// own meta-training CPU time) over several seeds: per seed both meta-test accuracies, their paired
-// per-task difference on the same test tasks, and both runs' meta-training CPU; over the seeds the
-// mean difference ± SEM; and both runs' validation curves by meta-training CPU time. Every run is an
-// ordinary run directory under DIR/seed-N; rerunning the command continues a stopped one.
+// A search (or, with --command train, a fixed network such as a found cell scaled up) against its
+// REPTILE-configured Conv4 baseline (--baseline conv4, budget: the run's own meta-training CPU time)
+// over several seeds: per seed both meta-test accuracies, their paired per-task difference on the
+// same test tasks, and both runs' meta-training CPU; over the seeds the mean difference ± SEM; and
+// both runs' validation curves by meta-training CPU time. Every run is an ordinary run directory
+// under DIR/seed-N; rerunning the command continues a stopped one.
 //
 //   node dist/experiments/baselineSeeds.js --data-dir ../shared/data/omniglot
-//     [--preset omniglot-5way-1shot-cpu] [--seeds 1,2,3] [--out runs/baseline-seeds] [-- further search flags]
+//     [--preset omniglot-5way-1shot-cpu] [--seeds 1,2,3] [--out runs/baseline-seeds]
+//     [--command search|train] [--label NAME] [-- further flags of that command]
 //
 // Writes DIR/baseline-seeds.json, DIR/baseline-seeds.md and DIR/figures/baseline-seeds.{svg,png}.
 import { mkdirSync, readFileSync } from "node:fs";
@@ -25,6 +27,8 @@ const o = {
   preset: option("preset", "omniglot-5way-1shot-cpu"),
   dataDir: option("data-dir"),
   seeds: option("seeds", "1,2,3").split(",").map(Number),
+  command: option("command", "search"),
+  label: option("label", "search"),
   extra: process.argv.includes("--") ? process.argv.slice(process.argv.indexOf("--") + 1) : [],
 };
 
@@ -40,22 +44,23 @@ interface Side {
 
 interface SeedResult {
   seed: number;
-  search: Side;
+  /** The search, or the --command train network. */
+  run: Side;
   conv4: Side;
-  /** Search minus Conv4, per test task (the same tasks), mean and 95% half-width. */
+  /** The run minus Conv4, per test task (the same tasks), mean and 95% half-width. */
   difference: { mean: number; ci95: number };
 }
 
-/** The search of one seed and its baseline, each started, resumed or reused. */
+/** The run of one seed and its baseline, each started, resumed or reused. */
 async function runSeed(seed: number, dir: string): Promise<void> {
   const state = runDirState(dir);
-  if (state === "stopped") await runCli(["search", "--resume", dir], `baseline-seeds: resuming ${dir}`);
+  if (state === "stopped") await runCli([o.command, "--resume", dir], `baseline-seeds: resuming ${dir}`);
   else if (state !== "finished") {
     const data = o.dataDir ? ["--data-dir", o.dataDir] : [];
-    const args = ["search", "--preset", o.preset, ...data, "--seed", String(seed), "--baseline", "conv4"];
+    const args = [o.command, "--preset", o.preset, ...data, "--seed", String(seed), "--baseline", "conv4"];
     await runCli(
       [...args, ...o.extra, "--out", dir],
-      `baseline-seeds: seed ${seed}: search and its Conv4 baseline in ${dir}`,
+      `baseline-seeds: seed ${seed}: ${o.label} and its Conv4 baseline in ${dir}`,
     );
   }
   const conv4 = baselineDir(dir);
@@ -83,7 +88,7 @@ function seedResult(seed: number, dir: string): SeedResult {
   if (a.length === 0 || a.length !== b.length) throw new Error(`${dir}: the two runs' per-task accuracies do not pair`);
   return {
     seed,
-    search: side(dir),
+    run: side(dir),
     conv4: side(baselineDir(dir)),
     difference: pairedDifference(a, b),
   };
@@ -94,19 +99,19 @@ function markdown(results: SeedResult[]): string {
   const pts = (v: number, ci: number) => `${v >= 0 ? "+" : ""}${(100 * v).toFixed(1)} ± ${(100 * ci).toFixed(1)}`;
   const rows = results.map(
     (r) =>
-      `| ${r.seed} | ${pct(r.search.accuracy, r.search.ci95)} | ${pct(r.conv4.accuracy, r.conv4.ci95)} | ${pts(r.difference.mean, r.difference.ci95)} | ${r.search.trainCpuSeconds.toFixed(0)} s / ${r.conv4.trainCpuSeconds.toFixed(0)} s | ${r.search.epochs} / ${r.conv4.epochs} |`,
+      `| ${r.seed} | ${pct(r.run.accuracy, r.run.ci95)} | ${pct(r.conv4.accuracy, r.conv4.ci95)} | ${pts(r.difference.mean, r.difference.ci95)} | ${r.run.trainCpuSeconds.toFixed(0)} s / ${r.conv4.trainCpuSeconds.toFixed(0)} s | ${r.run.epochs} / ${r.conv4.epochs} |`,
   );
   const d = meanAndSem(results.map((r) => r.difference.mean));
   return [
-    `# ${o.preset}: search against REPTILE-configured Conv4 at equal meta-training CPU`,
+    `# ${o.preset}: ${o.label} against REPTILE-configured Conv4 at equal meta-training CPU`,
     "",
-    `${results[0]?.search.tasks ?? 0} test tasks per seed, the same for both runs. Difference: search minus Conv4 per task, mean ± 95% interval.`,
+    `${results[0]?.run.tasks ?? 0} test tasks per seed, the same for both runs. Difference: ${o.label} minus Conv4 per task, mean ± 95% interval.`,
     "",
-    "| seed | search | Conv4 (REPTILE) | difference (points) | meta-training CPU: search / Conv4 | meta-epochs: search / Conv4 |",
+    `| seed | ${o.label} | Conv4 (REPTILE) | difference (points) | meta-training CPU: ${o.label} / Conv4 | meta-epochs: ${o.label} / Conv4 |`,
     "|---|---|---|---|---|---|",
     ...rows,
     "",
-    `Over ${results.length} seeds: search minus Conv4 ${pts(d.mean, d.sem)} points (mean ± SEM of the per-seed differences).`,
+    `Over ${results.length} seeds: ${o.label} minus Conv4 ${pts(d.mean, d.sem)} points (mean ± SEM of the per-seed differences).`,
     "",
   ].join("\n");
 }
@@ -115,7 +120,7 @@ function chart(results: SeedResult[]): TopLevelSpec {
   const values = results.flatMap((r) =>
     (
       [
-        ["search", r.search],
+        [o.label, r.run],
         ["Conv4 (REPTILE)", r.conv4],
       ] as const
     ).flatMap(([run, s]) => s.curve.map((p) => ({ run, seed: `seed ${r.seed}`, ...p }))),
@@ -137,6 +142,8 @@ function chart(results: SeedResult[]): TopLevelSpec {
 }
 
 runScript(async () => {
+  if (o.command !== "search" && o.command !== "train")
+    throw new Error(`baseline-seeds: --command ${o.command} is not a command that meta-trains: use search or train`);
   mkdirSync(o.out, { recursive: true });
   const results: SeedResult[] = [];
   for (const seed of o.seeds) {

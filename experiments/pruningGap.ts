@@ -58,6 +58,9 @@ interface GapPoint {
   entropy: ArchitectureEntropy | null;
 }
 
+// The points measure pruning, not the search against Conv4: no baseline after each (the CPU preset asks for one).
+const NO_BASELINE = ["--baseline", "none"];
+
 /** Brings the search to `epochs` meta-epochs: starts it, resumes it if stopped, or continues a finished one. */
 async function searchTo(run: string, epochs: number): Promise<void> {
   const state = runDirState(run);
@@ -65,13 +68,13 @@ async function searchTo(run: string, epochs: number): Promise<void> {
   if (state === "finished" && readSummary(run).epochs === epochs) return;
   if (state === "stopped" || state === "finished") {
     await runCli(
-      ["search", "--resume", run, "--epochs", String(epochs), ...nproc],
+      ["search", "--resume", run, "--epochs", String(epochs), ...NO_BASELINE, ...nproc],
       `pruning-gap: continuing ${run} to ${epochs} meta-epochs`,
     );
     return;
   }
   const data = o.dataDir ? ["--data-dir", o.dataDir] : [];
-  const args = ["search", "--preset", o.preset, ...data, "--seed", o.seed, "--epochs", String(epochs)];
+  const args = ["search", "--preset", o.preset, ...data, "--seed", o.seed, "--epochs", String(epochs), ...NO_BASELINE];
   const test = ["--test-steps", o.testSteps, "--test-arch-steps", o.testArchSteps];
   if (o.testTasks) test.push("--test-tasks", o.testTasks);
   await runCli([...args, ...test, ...nproc, "--out", run], `pruning-gap: starting ${run} (${epochs} meta-epochs)`);

@@ -117,6 +117,12 @@ async function report(dir: string): Promise<void> {
  */
 async function baselineAfter(r: TrainingResult, reporter: ProgressReporter): Promise<BaselineResult | null> {
   if (!r.summary || r.config.baseline === "none") return null;
+  if (r.stopRequested) {
+    reporter.log(
+      `asked to stop: the Conv4 baseline was not started; add it later with metanas ${r.config.model === "metanas" ? "search" : "train"} --resume ${r.dir} (the meta-test runs again first)`,
+    );
+    return null;
+  }
   const b = await runBaseline(r.dir, r.config, { reporter, handleSignals: true, afterRun: report });
   await report(r.dir);
   return b;

@@ -100,7 +100,10 @@ function colors(runs: ChartRun[]) {
   return { domain: runs.map((r) => r.label), range: runs.map((r) => r.color) };
 }
 
-/** The overlaid learning curves: accuracy by meta-epoch and by time, loss, temperature, entropy. */
+/**
+ * The overlaid learning curves: accuracy by meta-epoch and by time, loss, and, when a run searches
+ * an architecture, temperature and entropy (panels without any line would render at no size).
+ */
 export function compareCurvesSpec(runs: ChartRun[]): TopLevelSpec {
   const rows = compareRows(runs);
   const records = runs.flatMap((r) => r.records);
@@ -122,14 +125,18 @@ export function compareCurvesSpec(runs: ChartRun[]): TopLevelSpec {
         ...common,
         dashes: dashes(present(rows.loss)),
       }),
-      panel(COMPARE_TITLES.temperature, "T", rows.temperature, epochs, null, {
-        ...common,
-        dashes: dashes(present(rows.temperature)),
-      }),
-      panel(COMPARE_TITLES.entropy, "entropy (nats)", rows.entropy, epochs, null, {
-        ...common,
-        dashes: dashes(present(rows.entropy)),
-      }),
+      ...(runs.some((r) => r.searchesArchitecture)
+        ? [
+            panel(COMPARE_TITLES.temperature, "T", rows.temperature, epochs, null, {
+              ...common,
+              dashes: dashes(present(rows.temperature)),
+            }),
+            panel(COMPARE_TITLES.entropy, "entropy (nats)", rows.entropy, epochs, null, {
+              ...common,
+              dashes: dashes(present(rows.entropy)),
+            }),
+          ]
+        : []),
     ],
     columns: 2,
     spacing: { row: 24, column: 36 },

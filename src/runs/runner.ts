@@ -52,6 +52,8 @@ export interface TrainingResult {
   summary: Summary | null;
   /** The saved configuration with this invocation's changes (--resume may change some settings). */
   config: RunConfig;
+  /** A stop signal arrived, perhaps during the final meta-test (which then finished): start nothing more. */
+  stopRequested: boolean;
 }
 
 /** One process's part of a run while it meta-trains. */
@@ -79,7 +81,7 @@ function stopSignals(o: RunOptions, reporter: ProgressReporter, dir: string) {
     requested = true;
     process.exitCode = 130;
     reporter.log(
-      `${sig}: finishing this meta-epoch, writing a checkpoint, then stopping (${sig} again to stop at once)`,
+      `${sig}: finishing this meta-epoch (or the meta-test under way), writing a checkpoint, then stopping (${sig} again to stop at once)`,
     );
   };
   const handlers = { SIGINT: () => onSignal("SIGINT"), SIGTERM: () => onSignal("SIGTERM") };
@@ -278,7 +280,7 @@ async function trainAmongRanks(dir: string, start: RunStart, ranks: Ranks, o: Ru
     let summary: Summary | null = null;
     if (finished && !o.skipFinalTest) summary = await finalTest(started);
     else await ranks.group?.barrier("the end of the run");
-    return { dir, summary, config: run.c };
+    return { dir, summary, config: run.c, stopRequested: stop.requested() };
   } finally {
     stop.dispose();
     if (run) closeSession(run.session);
@@ -295,7 +297,7 @@ export async function runOrResume(
   o: RunOptions & { overrides?: Partial<RunConfig> } = {},
 ): Promise<TrainingResult & { state: ReturnType<typeof runDirState> }> {
   const state = runDirState(dir);
-  if (state === "finished") return { dir, summary: readSummary(dir), config, state };
+  if (state === "finished") return { dir, summary: readSummary(dir), config, state, stopRequested: false };
   const start: RunStart = state === "stopped" ? { resume: true, overrides: o.overrides } : { config };
   return { ...(await runTraining(dir, start, { ...o, launch: null })), state };
 }

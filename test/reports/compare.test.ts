@@ -135,6 +135,18 @@ describe("compare page", () => {
     assert.deepEqual([...new Set(rows.entropy.map((x) => x.series))], ["ops", "input pairs"]);
   });
 
+  it("two fixed networks (a found cell and its Conv4 baseline) compare without temperature or entropy panels", async () => {
+    const cell = writeFixtureRun(join(root, "fixed-run"), { epochs: 40, config: { model: "fixed", channels: 32 } });
+    const r = await writeComparison([cell, conv4], join(root, "cmp-fixed"));
+    const curves = readFileSync(join(root, "cmp-fixed", "figures", "curves.svg"), "utf8");
+    assert.ok(!curves.includes("Infinity"), "the curves figure has a finite size");
+    assert.ok(!curves.includes(COMPARE_TITLES.temperature) && !curves.includes(COMPARE_TITLES.entropy));
+    assert.ok(curves.includes(COMPARE_TITLES.accuracy));
+    const png = await sharp(join(root, "cmp-fixed", "figures", "curves.png")).metadata();
+    assert.ok((png.width ?? 0) > 100 && (png.height ?? 0) > 100);
+    assert.ok(existsSync(r.html));
+  });
+
   it("a run still going is compared with what it holds, and says what is missing", async () => {
     const out = join(root, "cmp-going");
     const r = await writeComparison([search, going], out);

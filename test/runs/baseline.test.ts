@@ -3,7 +3,7 @@
 // RUN_DIR/baseline-comparison/compare.html and in the run's report; its budget in meta-iterations or
 // the run's CPU time, recorded; resumable; and run directories from before the setting still load.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -193,6 +193,29 @@ describe("--baseline conv4", () => {
     assert.deepEqual(timeless(readSummary(path.join(dir, "baseline-conv4"))), timeless(first.baseline));
     assert.equal(last.baseline.accuracy, first.baseline.accuracy);
     assert.ok(existsSync(path.join(dir, "baseline-comparison", "compare.html")));
+  });
+
+  it("a stop signal during the search's meta-test lets the meta-test finish and starts no baseline", async () => {
+    const dir = path.join(tmp, "stopped-in-test");
+    const args = ["search", ...tinyFlags, "--test-tasks", "200", "--baseline", "conv4", "--out", dir];
+    const child = spawn(process.execPath, [cli, ...args], { cwd: tmp, stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    let stdout = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    const inTest = new Promise<void>((resolve) =>
+      child.stderr.on("data", (d) => {
+        stderr += d;
+        if (/meta-test \d+\/200/.test(stderr)) resolve();
+      }),
+    );
+    await inTest;
+    child.kill("SIGINT");
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    assert.equal(code, 130, stderr);
+    assert.equal(readSummary(dir).tasks, 200, "the meta-test under way finished");
+    assert.ok(!existsSync(path.join(dir, "baseline-conv4")), "no baseline was started");
+    assert.match(stderr, /asked to stop: the Conv4 baseline was not started; add it later with metanas search --resume/);
+    assert.match(stdout, /few-shot accuracy/);
   });
 
   it("a run directory from before the setting (config.json without baseline) loads and resumes without one", async () => {
