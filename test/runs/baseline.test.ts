@@ -214,7 +214,10 @@ describe("--baseline conv4", () => {
     assert.equal(code, 130, stderr);
     assert.equal(readSummary(dir).tasks, 200, "the meta-test under way finished");
     assert.ok(!existsSync(path.join(dir, "baseline-conv4")), "no baseline was started");
-    assert.match(stderr, /asked to stop: the Conv4 baseline was not started; add it later with metanas search --resume/);
+    assert.match(
+      stderr,
+      /asked to stop: the Conv4 baseline was not started; add it later with metanas search --resume/,
+    );
     assert.match(stdout, /few-shot accuracy/);
   });
 
