@@ -111,7 +111,9 @@ function markdown(results: SeedResult[]): string {
     "|---|---|---|---|---|---|",
     ...rows,
     "",
-    `Over ${results.length} seeds: ${o.label} minus Conv4 ${pts(d.mean, d.sem)} points (mean ± SEM of the per-seed differences).`,
+    results.length > 1
+      ? `Over ${results.length} seeds: ${o.label} minus Conv4 ${pts(d.mean, d.sem)} points (mean ± SEM of the per-seed differences).`
+      : "One seed: no spread over seeds yet.",
     "",
   ].join("\n");
 }
@@ -134,7 +136,13 @@ function chart(results: SeedResult[]): TopLevelSpec {
     mark: { type: "line", point: { size: 16 } },
     encoding: {
       x: { field: "cpuSeconds", type: "quantitative", title: "meta-training CPU seconds" },
-      y: { field: "accuracy", type: "quantitative", title: "validation accuracy", axis: { format: "%" } },
+      y: {
+        field: "accuracy",
+        type: "quantitative",
+        title: "validation accuracy",
+        axis: { format: "%" },
+        scale: { zero: false },
+      },
       color: { field: "run", type: "nominal", title: null, legend: { orient: "bottom" } },
       strokeDash: { field: "seed", type: "nominal", title: null, legend: { orient: "bottom" } },
     },
