@@ -10,7 +10,9 @@
 //     [--preset omniglot-5way-1shot-cpu] [--seed 7] [--points 200,800,3200] [--nproc N]
 //     [--test-steps 50 --test-arch-steps 50] [--test-tasks N] [--test-t-mins 0.02,0.005]
 // --test-t-mins meta-tests each point again with those final temperatures (metanas eval), before
-// the search goes on.
+// the search goes on. --table-only runs nothing: it tabulates the points measured so far (for
+// example while the experiment runs in another process). The table and figure are also rewritten
+// after every point.
 //
 // Writes DIR/pruning-gap.json, DIR/pruning-gap.md and DIR/figures/pruning-gap.{svg,png}.
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
@@ -38,6 +40,7 @@ const o = {
   testTasks: option("test-tasks"),
   /** Further meta-test temperatures to meta-test each point with again (`metanas eval --test-t-min`). */
   testTMins: (option("test-t-mins") ?? "").split(",").filter(Boolean).map(Number),
+  tableOnly: process.argv.includes("--table-only"),
 };
 
 /** One point of the curve: the search after `searchEpochs` search meta-epochs (after the warm-up). */
@@ -188,10 +191,36 @@ const warmup = base.warmup;
 const ownTMin = base.testTMin;
 const run = path.join(o.out, "search");
 
-runScript(async () => {
-  mkdirSync(o.out, { recursive: true });
+/** The points measured so far, from their files alone (--table-only): nothing is run. */
+function measuredPoints(): GapPoint[] {
   const points: GapPoint[] = [];
   for (const searchEpochs of [...o.points].sort((a, b) => a - b)) {
+    const epochs = warmup + searchEpochs;
+    const temperatures: [string, number][] = [
+      [`at-${searchEpochs}.json`, ownTMin],
+      ...o.testTMins.map((t): [string, number] => [`at-${searchEpochs}-t-min-${t}.json`, t]),
+    ];
+    for (const [name, t] of temperatures)
+      if (existsSync(path.join(o.out, name)))
+        points.push(pointOf(path.join(o.out, name), searchEpochs, t, trainCpuUpTo(run, epochs)));
+  }
+  return points;
+}
+
+/** pruning-gap.json, .md and the figure, of the points so far. */
+async function writeOutputs(points: GapPoint[]): Promise<void> {
+  writeFileAtomic(
+    path.join(o.out, "pruning-gap.json"),
+    `${JSON.stringify({ settings: o, warmup, points }, null, 2)}\n`,
+  );
+  writeFileAtomic(path.join(o.out, "pruning-gap.md"), markdown(points, warmup));
+  await writeFigure(path.join(o.out, "figures"), "pruning-gap", await renderVegaLite(chart(points)));
+}
+
+runScript(async () => {
+  mkdirSync(o.out, { recursive: true });
+  const points: GapPoint[] = o.tableOnly ? measuredPoints() : [];
+  for (const searchEpochs of o.tableOnly ? [] : [...o.points].sort((a, b) => a - b)) {
     const file = path.join(o.out, `at-${searchEpochs}.json`);
     const epochs = warmup + searchEpochs;
     if (!existsSync(file)) {
@@ -200,12 +229,9 @@ runScript(async () => {
     }
     points.push(pointOf(file, searchEpochs, ownTMin, trainCpuUpTo(run, epochs)));
     points.push(...(await otherTemperatures(searchEpochs, epochs)));
+    await writeOutputs(points);
   }
-  writeFileAtomic(
-    path.join(o.out, "pruning-gap.json"),
-    `${JSON.stringify({ settings: o, warmup, points }, null, 2)}\n`,
-  );
-  writeFileAtomic(path.join(o.out, "pruning-gap.md"), markdown(points, warmup));
-  await writeFigure(path.join(o.out, "figures"), "pruning-gap", await renderVegaLite(chart(points)));
+  if (points.length === 0) throw new Error(`pruning-gap: no point measured yet in ${o.out}`);
+  await writeOutputs(points);
   console.log(readFileSync(path.join(o.out, "pruning-gap.md"), "utf8"));
 });
