@@ -54,9 +54,10 @@ interface SeedResult {
 /** The run of one seed and its baseline, each started, resumed or reused. */
 async function runSeed(seed: number, dir: string): Promise<void> {
   const state = runDirState(dir);
-  if (state === "stopped") await runCli([o.command, "--resume", dir], `baseline-seeds: resuming ${dir}`);
+  // Given again on resume: the data may live elsewhere now (a copied run).
+  const data = o.dataDir ? ["--data-dir", o.dataDir] : [];
+  if (state === "stopped") await runCli([o.command, "--resume", dir, ...data], `baseline-seeds: resuming ${dir}`);
   else if (state !== "finished") {
-    const data = o.dataDir ? ["--data-dir", o.dataDir] : [];
     const args = [o.command, "--preset", o.preset, ...data, "--seed", String(seed), "--baseline", "conv4"];
     await runCli(
       [...args, ...o.extra, "--out", dir],
@@ -64,7 +65,8 @@ async function runSeed(seed: number, dir: string): Promise<void> {
     );
   }
   const conv4 = baselineDir(dir);
-  if (runDirState(conv4) === "stopped") await runCli(["train", "--resume", conv4], `baseline-seeds: resuming ${conv4}`);
+  if (runDirState(conv4) === "stopped")
+    await runCli(["train", "--resume", conv4, ...data], `baseline-seeds: resuming ${conv4}`);
 }
 
 function side(dir: string): Side {

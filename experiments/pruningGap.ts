@@ -68,15 +68,16 @@ const NO_BASELINE = ["--baseline", "none"];
 async function searchTo(run: string, epochs: number): Promise<void> {
   const state = runDirState(run);
   const nproc = o.nproc ? ["--nproc", o.nproc] : [];
+  // Given again on resume: the data may live elsewhere now (a copied run).
+  const data = o.dataDir ? ["--data-dir", o.dataDir] : [];
   if (state === "finished" && readSummary(run).epochs === epochs) return;
   if (state === "stopped" || state === "finished") {
     await runCli(
-      ["search", "--resume", run, "--epochs", String(epochs), ...NO_BASELINE, ...nproc],
+      ["search", "--resume", run, "--epochs", String(epochs), ...data, ...NO_BASELINE, ...nproc],
       `pruning-gap: continuing ${run} to ${epochs} meta-epochs`,
     );
     return;
   }
-  const data = o.dataDir ? ["--data-dir", o.dataDir] : [];
   const args = ["search", "--preset", o.preset, ...data, "--seed", o.seed, "--epochs", String(epochs), ...NO_BASELINE];
   const test = ["--test-steps", o.testSteps, "--test-arch-steps", o.testArchSteps];
   if (o.testTasks) test.push("--test-tasks", o.testTasks);
