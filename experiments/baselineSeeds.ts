@@ -75,16 +75,15 @@ async function runSeed(seed: number, dir: string): Promise<void> {
 
 function side(dir: string): Side {
   const s = readSummary(dir);
-  const records = readMetrics(dir);
+  // In file order, each validation at the CPU spent before it (also right for metrics condensed
+  // by scripts/condense-metrics.mjs, to within a block).
   let cpu = 0;
-  const cpuAt = new Map<number, number>();
-  for (const r of records.filter((x): x is TrainRecord => x.kind === "train")) {
-    cpu += r.cpuSeconds ?? r.seconds;
-    cpuAt.set(r.epoch, cpu);
+  const curve: Side["curve"] = [];
+  for (const r of readMetrics(dir)) {
+    if (r.kind === "train") cpu += (r as TrainRecord).cpuSeconds ?? (r as TrainRecord).seconds;
+    else if (r.kind === "eval" && r.split === "val")
+      curve.push({ cpuSeconds: cpu, accuracy: (r as EvalRecord).accuracy });
   }
-  const curve = records
-    .filter((r): r is EvalRecord => r.kind === "eval" && r.split === "val")
-    .map((r) => ({ cpuSeconds: cpuAt.get(r.epoch) ?? 0, accuracy: r.accuracy }));
   return { accuracy: s.accuracy, ci95: s.ci95, tasks: s.tasks, trainCpuSeconds: cpu, epochs: s.epochs, curve };
 }
 
