@@ -152,29 +152,36 @@ export async function agree(
   const all = (await group.exchange("the configuration check", JSON.stringify(mine))).map(
     (v) => JSON.parse(v) as RankStatement,
   );
+  const verdict = configurationVerdict(all);
+  if (verdict) {
+    // Rank 0 hosts the store: one more round keeps it up until every rank has read the statements,
+    // so that none loses the store before it knows why the run stops. Each rank already knows the
+    // verdict, so a failure of this round changes nothing.
+    await group.exchange("the configuration check's verdict", "").catch(() => undefined);
+    throw new SharedFailure(verdict);
+  }
+  return chooseDevice(group, all, launch);
+}
+
+/** Why the ranks cannot start together (the same on every rank), or null when they can. */
+function configurationVerdict(all: RankStatement[]): string | null {
   const failed = all.findIndex((a) => a.problem !== null);
   if (failed >= 0) {
     const p = all[failed]!.problem!;
-    throw new SharedFailure(failed === 0 ? p : `rank ${failed} cannot start: ${p}`);
+    return failed === 0 ? p : `rank ${failed} cannot start: ${p}`;
   }
   const ranksWhere = (differs: (a: (typeof all)[number]) => boolean) =>
     all.map((a, r) => (differs(a) ? r : -1)).filter((r) => r >= 0);
   const otherCode = ranksWhere((a) => a.code !== all[0]!.code);
   if (otherCode.length > 0)
-    throw new SharedFailure(
-      `rank ${otherCode.join(", rank ")} runs other metanas code than rank 0 (${all[otherCode[0]!]!.code ?? "an earlier version"} vs ${all[0]!.code}): install the same version, built the same way, on every machine`,
-    );
+    return `rank ${otherCode.join(", rank ")} runs other metanas code than rank 0 (${all[otherCode[0]!]!.code ?? "an earlier version"} vs ${all[0]!.code}): install the same version, built the same way, on every machine`;
   const otherConfig = ranksWhere((a) => a.hash !== all[0]!.hash);
   if (otherConfig.length > 0)
-    throw new SharedFailure(
-      `rank ${otherConfig.join(", rank ")} was started with another configuration than rank 0 (config hash ${all[otherConfig[0]!]!.hash} vs ${all[0]!.hash}): start every rank with the same command, settings and world size`,
-    );
+    return `rank ${otherConfig.join(", rank ")} was started with another configuration than rank 0 (config hash ${all[otherConfig[0]!]!.hash} vs ${all[0]!.hash}): start every rank with the same command, settings and world size`;
   const otherData = ranksWhere((a) => a.data !== all[0]!.data);
   if (otherData.length > 0)
-    throw new SharedFailure(
-      `rank ${otherData.join(", rank ")} sees other data than rank 0 (image shape and classes per split ${all[otherData[0]!]!.data} vs ${all[0]!.data}): give every machine the same dataset`,
-    );
-  return chooseDevice(group, all, launch);
+    return `rank ${otherData.join(", rank ")} sees other data than rank 0 (image shape and classes per split ${all[otherData[0]!]!.data} vs ${all[0]!.data}): give every machine the same dataset`;
+  return null;
 }
 
 /**
