@@ -123,6 +123,16 @@ function markdown(results: SeedResult[]): string {
   ].join("\n");
 }
 
+/** Each seed's dash, in the order of the seeds, and its name for the legend. */
+const DASHES = [
+  { dash: [1, 0], name: "solid" },
+  { dash: [6, 3], name: "dashed" },
+  { dash: [2, 2], name: "dotted" },
+  { dash: [8, 2, 2, 2], name: "dash-dot" },
+  { dash: [12, 4], name: "long dashes" },
+];
+const DASH_LABEL = `datum.label + ' (' + ${JSON.stringify(DASHES.map((d) => d.name))}[indexof(domain('strokeDash'), datum.value) % ${DASHES.length}] + ')'`;
+
 function chart(results: SeedResult[]): TopLevelSpec {
   const values = results.flatMap((r) =>
     (
@@ -149,7 +159,14 @@ function chart(results: SeedResult[]): TopLevelSpec {
         scale: { zero: false },
       },
       color: { field: "run", type: "nominal", title: null, legend: { orient: "bottom" } },
-      strokeDash: { field: "seed", type: "nominal", title: null, legend: { orient: "bottom" } },
+      // The legend's symbols are the points, not the dashes: it names each seed's dash in words.
+      strokeDash: {
+        field: "seed",
+        type: "nominal",
+        title: null,
+        scale: { range: DASHES.map((d) => d.dash) },
+        legend: { orient: "right", labelExpr: DASH_LABEL },
+      },
     },
   } as TopLevelSpec;
 }
