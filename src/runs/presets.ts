@@ -71,8 +71,9 @@ const quickCommon = {
   trainShots: 5,
   // A narrower, shallower one-shot network than the paper's (C = 16; reduction, normal,
   // reduction) so that the whole pipeline fits in minutes on two cores. Measured on this preset's
-  // tasks (docs/results.md): at equal width the search and Conv4 meta-learn alike (C = 8: 53.8% vs
-  // 51.7%; C = 16: 71.9% vs 73.0%), so the width matters most; C = 8 left meta-training flat.
+  // tasks (docs/results.md): at equal width the search and Conv4 with MetaNAS's settings meta-learn
+  // alike (C = 8: 53.8% vs 51.7%; C = 16: 71.9% vs 73.0%), so the width matters most; C = 8 left
+  // meta-training flat.
   channels: 16,
   cells: 3,
   reductions: [0, 2],
