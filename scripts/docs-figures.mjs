@@ -3,8 +3,9 @@
 // preset's search (its cells and curves: docs/quick-*.png), the same tasks without meta-training,
 // the Conv4 baseline as REPTILE's authors ran it on the same tasks at the search's meta-training CPU
 // time (--baseline conv4, its meta-iterations pinned below), and the picture of `metanas compare`
-// of the search against that Conv4 (docs/compare-quick.png, the page drawn by headless Chromium). The figures the README
-// quotes go to docs/quick-figures.json (test/docs/readmeFigures.test.ts checks the README against it).
+// of the search against that Conv4 (docs/compare-quick.png, the page drawn by headless Chromium).
+// The figures the README quotes go to docs/quick-figures.json (test/docs/readmeFigures.test.ts
+// checks the README against them).
 // Runs already finished under runs/docs/ are reused: delete the folder to start over.
 //   npm run docs:figures
 import { execFileSync } from "node:child_process";
