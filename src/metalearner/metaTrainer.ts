@@ -28,6 +28,7 @@ import {
   zerosLikeAll,
 } from "../engine/index.js";
 import type { ArchitectureEntropy, ForwardPhase, MetaModel } from "../models/model.js";
+import { type TemperatureScaleSettings, temperatureScale } from "../sparsification/temperature.js";
 import { toTensors } from "../tasklearner/batch.js";
 import type { TaskOptimizers } from "../tasklearner/optimizers.js";
 import { adapt, type InnerLoopSettings, predict, predictionPhase } from "../tasklearner/taskLearner.js";
@@ -51,12 +52,16 @@ export interface MetaTrainSettings {
   /** The outer step's schedule over `epochs` meta-epochs (default: constant). */
   schedule?: OuterSchedule;
   epochs?: number;
+  /** The meta-level annealing of the inner temperatures over the search meta-epochs (default: none). */
+  scale?: TemperatureScaleSettings;
 }
 
 export interface EpochResult {
   loss: number;
   accuracy: number;
   temperature: number;
+  /** The meta-level scale of this meta-epoch's inner temperatures. */
+  scale: number;
   warmup: boolean;
   prunedLogits: number;
   entropy: ArchitectureEntropy;
@@ -189,6 +194,12 @@ function meanOverTasks(perTask: Float64Array, metaBatch: number): { loss: number
   return { loss, accuracy };
 }
 
+/** The meta-level scale of meta-epoch `epoch` (0-based): 1 in the warm-up, then as `settings.scale` says. */
+export function epochScale(epoch: number, settings: MetaTrainSettings): number {
+  if (!settings.scale || epoch < settings.warmup) return 1;
+  return temperatureScale(epoch - settings.warmup, (settings.epochs ?? 0) - settings.warmup, settings.scale);
+}
+
 /** One meta-epoch (0-based `epoch`), updating the model's meta-parameters in place on every rank. */
 export async function metaEpoch(
   epoch: number,
@@ -204,7 +215,9 @@ export async function metaEpoch(
   const mine = chainsOfRank(settings.metaBatch, chains, group?.rank ?? 0, size);
   const warmup = epoch < settings.warmup;
   const archSteps = warmup || model.arch.length === 0 ? 0 : settings.inner.steps;
-  const inner: InnerLoopSettings = { ...settings.inner, archSteps };
+  const scale = epochScale(epoch, settings);
+  const { tMax, tMin } = settings.inner;
+  const inner: InnerLoopSettings = { ...settings.inner, archSteps, tMax: tMax * scale, tMin: tMin * scale };
   const phase = predictionPhase(inner);
   const plan: EpochPlan = {
     epoch,
@@ -227,8 +240,9 @@ export async function metaEpoch(
   return {
     ...meanOverTasks(plan.perTask, settings.metaBatch),
     temperature: phase.temperature,
+    scale,
     warmup,
-    prunedLogits: prune ? (model.pruneOps?.(settings.inner.tMin, settings.pruneBelow) ?? 0) : 0,
+    prunedLogits: prune ? (model.pruneOps?.(inner.tMin, settings.pruneBelow) ?? 0) : 0,
     entropy: model.architectureEntropy?.(phase.temperature) ?? NO_ENTROPY,
     ...times,
   };

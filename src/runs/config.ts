@@ -17,6 +17,8 @@ import { OUTER_SCHEDULES } from "../metalearner/schedule.js";
 import { CONV4_DOWNSAMPLING } from "../models/conv4.js";
 import { MODEL_KINDS } from "../models/model.js";
 import { STRATEGIES } from "../sparsification/strategy.js";
+import { T_SCHEDULES } from "../sparsification/temperature.js";
+import { ARCH_GRADIENTS } from "../tasklearner/archGradient.js";
 import { PROTOCOLS } from "../tasklearner/taskLearner.js";
 
 /** The groups of --help and `metanas config`, in their order. */
@@ -257,6 +259,25 @@ export const SETTINGS = {
     role: "training",
     description: "temperature that meta-training tasks anneal down to (then held)",
   },
+  tSchedule: {
+    ...choice(T_SCHEDULES),
+    // Defaults (here and below), so that presets and older run directories need none.
+    schema: z.enum(T_SCHEDULES).default("linear"),
+    group: "inner",
+    role: "training",
+    placeholder: "NAME",
+    eval: true,
+    description: "shape of T's fall over a task's architecture steps: linear (the paper), geometric or cosine",
+  },
+  archGradient: {
+    ...choice(ARCH_GRADIENTS),
+    schema: z.enum(ARCH_GRADIENTS).default("live"),
+    group: "inner",
+    role: "training",
+    placeholder: "NAME",
+    description:
+      "architecture steps' gradient: live (the paper) or initial (the reference code: of the network as initialised)",
+  },
   trainThreshold: {
     ...probability(),
     group: "inner",
@@ -305,6 +326,28 @@ export const SETTINGS = {
     role: "training",
     placeholder: "NAME",
     description: "outer step over the run: constant (MetaNAS), linear to 0 (REPTILE) or cosine to 0",
+  },
+  tScaleMin: {
+    ...real(z.number().gt(0).max(1)),
+    schema: z.number().gt(0).max(1).default(1),
+    group: "meta",
+    role: "training",
+    description: "meta-level annealing: every inner temperature is scaled from 1 down to this over the search (1: off)",
+  },
+  tScaleEpochs: {
+    ...int(0),
+    schema: z.number().int().min(0).default(0),
+    group: "meta",
+    role: "training",
+    description: "search meta-epochs over which the scale falls to t-scale-min, then held (0: the whole search)",
+  },
+  tScaleSchedule: {
+    ...choice(T_SCHEDULES),
+    schema: z.enum(T_SCHEDULES).default("geometric"),
+    group: "meta",
+    role: "training",
+    placeholder: "NAME",
+    description: "shape of the scale's fall across the search meta-epochs: linear, geometric or cosine",
   },
   fomamlLrWeights: {
     ...positive(),
@@ -368,6 +411,13 @@ export const SETTINGS = {
     role: "evaluation",
     eval: true,
     description: "temperature that meta-test tasks anneal down to",
+  },
+  testTScale: {
+    ...optional(real(z.number().gt(0).max(1))),
+    group: "evaluation",
+    role: "evaluation",
+    eval: true,
+    description: "scale of the meta-test's temperatures (default: the last scale of the meta-level annealing)",
   },
   testProtocol: {
     ...choice(PROTOCOLS),

@@ -45,6 +45,8 @@ export interface TrainRecord {
   accuracy: number;
   /** Temperature at the end of the tasks' adaptation (t_min after annealing, 1 in warm-up). */
   temperature: number;
+  /** The meta-level scale of the inner temperatures (absent when 1). */
+  scale?: number;
   /** Mean entropy (nats) of the op weights softmax(alpha/T) per edge and of the pair weights per node. */
   entropy: { normalOps: number; normalPairs: number; reduceOps: number; reducePairs: number };
   warmup: boolean;

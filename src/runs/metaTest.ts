@@ -30,6 +30,8 @@ export async function runEval(
   seed: number,
   reporter: ProgressReporter,
   label: string,
+  /** The meta-level scale of the temperatures (default: the meta-test's). */
+  scale?: number,
 ): Promise<EvaluationResult> {
   const c = session.config;
   const mine = taskShare(tasks, ranks.rank, ranks.size);
@@ -37,11 +39,20 @@ export async function runEval(
   let sum = 0;
   reporter.start(label, mine.length);
   const spec = { ways: c.ways, shots: c.shots, queries: c.queries };
-  await evaluateTasks(session.model, session.opt, evalPool(session, split), spec, testInner(c), mine, seed, (t, r) => {
-    results.set(t, r);
-    sum += r.accuracy;
-    reporter.update(results.size, { acc: `${((100 * sum) / results.size).toFixed(1)}%` });
-  });
+  await evaluateTasks(
+    session.model,
+    session.opt,
+    evalPool(session, split),
+    spec,
+    testInner(c, scale),
+    mine,
+    seed,
+    (t, r) => {
+      results.set(t, r);
+      sum += r.accuracy;
+      reporter.update(results.size, { acc: `${((100 * sum) / results.size).toFixed(1)}%` });
+    },
+  );
   reporter.stop();
   return aggregate(
     ranks.group

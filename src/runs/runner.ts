@@ -27,7 +27,7 @@ import {
   writeGenotype,
   writeSummary,
 } from "./runDir.js";
-import { closeSession, type Session, trainSettings } from "./session.js";
+import { closeSession, type Session, scaleOfEpoch, trainSettings } from "./session.js";
 import { prepareEvaluation, prepareRun, type RunStart } from "./start.js";
 
 export type { RunStart } from "./start.js";
@@ -153,6 +153,7 @@ async function trainEpoch(run: Run): Promise<void> {
       loss: r.loss,
       accuracy: r.accuracy,
       temperature: r.temperature,
+      ...(r.scale !== 1 ? { scale: r.scale } : {}),
       entropy: r.entropy,
       warmup: r.warmup,
       seconds: (performance.now() - t0) / 1000,
@@ -183,6 +184,7 @@ async function validateIfDue(run: Run): Promise<void> {
     evalSeed(c, epoch),
     reporter,
     `validation at meta-epoch ${epoch}`,
+    scaleOfEpoch(c, epoch - 1), // at the scale meta-training has reached
   );
   if (run.ranks.root) {
     appendMetrics(run.dir, evalRecord(epoch, "val", ev, (performance.now() - run.started) / 1000));

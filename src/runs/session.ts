@@ -5,10 +5,11 @@ import type { ClassPool, FewShotDataset, ImageShape } from "../data/types.js";
 import { manualSeed, setDefaultDevice, setNumThreads } from "../engine/index.js";
 import { FirstOrderMaml } from "../metalearner/fomaml.js";
 import type { MetaLearner } from "../metalearner/metaLearner.js";
-import type { MetaTrainSettings } from "../metalearner/metaTrainer.js";
+import { epochScale, type MetaTrainSettings } from "../metalearner/metaTrainer.js";
 import { Reptile } from "../metalearner/reptile.js";
 import { buildModel } from "../models/build.js";
 import type { MetaModel } from "../models/model.js";
+import { frozenCopy } from "../tasklearner/archGradient.js";
 import { TaskOptimizers } from "../tasklearner/optimizers.js";
 import type { InnerLoopSettings } from "../tasklearner/taskLearner.js";
 import type { RunConfig } from "./config.js";
@@ -40,13 +41,22 @@ export async function openSession(c: RunConfig, log: (line: string) => void): Pr
 
 /** The model, task optimisers and meta-learner of a configuration, for images of this shape (no data). */
 export function openModel(c: RunConfig, imageShape: ImageShape): Pick<Session, "model" | "opt" | "learner"> {
+  // The network as initialised from the seed, before any checkpoint is loaded into it: the same on
+  // every rank and after every resume, which the reference architecture gradient relies on.
+  manualSeed(c.seed);
   const model = buildModel(c, imageShape);
-  const opt = new TaskOptimizers(model, {
-    lrWeights: c.lrWeights,
-    lrArch: c.lrArch,
-    weightDecay: c.weightDecay,
-    archWeightDecay: c.archWeightDecay,
-  });
+  const initial =
+    c.archGradient === "initial" && model.arch.length > 0 ? frozenCopy(model, () => buildModel(c, imageShape)) : null;
+  const opt = new TaskOptimizers(
+    model,
+    {
+      lrWeights: c.lrWeights,
+      lrArch: c.lrArch,
+      weightDecay: c.weightDecay,
+      archWeightDecay: c.archWeightDecay,
+    },
+    initial,
+  );
   const learner: MetaLearner =
     c.metaLearner === "reptile"
       ? new Reptile(c.metaLrWeights, c.metaLrArch)
@@ -79,7 +89,18 @@ export function trainSettings(c: RunConfig): MetaTrainSettings {
     seed: c.seed,
     schedule: c.metaSchedule,
     epochs: c.epochs,
+    scale: { min: c.tScaleMin, epochs: c.tScaleEpochs, schedule: c.tScaleSchedule },
   };
+}
+
+/** The meta-level temperature scale of meta-epoch `epoch` (0-based): 1 during the warm-up, then falling (docs/method.md §2). */
+export function scaleOfEpoch(c: RunConfig, epoch: number): number {
+  return epochScale(epoch, trainSettings(c));
+}
+
+/** The scale of the meta-test's temperatures: --test-t-scale, else the scale of the run's last meta-epoch. */
+export function testScale(c: RunConfig): number {
+  return c.testTScale ?? scaleOfEpoch(c, c.epochs - 1);
 }
 
 /** Inner-loop settings of meta-training tasks (docs/method.md §3): the architecture adapts in every step. */
@@ -90,20 +111,22 @@ export function trainInner(c: RunConfig): InnerLoopSettings {
     batchSize: c.batchSize,
     tMax: c.tMax,
     tMin: c.tMin,
+    schedule: c.tSchedule,
     threshold: c.trainThreshold,
     dropPath: c.dropPath,
     sampling: c.batchSampling,
   };
 }
 
-/** Inner-loop settings of meta-test tasks: 50 + 50 in the paper. */
-export function testInner(c: RunConfig): InnerLoopSettings {
+/** Inner-loop settings of meta-test tasks (50 + 50 in the paper), their temperatures scaled by `scale`. */
+export function testInner(c: RunConfig, scale = testScale(c)): InnerLoopSettings {
   return {
     steps: c.testSteps,
     archSteps: c.testArchSteps,
     batchSize: c.testBatchSize,
-    tMax: c.tMax,
-    tMin: c.testTMin,
+    tMax: c.tMax * scale,
+    tMin: c.testTMin * scale,
+    schedule: c.tSchedule,
     threshold: c.testThreshold,
     dropPath: 0,
     sampling: c.batchSampling,

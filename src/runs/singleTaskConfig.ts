@@ -5,6 +5,7 @@
 // fixed data split, and seeds and strategies that a Table 3 run sweeps.
 import { z } from "zod";
 import { STRATEGIES } from "../sparsification/strategy.js";
+import { T_SCHEDULES } from "../sparsification/temperature.js";
 
 export const SINGLE_TASK_GROUPS = {
   data: "Data",
@@ -111,7 +112,15 @@ export const SINGLE_TASK_SETTINGS = {
   anneal: {
     ...choice(["step", "epoch"]),
     group: "search",
-    description: "T falls linearly from t-max to t-min once per step, or once per epoch",
+    description: "T falls from t-max to t-min once per step, or once per epoch",
+  },
+  tSchedule: {
+    ...choice(T_SCHEDULES),
+    // A default, so that the output folders of earlier Table 3 runs (linear) still read.
+    schema: z.enum(T_SCHEDULES).default("linear"),
+    group: "search",
+    placeholder: "NAME",
+    description: "shape of T's fall: linear, geometric (the same factor every step) or cosine (docs/method.md §2)",
   },
   trainThreshold: {
     ...real(z.number().min(0).lt(1)),

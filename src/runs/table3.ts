@@ -54,6 +54,8 @@ export interface Table3Row {
   params: { oneShot: number; forwardPruned: number; discrete: number };
   genotypes: string[];
   wallSeconds: number;
+  /** CPU seconds of each seed's search (with its measurement), in seed order. */
+  cpuSeconds: number[];
 }
 
 export interface Table3Result {
@@ -76,10 +78,10 @@ export interface Table3Options {
 /** The search settings of a configuration. */
 export function searchSettings(c: SingleTaskConfig): SearchSettings {
   const { epochs, batchSize, lrWeights, lrWeightsMin, momentum, weightDecay, gradClip, lrArch } = c;
-  const { archBeta1, archBeta2, archWeightDecay, tMax, tMin, anneal, augment } = c;
+  const { archBeta1, archBeta2, archWeightDecay, tMax, tMin, anneal, tSchedule, augment } = c;
   return {
     ...{ epochs, batchSize, lrWeights, lrWeightsMin, momentum, weightDecay, gradClip, lrArch },
-    ...{ archBeta1, archBeta2, archWeightDecay, tMax, tMin, anneal, augment },
+    ...{ archBeta1, archBeta2, archWeightDecay, tMax, tMin, anneal, tSchedule, augment },
     threshold: c.trainThreshold,
   };
 }
@@ -275,6 +277,7 @@ export function table3Row(strategy: Strategy, runs: readonly SearchResult[]): Ta
     },
     genotypes: m.map((x) => x.genotype),
     wallSeconds: runs.reduce((a, r) => a + r.wallSeconds, 0),
+    cpuSeconds: runs.map((r) => r.cpuSeconds),
   };
 }
 
@@ -288,14 +291,14 @@ const count = (n: number) => Math.round(n).toLocaleString("en-US");
 export function table3Markdown(r: Table3Result): string {
   const c = r.config;
   const lines = [
-    "| strategy | one-shot (%) | discrete (%) | change (points) | weights: one-shot → forward-pruned → discrete |",
-    "|---|---|---|---|---|",
+    "| strategy | one-shot (%) | discrete (%) | change (points) | weights: one-shot → forward-pruned → discrete | CPU s per search |",
+    "|---|---|---|---|---|---|",
     ...r.rows.map(
       (x) =>
-        `| ${x.strategy} | ${pct(x.oneShot)} | ${pct(x.discrete)} | ${points(x.change)} | ${count(x.params.oneShot)} → ${count(x.params.forwardPruned)} → ${count(x.params.discrete)} |`,
+        `| ${x.strategy} | ${pct(x.oneShot)} | ${pct(x.discrete)} | ${points(x.change)} | ${count(x.params.oneShot)} → ${count(x.params.forwardPruned)} → ${count(x.params.discrete)} | ${x.cpuSeconds.map(count).join(", ")} |`,
     ),
   ];
   const seeds = r.rows[0]?.seeds.length ?? 0;
-  const setting = `${c.dataset}: ${r.data.classes} classes, ${r.data.weightImages} images for the weights, ${r.data.archImages} for the architecture, ${r.data.testImages} held out; C = ${c.channels}, ${c.cells} cells (reductions ${c.reductions.join(", ")}), ${c.nodes} nodes; ${c.epochs} epochs of batch ${c.batchSize}; T ${c.tMax} → ${c.tMin} per ${c.anneal}; mean ± SEM over ${seeds} seed${seeds === 1 ? "" : "s"} (${r.rows[0]?.seeds.join(", ") ?? ""}); one-shot at the final T with every op computed, discrete = the genotype's network on the same weights`;
+  const setting = `${c.dataset}: ${r.data.classes} classes, ${r.data.weightImages} images for the weights, ${r.data.archImages} for the architecture, ${r.data.testImages} held out; C = ${c.channels}, ${c.cells} cells (reductions ${c.reductions.join(", ")}), ${c.nodes} nodes; ${c.epochs} epochs of batch ${c.batchSize}; T ${c.tMax} → ${c.tMin} (${c.tSchedule}) per ${c.anneal}; mean ± SEM over ${seeds} seed${seeds === 1 ? "" : "s"} (${r.rows[0]?.seeds.join(", ") ?? ""}); one-shot at the final T with every op computed, discrete = the genotype's network on the same weights`;
   return `${lines.join("\n")}\n\n${setting}.\n`;
 }

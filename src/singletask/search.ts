@@ -7,7 +7,7 @@ import { Adam, clipGradNorm, crossEntropy, grad, MomentumSgd, noGrad, tidy } fro
 import type { ForwardPhase } from "../models/model.js";
 import type { SearchModel } from "../models/searchModel.js";
 import { annealsOps } from "../sparsification/strategy.js";
-import { temperatureAt } from "../sparsification/temperature.js";
+import { type TSchedule, temperatureAt } from "../sparsification/temperature.js";
 import { toTensors } from "../tasklearner/batch.js";
 import { architectureStep, turn } from "../tasklearner/taskLearner.js";
 import type { Rng } from "../util/rng.js";
@@ -32,8 +32,10 @@ export interface SearchSettings {
   archWeightDecay: number;
   tMax: number;
   tMin: number;
-  /** Whether T falls once per step or once per epoch (linearly from tMax to tMin either way). */
+  /** Whether T falls once per step or once per epoch. */
   anneal: AnnealBy;
+  /** The shape of the fall from tMax to tMin (docs/method.md §2). */
+  tSchedule: TSchedule;
   threshold: number;
   augment: Augment;
 }
@@ -69,7 +71,7 @@ export function stepsPerEpoch(data: SingleTaskData, batchSize: number): number {
 /** The temperature of step `step` (counted over the whole search) in epoch `epoch`. */
 export function searchTemperature(step: number, epoch: number, totalSteps: number, settings: SearchSettings): number {
   const [at, of] = settings.anneal === "step" ? [step, totalSteps] : [epoch, settings.epochs];
-  return temperatureAt(at, { tMax: settings.tMax, tMin: settings.tMin, steps: of });
+  return temperatureAt(at, { tMax: settings.tMax, tMin: settings.tMin, steps: of, schedule: settings.tSchedule });
 }
 
 /** The two optimisers of the search; owned by the caller (dispose them). */

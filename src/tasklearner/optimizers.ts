@@ -14,7 +14,15 @@ export class TaskOptimizers {
   readonly weights: Adam;
   readonly arch: Adam | null;
 
-  constructor(model: MetaModel, settings: TaskOptimizerSettings) {
+  /**
+   * `archSource`: a frozen copy of the model as initialised, on which the architecture steps take
+   * their gradient (the reference code's, archGradient.ts); null for the live model. Owned from now on.
+   */
+  constructor(
+    model: MetaModel,
+    settings: TaskOptimizerSettings,
+    readonly archSource: MetaModel | null = null,
+  ) {
     this.weights = new Adam(model.weights, {
       lr: settings.lrWeights,
       beta1: 0,
@@ -57,5 +65,6 @@ export class TaskOptimizers {
   dispose(): void {
     this.weights.dispose();
     this.arch?.dispose();
+    this.archSource?.dispose();
   }
 }

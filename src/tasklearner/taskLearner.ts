@@ -5,9 +5,10 @@ import { type BatchSampling, batchDrawer, gather } from "../data/sampler.js";
 import type { Task, TaskSet } from "../data/types.js";
 import { type Adam, crossEntropy, grad, noGrad, type Tensor, tidy } from "../engine/index.js";
 import type { ForwardPhase, MetaModel } from "../models/model.js";
-import { temperatureAt } from "../sparsification/temperature.js";
+import { type TSchedule, temperatureAt } from "../sparsification/temperature.js";
 import { timed } from "../util/phaseTimes.js";
 import type { Rng } from "../util/rng.js";
+import { architectureGradient, type GradientSource } from "./archGradient.js";
 import { toTensors } from "./batch.js";
 import type { TaskOptimizers } from "./optimizers.js";
 
@@ -19,6 +20,8 @@ export interface InnerLoopSettings {
   batchSize: number;
   tMax: number;
   tMin: number;
+  /** The shape of T's fall over the architecture steps (default linear). */
+  schedule?: TSchedule;
   /** Forward-pruning threshold for ops and input pairs. */
   threshold: number;
   /** Drop-path probability during the steps (meta-training only); never for predictions. */
@@ -32,7 +35,12 @@ export interface InnerLoopSettings {
 /** Temperature at inner step `step`: annealed over the architecture steps, then held at tMin. */
 export function innerTemperature(step: number, o: InnerLoopSettings): number {
   if (o.archSteps <= 0) return o.tMax;
-  return temperatureAt(Math.min(step, o.archSteps - 1), { tMax: o.tMax, tMin: o.tMin, steps: o.archSteps });
+  return temperatureAt(Math.min(step, o.archSteps - 1), {
+    tMax: o.tMax,
+    tMin: o.tMin,
+    steps: o.archSteps,
+    schedule: o.schedule,
+  });
 }
 
 /** The phase in which the query set is predicted after adaptation. */
@@ -48,9 +56,20 @@ export interface Batch {
   y: Tensor;
 }
 
-/** One architecture step: gradients of the batch's loss with respect to alpha and beta only. */
-export function architectureStep(model: MetaModel, archOpt: Adam, batch: Batch, phase: ForwardPhase): void {
-  tidy(() => archOpt.apply(grad(crossEntropy(model.forward(batch.x, phase), batch.y), model.arch)));
+/**
+ * One architecture step: gradients of the batch's loss with respect to alpha and beta only, taken
+ * on the model itself or on a frozen source (archGradient.ts: no drop-path there), applied to the model's.
+ */
+export function architectureStep(
+  model: MetaModel,
+  archOpt: Adam,
+  batch: Batch,
+  phase: ForwardPhase,
+  source: GradientSource | null = null,
+): void {
+  const on = source ?? model;
+  const at = source ? { ...phase, dropPath: 0 } : phase;
+  tidy(() => archOpt.apply(architectureGradient(on, batch.x, batch.y, at)));
 }
 
 /** One weight step: gradients of the batch's loss with respect to the weights only. */
@@ -80,7 +99,9 @@ export async function adapt(
     const archBatch = adaptArch ? nextArchBatch() : null;
     if (archBatch && opt.arch) {
       const archOpt = opt.arch;
-      timed("archSteps", () => tidy(() => architectureStep(model, archOpt, toTensors(archBatch), phase)));
+      timed("archSteps", () =>
+        tidy(() => architectureStep(model, archOpt, toTensors(archBatch), phase, opt.archSource)),
+      );
     }
     timed("weightSteps", () => tidy(() => weightStep(model, opt.weights, toTensors(weightBatch), phase)));
     await turn();
