@@ -104,6 +104,8 @@ export interface Summary {
   /** Query accuracy of each test task, in task order (the same tasks for the same seed). */
   perTaskAccuracy?: number[];
   topGenotypes: GenotypeCount[];
+  /** How many different genotypes the test tasks adapted to (searches; absent in older summaries). */
+  distinctGenotypes?: number;
   /**
    * Searches: the adapted one-shot network at the final temperature without forward pruning
    * against the discrete network of each task's genotype on the same weights (mean accuracy and

@@ -96,6 +96,7 @@ function meanOverTasks(es: ArchitectureEntropy[]): ArchitectureEntropy {
 export function summarise(session: Session, r: EvaluationResult, epochs: number, wallSeconds: number): Summary {
   const genotype = session.model.genotype();
   const p = distribution(r.params);
+  const adapted = r.genotypes.filter((x): x is string => x !== null);
   return {
     accuracy: r.accuracy,
     ci95: r.ci95,
@@ -106,10 +107,8 @@ export function summarise(session: Session, r: EvaluationResult, epochs: number,
     params: { total: session.model.totalParams(), pruned: p.median },
     perTaskParams: { ...p, values: r.params },
     perTaskAccuracy: r.accuracies,
-    topGenotypes: mostFrequent(
-      r.genotypes.filter((x): x is string => x !== null),
-      5,
-    ),
+    topGenotypes: mostFrequent(adapted, 5),
+    ...(adapted.length ? { distinctGenotypes: new Set(adapted).size } : {}),
     ...(r.pruning ? { pruning: pruningSummary(r.pruning) } : {}),
     epochs,
     wallSeconds,

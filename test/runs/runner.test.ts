@@ -45,26 +45,42 @@ function checkpointValues(dir: string): Map<string, number[]> {
 }
 
 describe("runs", () => {
-  it("2 + 2 meta-epochs with a stop and resume give the same meta-parameters as 4 uninterrupted", async () => {
-    const full = path.join(tmp, "full");
-    const split = path.join(tmp, "split");
-    await runTraining(full, { config: config() }, { skipFinalTest: true });
-    const first = await runTraining(split, { config: config() }, { stopAfter: 2 });
-    assert.equal(first.summary, null);
-    assert.equal(readMetrics(split).filter((r) => r.kind === "train").length, 2);
-    await runTraining(split, { resume: true }, { skipFinalTest: true });
-    const a = checkpointValues(full);
-    const b = checkpointValues(split);
-    assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort());
-    for (const [k, v] of a) assert.deepEqual(b.get(k), v, `${k} differs after resuming`);
-    // The resumed run's metrics continue without duplicates.
-    const epochs = readMetrics(split)
-      .filter((r) => r.kind === "train")
-      .map((r) => r.epoch);
-    assert.deepEqual(epochs, [1, 2, 3, 4]);
-    const strip = (rs: MetricsRecord[]) => rs.map((r) => ({ ...r, seconds: 0, elapsed: 0, cpuSeconds: 0, phases: {} }));
-    assert.deepEqual(strip(readMetrics(split)), strip(readMetrics(full)));
-  });
+  // The paper's schedules; and the others: geometric and cosine falls, a meta-level scale reached
+  // in the middle of the search, and the reference code's architecture gradient.
+  const schedules: [string, Partial<RunConfig>][] = [
+    ["linear", {}],
+    ["geometric, scaled", { tSchedule: "geometric", tScaleMin: 0.05, archGradient: "initial" }],
+    [
+      "cosine, scaled to the middle",
+      { tSchedule: "cosine", tScaleMin: 0.1, tScaleEpochs: 1, tScaleSchedule: "linear" },
+    ],
+  ];
+  for (const [label, o] of schedules)
+    it(`2 + 2 meta-epochs with a stop and resume give the same meta-parameters as 4 uninterrupted (${label})`, async () => {
+      const full = path.join(tmp, `full-${label}`);
+      const split = path.join(tmp, `split-${label}`);
+      await runTraining(full, { config: config(o) }, { skipFinalTest: true });
+      const first = await runTraining(split, { config: config(o) }, { stopAfter: 2 });
+      assert.equal(first.summary, null);
+      assert.equal(readMetrics(split).filter((r) => r.kind === "train").length, 2);
+      await runTraining(split, { resume: true }, { skipFinalTest: true });
+      const a = checkpointValues(full);
+      const b = checkpointValues(split);
+      assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort());
+      for (const [k, v] of a) assert.deepEqual(b.get(k), v, `${k} differs after resuming`);
+      // The resumed run's metrics continue without duplicates.
+      const epochs = readMetrics(split)
+        .filter((r) => r.kind === "train")
+        .map((r) => r.epoch);
+      assert.deepEqual(epochs, [1, 2, 3, 4]);
+      const strip = (rs: MetricsRecord[]) =>
+        rs.map((r) => ({ ...r, seconds: 0, elapsed: 0, cpuSeconds: 0, phases: {} }));
+      assert.deepEqual(strip(readMetrics(split)), strip(readMetrics(full)));
+      const last = readMetrics(full)
+        .filter((r) => r.kind === "train")
+        .pop();
+      assert.equal(last?.kind === "train" ? (last.scale ?? 1) : null, o.tScaleMin ?? 1, "the scale the search ends at");
+    });
 
   it("writes config, metrics, genotypes per evaluation, a checkpoint and a summary", async () => {
     const dir = path.join(tmp, "complete");

@@ -25,7 +25,6 @@ import { edgeIndex, numEdges } from "../../src/searchspace/topology.js";
 import { Architecture } from "../../src/sparsification/architecture.js";
 import type { Strategy } from "../../src/sparsification/strategy.js";
 import { inputPairs } from "../../src/sparsification/strategy.js";
-import { temperatureAt } from "../../src/sparsification/temperature.js";
 import { assertClose } from "../helpers/engineHelpers.js";
 import { forwardUnder, sizesUnder } from "../helpers/searchHelpers.js";
 
@@ -108,15 +107,6 @@ describe("operations", () => {
       assert.deepEqual(a, [1, 3, 21, 23]);
       assert.deepEqual(b, [12, 14, 32, 34]);
     });
-  });
-});
-
-describe("temperature schedule", () => {
-  it("falls linearly from t_max to t_min over S steps, then stays", () => {
-    const s = { tMax: 1, tMin: 0.05, steps: 5 };
-    const values = [0, 1, 2, 3, 4, 5, 9].map((k) => temperatureAt(k, s));
-    const expected = [1, 1 - 0.95 / 4, 1 - 0.95 / 2, 1 - (3 * 0.95) / 4, 0.05, 0.05, 0.05];
-    values.forEach((v, i) => assert.ok(Math.abs(v - expected[i]!) < 1e-12, `step ${i}: ${v} vs ${expected[i]}`));
   });
 });
 

@@ -100,7 +100,8 @@ describe("single-task search", () => {
   }
 
   it("temperature and learning-rate schedules: linear T per step or per epoch, DARTS's cosine rate", () => {
-    const s = { ...buildSingleTaskConfig("darts-cifar10", undefined, {}), threshold: 0.01 };
+    const preset = buildSingleTaskConfig("darts-cifar10", undefined, {});
+    const s = { ...preset, threshold: 0.01, tMin: 0.05, tSchedule: "linear" as const };
     assert.equal(searchTemperature(0, 0, 100, { ...s, anneal: "step" }), 1);
     assert.ok(Math.abs(searchTemperature(50, 0, 101, { ...s, anneal: "step" }) - (1 + 0.05) / 2) < 1e-12);
     assert.equal(searchTemperature(99, 0, 100, { ...s, anneal: "step" }), 0.05);
@@ -110,6 +111,14 @@ describe("single-task search", () => {
       searchTemperature(9, 1, 500, { ...s, anneal: "epoch" }),
     );
     assert.equal(searchTemperature(0, 49, 500, { ...s, anneal: "epoch" }), 0.05);
+    // The presets' geometric fall: the same factor every step, t-min at the last step.
+    const g = { ...preset, threshold: 0.01, anneal: "step" as const };
+    assert.equal(g.tSchedule, "geometric");
+    assert.ok(Math.abs(searchTemperature(50, 0, 101, g) - Math.sqrt(g.tMax * g.tMin)) < 1e-12);
+    assert.ok(
+      Math.abs(searchTemperature(2, 0, 101, g) / searchTemperature(1, 0, 101, g) - g.tMin ** (1 / 100)) < 1e-12,
+    );
+    assert.equal(searchTemperature(100, 0, 101, g), g.tMin);
     assert.equal(cosineRate(0, s), 0.025);
     assert.ok(Math.abs(cosineRate(25, s) - (0.025 + 0.001) / 2) < 1e-12);
     assert.ok(Math.abs(cosineRate(50, s) - 0.001) < 1e-12);
