@@ -18,18 +18,26 @@ export interface RankJob {
   metaBatch: number;
   epochs: number;
   mode?: "train" | "silent";
+  /** The reference code's architecture gradient and a meta-level temperature scale. */
+  reference?: boolean;
 }
 
 export const learnerFor = (name: RankJob["learner"], model: MetaModel): MetaLearner =>
   name === "reptile" ? new Reptile(1.0, 0.6) : new FirstOrderMaml(model, 0.01, 0.01);
 
-export const settingsFor = (job: RankJob) => metaTrain({ metaBatch: job.metaBatch, warmup: 1, seed: 7 });
+export const settingsFor = (job: RankJob) =>
+  metaTrain({
+    metaBatch: job.metaBatch,
+    warmup: 1,
+    seed: 7,
+    ...(job.reference ? { epochs: job.epochs, scale: { min: 0.1, epochs: 0, schedule: "geometric" as const } } : {}),
+  });
 
 /** Meta-trains from the same initial state in any process; the group (or the chains) decides the split. */
 export async function trainTiny(job: RankJob, group: E.ProcessGroup | null, optimizerChains?: number) {
   E.setNumThreads(1);
   E.manualSeed(3);
-  const { model, opt } = tinySearchModel();
+  const { model, opt } = tinySearchModel(job.reference ? "initial" : "live");
   const learner = learnerFor(job.learner, model);
   const pool = toyPool(5, 6);
   const results = [];

@@ -5,6 +5,7 @@ import type { Tensor } from "../../src/engine/index.js";
 import type { MetaTrainSettings } from "../../src/metalearner/metaTrainer.js";
 import { SearchModel } from "../../src/models/searchModel.js";
 import { flagOf, type RunConfig, type SettingKey } from "../../src/runs/config.js";
+import { frozenCopy } from "../../src/tasklearner/archGradient.js";
 import { TaskOptimizers } from "../../src/tasklearner/optimizers.js";
 import type { InnerLoopSettings } from "../../src/tasklearner/taskLearner.js";
 import { Rng } from "../../src/util/rng.js";
@@ -20,13 +21,17 @@ export function toyPool(numClasses: number, perClass: number, size = 8): ClassPo
   return { numClasses, imageShape: [1, size, size], classSize: () => perClass, image: (c, i) => images[c]![i]! };
 }
 
-/** The tiny one-shot network with its task optimisers. */
-export function tinySearchModel() {
-  const model = new SearchModel(
-    { inputChannels: 1, classes: 3, channels: 2, cells: 2, reductions: [1], nodes: 3, stemMultiplier: 3 },
-    "metanas",
-  );
-  const opt = new TaskOptimizers(model, { lrWeights: 0.01, lrArch: 0.01, weightDecay: 0, archWeightDecay: 1e-3 });
+/** The tiny one-shot network with its task optimisers (and with "initial", the reference code's architecture gradient). */
+export function tinySearchModel(archGradient: "live" | "initial" = "live") {
+  const build = () =>
+    new SearchModel(
+      { inputChannels: 1, classes: 3, channels: 2, cells: 2, reductions: [1], nodes: 3, stemMultiplier: 3 },
+      "metanas",
+    );
+  const model = build();
+  const source = archGradient === "initial" ? frozenCopy(model, build) : null;
+  const settings = { lrWeights: 0.01, lrArch: 0.01, weightDecay: 0, archWeightDecay: 1e-3 };
+  const opt = new TaskOptimizers(model, settings, source);
   return { model, opt };
 }
 

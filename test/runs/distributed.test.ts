@@ -90,7 +90,8 @@ const metanas = (args: string[], env: Record<string, string> = {}) =>
 
 /** Runs the rank fixture on `size` ranks and returns each rank's final meta-state. */
 async function trainOnRanks(size: number, job: Omit<RankJob, "out">) {
-  const out = (r: number) => path.join(tmp, `state-${job.learner}-${size}-${r}.json`);
+  const out = (r: number) =>
+    path.join(tmp, `state-${job.learner}${job.reference ? "-reference" : ""}-${size}-${r}.json`);
   const exits = await ranks(
     size,
     () => [path.join(here, "../helpers/distRank.js")],
@@ -134,6 +135,19 @@ describe("ranks against one process", () => {
       assert.notDeepEqual(chained.params, one.params);
     });
   }
+
+  it("2 ranks match one process with the reference architecture gradient and a meta-level scale", async () => {
+    const job = { learner: "reptile" as const, metaBatch: 2, epochs: 3, reference: true };
+    const [r0, r1] = await trainOnRanks(2, job);
+    const one = await trainTiny({ ...job, out: "" }, null, 2);
+    assert.deepEqual(r0.params, one.params);
+    assert.deepEqual(r0.moments, one.moments);
+    assert.deepEqual(r0.metrics, one.metrics);
+    assert.deepEqual(r1.params, r0.params);
+    // The options change what is learnt.
+    const live = await trainTiny({ ...job, reference: false, out: "" }, null, 2);
+    assert.notDeepEqual(live.params, one.params);
+  });
 
   it("4 ranks oversubscribed on 2 cores match one process with 4 chains up to float rounding", async () => {
     const job = { learner: "reptile" as const, metaBatch: 4, epochs: 2 };
