@@ -1,7 +1,8 @@
 // Image files of any format and size that sharp reads (PNG, JPEG, WebP, TIFF, GIF's first frame,
 // AVIF/HEIF, SVG), decoded to the CHW uint8 pixels of a network's input: transparency composited on
 // white, grey or sRGB colour, resized with lanczos3 to fill the square (aspect not kept, as
-// MiniImagenet's and Omniglot's preprocessing do), optionally inverted (Omniglot's strokes bright).
+// MiniImagenet's and Omniglot's preprocessing do) or by nearest neighbour at pixel centres (REPTILE's
+// Omniglot preprocessing), optionally inverted (Omniglot's strokes bright).
 import path from "node:path";
 import sharp from "sharp";
 import { DataError } from "./errors.js";
@@ -30,9 +31,22 @@ export function isImageFile(name: string): boolean {
   return (IMAGE_EXTENSIONS as readonly string[]).includes(path.extname(name).toLowerCase());
 }
 
+export const RESIZE_FILTERS = ["lanczos3", "nearest"] as const;
+export type ResizeFilter = (typeof RESIZE_FILTERS)[number];
+
 export interface DecodeOptions {
   /** Bright strokes on dark, as preprocessed Omniglot and the built-in characters are. */
   invert?: boolean;
+  /**
+   * lanczos3 (default), or nearest: PIL's nearest neighbour at pixel centres, as REPTILE's Omniglot
+   * preprocessing resizes (nearestPixel).
+   */
+  resize?: ResizeFilter;
+}
+
+/** PIL's nearest resize: output pixel i (of outSize) reads input pixel floor((i + 0.5) * inSize / outSize). */
+export function nearestPixel(i: number, inSize: number, outSize: number): number {
+  return Math.floor(((i + 0.5) * inSize) / outSize);
 }
 
 function cannotDecode(where: string, err: unknown): DataError {
@@ -49,9 +63,12 @@ export async function decodeImage(
 ): Promise<Uint8Array> {
   const [ch, h, w] = shape;
   if (ch !== 1 && ch !== 3) throw new DataError(`images have 1 (grey) or 3 (colour) channels, not ${ch}`);
-  let raw: { data: Buffer; info: { channels: number } };
+  const nearest = o.resize === "nearest";
+  let raw: { data: Buffer; info: { channels: number; width: number; height: number } };
   try {
-    const img = sharp(input).flatten({ background: "#ffffff" }).resize(w, h, { kernel: IMAGE_KERNEL, fit: "fill" });
+    const flat = sharp(input).flatten({ background: "#ffffff" });
+    // Nearest: decoded at full size, then sampled below.
+    const img = nearest ? flat : flat.resize(w, h, { kernel: IMAGE_KERNEL, fit: "fill" });
     raw = await (ch === 1 ? img.greyscale() : img.toColourspace("srgb"))
       .raw({ depth: "uchar" })
       .toBuffer({ resolveWithObject: true });
@@ -61,10 +78,14 @@ export async function decodeImage(
   const { data, info } = raw;
   const n = h * w;
   const out = new Uint8Array(ch * n);
+  // Output pixel p's pixel in the decoded image: itself, or for nearest the one at its centre.
+  const from = nearest
+    ? (p: number) => nearestPixel(Math.floor(p / w), info.height, h) * info.width + nearestPixel(p % w, info.width, w)
+    : (p: number) => p;
   // Interleaved -> planar; a grey image asked for in colour repeats its one channel.
   for (let c = 0; c < ch; c++) {
     const src = Math.min(c, info.channels - 1);
-    for (let p = 0; p < n; p++) out[c * n + p] = data[p * info.channels + src];
+    for (let p = 0; p < n; p++) out[c * n + p] = data[from(p) * info.channels + src];
   }
   if (o.invert) for (let k = 0; k < out.length; k++) out[k] = 255 - out[k];
   return out;

@@ -20,6 +20,7 @@ import sharp, { type OutputInfo } from "sharp";
 import { deriveSeed, Rng } from "../util/rng.js";
 import { type CachedImages, cacheFileFor, cacheKey, fileSha1, readCache, writeCache } from "./cache.js";
 import { DataError } from "./errors.js";
+import { nearestPixel } from "./imageFile.js";
 import type { LoaderOptions } from "./loaderOptions.js";
 import { ByteClassPool, RotatedClassPool } from "./pool.js";
 import { decodeInto, type Log, stderrLog } from "./progress.js";
@@ -133,8 +134,8 @@ export async function preprocessOmniglot(
     for (let k = 0; k < n; k++) out[k] = 255 - data[k * info.channels]!;
     return out;
   }
-  // PIL's nearest resize: output pixel i reads input pixel floor((i + 0.5) * in / out).
-  const pick = (i: number, size: number) => Math.floor(((i + 0.5) * size) / OMNIGLOT_SIZE);
+  // PIL's nearest resize (what metanas predict also does to new images for a run preprocessed so).
+  const pick = (i: number, size: number) => nearestPixel(i, size, OMNIGLOT_SIZE);
   for (let y = 0; y < OMNIGLOT_SIZE; y++)
     for (let x = 0; x < OMNIGLOT_SIZE; x++)
       out[y * OMNIGLOT_SIZE + x] = data[(pick(y, info.height) * info.width + pick(x, info.width)) * info.channels]!;

@@ -1,5 +1,7 @@
 // The input shape of each dataset's images, known without reading any of them where the dataset
 // fixes it (builtin, Omniglot, MiniImagenet) or the settings do (a folder of grey or colour images).
+import type { DecodeOptions } from "./imageFile.js";
+import type { OmniglotPreprocessing } from "./omniglot.js";
 import type { DatasetName, ImageShape } from "./types.js";
 
 export const IMAGE_COLOURS = ["auto", "grey", "colour"] as const;
@@ -41,4 +43,16 @@ export function knownImageShape(name: DatasetName, settings: FolderImageSettings
 /** Whether the dataset's images are inverted (strokes bright on dark), which new images must be too. */
 export function invertsImages(name: DatasetName): boolean {
   return name === "omniglot" || name === "builtin";
+}
+
+/**
+ * How new image files must be decoded to look like a run's training images: inverted as its dataset
+ * was, and resized as it was (Omniglot with REPTILE's preprocessing: not inverted, nearest neighbour).
+ */
+export function runDecoding(c: {
+  dataset: DatasetName;
+  omniglotPreprocessing?: OmniglotPreprocessing;
+}): Required<DecodeOptions> {
+  if (c.dataset === "omniglot" && c.omniglotPreprocessing === "reptile") return { invert: false, resize: "nearest" };
+  return { invert: invertsImages(c.dataset), resize: "lanczos3" };
 }

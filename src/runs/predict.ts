@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import type { ClassFolder } from "../data/folder.js";
 import { listQueryImages, listSupport, readImageSet, supportFiles } from "../data/imageSet.js";
-import { folderImageShape, invertsImages, knownImageShape } from "../data/shapes.js";
+import { folderImageShape, knownImageShape, runDecoding } from "../data/shapes.js";
 import type { ImageShape } from "../data/types.js";
 import { loadSafetensors, manualSeed, setDefaultDevice, setNumThreads } from "../engine/index.js";
 import { adaptAndPredict, type QueryBatch, type TaskPrediction } from "../evaluation/predict.js";
@@ -93,7 +93,7 @@ export async function predictRun(dir: string, o: PredictOptions): Promise<Predic
   const { model, opt, learner } = openModel(c, shape);
   try {
     loadCheckpoint(dir, c, model, opt, learner);
-    const decode = { invert: invertsImages(c.dataset) };
+    const decode = runDecoding(c);
     const supportSet = supportFiles(classes);
     const support = await readImageSet(supportSet.files, supportSet.labels, shape, decode);
     const query = await readImageSet(
@@ -116,6 +116,7 @@ export async function predictRun(dir: string, o: PredictOptions): Promise<Predic
         genotype,
         imageShape: shape,
         invert: decode.invert,
+        resize: decode.resize,
       });
     }
     const predicted = r.probabilities.map((p) => p.indexOf(Math.max(...p)));

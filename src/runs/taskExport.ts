@@ -6,6 +6,7 @@
 // The folder is written beside its place and renamed into it, so it is whole or absent.
 import { existsSync, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
+import type { ResizeFilter } from "../data/imageFile.js";
 import type { ImageShape } from "../data/types.js";
 import { saveSafetensors, type Tensor, tidy } from "../engine/index.js";
 import type { ForwardPhase, MetaModel } from "../models/model.js";
@@ -24,6 +25,8 @@ export interface TaskExport {
   imageShape: ImageShape;
   /** Images are inverted (strokes bright) before they go in, as the run's dataset was. */
   invert: boolean;
+  /** How images are resized to imageShape: lanczos3, or nearest (Omniglot with REPTILE's preprocessing). */
+  resize: ResizeFilter;
 }
 
 /** Refuses a --save folder that already holds files. */
@@ -66,6 +69,7 @@ export function saveTaskNetwork(dir: string, c: RunConfig, model: MetaModel, tas
         threshold: task.phase.threshold,
         imageShape: task.imageShape,
         invert: task.invert,
+        resize: task.resize,
       }),
     );
     if (existsSync(dir)) rmdirSync(dir);
