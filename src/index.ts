@@ -17,6 +17,7 @@ export { baselineConfig, runBaseline } from "./runs/baseline.js";
 export { type RunConfig, validateConfig } from "./runs/config.js";
 export { predictRun } from "./runs/predict.js";
 export { buildConfig, PRESETS } from "./runs/presets.js";
+export { listReadyModels, READY_MODELS, readyModelDir, resolveModel } from "./runs/readyModels.js";
 export { runEvaluation, runTraining } from "./runs/runner.js";
 export type { SingleTaskConfig } from "./runs/singleTaskConfig.js";
 export { buildSingleTaskConfig, SINGLE_TASK_PRESETS } from "./runs/singleTaskPresets.js";

@@ -1,9 +1,11 @@
-// metanas predict: a run's meta-learned model adapted to the user's labelled support images (as
-// meta-testing adapts a task), then the class of every query image.
+// metanas predict: a run's meta-learned model (a run directory, or a shipped model by name: metanas
+// models) adapted to the user's labelled support images (as meta-testing adapts a task), then the
+// class of every query image.
 import { type Command, Option } from "commander";
 import { QUERY_BATCHES, type QueryBatch } from "../evaluation/predict.js";
 import { adjustableKeys, type SettingKey } from "../runs/config.js";
 import { type PredictResult, predictRun } from "../runs/predict.js";
+import { resolveModel } from "../runs/readyModels.js";
 import { toDarts } from "../searchspace/genotype.js";
 import { writeFileAtomic } from "../util/atomicWrite.js";
 import { addSettingOptions, settingOption, settingValues } from "./settings.js";
@@ -68,9 +70,9 @@ export function register(program: Command): void {
   const cmd = program
     .command("predict")
     .description(
-      "adapt a run's meta-learned model to labelled support images (as meta-testing adapts), then classify query images",
+      "adapt a run's meta-learned model (or a shipped one: metanas models) to labelled support images (as meta-testing adapts), then classify query images",
     )
-    .argument("<RUN_DIR>", "a run directory written by search or train")
+    .argument("<MODEL>", "a run directory written by search or train, or a shipped model's name (metanas models)")
     .requiredOption("--support <DIR>", "labelled images: one sub-folder per class (its name is the class name)")
     .requiredOption("--query <PATH...>", "images to classify: files, or folders of images")
     .addOption(
@@ -90,8 +92,8 @@ export function register(program: Command): void {
         ? `${option.description} [default: the run's value]`
         : option.description,
   });
-  cmd.action(async (dir: string, o: Record<string, unknown>) => {
-    const r = await predictRun(dir, {
+  cmd.action(async (model: string, o: Record<string, unknown>) => {
+    const r = await predictRun(resolveModel(model), {
       support: String(o.support),
       query: o.query as string[],
       overrides: settingValues(o, KEYS),
