@@ -8,7 +8,9 @@
 //
 // A collective that fails (a peer died, or did not answer within the timeout) is diagnosed through
 // the store: before each collective a rank records its sequence number there, so the ranks that
-// never arrived can be named.
+// never arrived can be named. Gloo's own error does not say which peer stopped (a cut link just
+// times out), so with three or more ranks each rank also keeps a heartbeat in the store: a rank
+// whose heartbeat stops is the one that stopped or cannot be reached.
 #include <c10/core/GradMode.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
@@ -18,11 +20,14 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "binding.h"
@@ -35,9 +40,56 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+std::vector<uint8_t> bytes(const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); }
+std::string text(const std::vector<uint8_t>& b) { return std::string(b.begin(), b.end()); }
+
+// A rank's sign of life: a counter under beat/<rank> in the store, raised every period by a thread
+// of its own over a store connection of its own (the group's connection is held for a whole wait
+// at a time, which would stop the beat while a rank waits for a slow one). A set sends and does not
+// wait for an answer, so a store across a cut link does not hold the thread.
+class Heartbeat {
+ public:
+  Heartbeat(c10::intrusive_ptr<c10d::Store> store, std::string key, std::chrono::milliseconds period)
+      : store_(std::move(store)), key_(std::move(key)), period_(period), thread_([this] { run(); }) {}
+  ~Heartbeat() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void run() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (int64_t n = 1; !stop_; ++n) {
+      lock.unlock();
+      try {
+        store_->set(key_, bytes(std::to_string(n)));
+      } catch (...) {
+        return;  // the store is gone: there is nobody left to tell
+      }
+      lock.lock();
+      wake_.wait_for(lock, period_, [this] { return stop_; });
+    }
+  }
+  c10::intrusive_ptr<c10d::Store> store_;
+  std::string key_;
+  std::chrono::milliseconds period_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread thread_;  // last: it starts once the members above exist
+};
+
 struct Group {
   int rank = 0;
   int size = 1;
+  std::string addr;        // the store's address, port, key prefix, and whether this process serves it
+  int port = 0;
+  std::string prefix;
+  bool servesStore = false;
   std::string where;       // addr:port of the store
   std::string storeOwner;  // who hosts the store: "rank 0" or "the launcher"
   std::chrono::milliseconds timeout{0};
@@ -45,6 +97,11 @@ struct Group {
   c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
   int64_t collectives = 0;  // issued so far, the same count on every rank
   int64_t exchanges = 0;
+  // Where each rank runs ("10.0.0.3", or "node3, 10.0.0.3"), for messages; empty on one machine.
+  std::vector<std::string> hosts;
+  // Three or more ranks: this rank's heartbeat, and its period.
+  std::unique_ptr<Heartbeat> heartbeat;
+  std::chrono::milliseconds beatPeriod{1000};
 };
 
 // One group per process. Never freed at exit: Gloo's threads may still be running then.
@@ -64,14 +121,16 @@ std::string seconds(std::chrono::milliseconds ms) {
   return s.str();
 }
 
-std::string ranksText(const std::vector<int>& ranks) {
+// "rank 2", "ranks 1, 2"; with the ranks on several machines, "rank 2 (on 10.0.0.3)".
+std::string ranksText(const Group* g, const std::vector<int>& ranks) {
   std::string s = ranks.size() == 1 ? "rank " : "ranks ";
-  for (size_t k = 0; k < ranks.size(); ++k) s += (k ? ", " : "") + std::to_string(ranks[k]);
+  for (size_t k = 0; k < ranks.size(); ++k) {
+    int r = ranks[k];
+    s += (k ? ", " : "") + std::to_string(r);
+    if (r < static_cast<int>(g->hosts.size()) && !g->hosts[r].empty()) s += " (on " + g->hosts[r] + ")";
+  }
   return s;
 }
-
-std::vector<uint8_t> bytes(const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); }
-std::string text(const std::vector<uint8_t>& b) { return std::string(b.begin(), b.end()); }
 
 // A store operation; losing the store means losing its host.
 template <typename F>
@@ -92,6 +151,54 @@ void probeStore(Group* g, const std::string& during) {
   auto quarter = g->timeout / 4;
   auto limit = std::clamp(quarter, std::chrono::milliseconds(500), std::chrono::milliseconds(5000));
   storeCall(g, during, [&] { g->store->wait({"joined/" + std::to_string(g->rank)}, std::min(limit, g->timeout)); });
+}
+
+// With three or more ranks (those with a heartbeat), a failed call is diagnosed in three steps:
+// this rank says it failed (so that the others, watching heartbeats, know it is alive whatever its
+// heartbeat does: it may leave before they finish), finds the ranks to blame (blame), then says it
+// is done (finishDiagnosis).
+void reportFailure(Group* g, const std::string& during) {
+  if (g->heartbeat) storeCall(g, during, [&] { g->store->set("failed/" + std::to_string(g->rank), bytes("1")); });
+}
+
+std::vector<int> silentRanks(Group* g, const std::string& during);
+std::chrono::milliseconds silenceWindow(const Group* g);
+
+// A rank's heartbeat counter as the store holds it ("" before its first beat).
+std::string beatOf(Group* g, int r) {
+  std::string key = "beat/" + std::to_string(r);
+  return g->store->check({key}) ? text(g->store->get(key)) : std::string();
+}
+
+// The ranks to name for a failed call: those that never arrived at it (`missing`). With three or
+// more, a rank that did not arrive may be held in an earlier call by the rank that is really gone,
+// and one that did may be the one cut off: the ranks whose heartbeat stopped are named; the missing
+// ones only when every heartbeat goes on (a rank alive but stuck) and the timeout has passed
+// (before it, a rank that has not arrived may just be slower).
+std::vector<int> blame(Group* g, const std::string& during, const std::vector<int>& missing, bool timedOut) {
+  if (!g->heartbeat) return missing;
+  auto silent = silentRanks(g, during);
+  if (!silent.empty()) return silent;
+  return timedOut ? missing : std::vector<int>{};
+}
+
+// The end of the diagnosis: this rank says it is done, and the store's host keeps the store up
+// until every rank it did not blame has made its own diagnosis (ranks still adapting their tasks
+// reach the failed call later), for at most one timeout. Without this, the others would find the
+// store gone and blame its host.
+void finishDiagnosis(Group* g, const std::string& during, const std::vector<int>& lost) {
+  if (!g->heartbeat) return;
+  storeCall(g, during, [&] { g->store->set("done/" + std::to_string(g->rank), bytes("1")); });
+  if (!g->servesStore) return;
+  std::vector<std::string> keys;
+  for (int r = 0; r < g->size; ++r)
+    if (r != g->rank && std::find(lost.begin(), lost.end(), r) == lost.end()) keys.push_back("done/" + std::to_string(r));
+  if (keys.empty()) return;
+  try {
+    g->store->wait(keys, g->timeout);
+  } catch (const std::exception&) {
+    // A rank silent this long leaves with the rest.
+  }
 }
 
 // Resolves or rejects a Promise with the outcome of work done on a libuv pool thread; `done` runs
@@ -172,6 +279,10 @@ Napi::Value Connect(const Napi::CallbackInfo& info) {
   g->timeout = std::chrono::milliseconds(static_cast<int64_t>(num(o, "timeoutMs")));
   g->storeOwner = str(o, "storeOwner");
   g->where = addr + ":" + std::to_string(port);
+  g->addr = addr;
+  g->port = port;
+  g->prefix = prefix;
+  g->servesStore = host;
   return queue(
       info.Env(),
       [g, addr, port, host, prefix] {
@@ -203,6 +314,53 @@ Napi::Value Connect(const Napi::CallbackInfo& info) {
       });
 }
 
+// How long an exchange waits on a rank whose heartbeat stands still before it gives up on it: the
+// heartbeats' watch, or a quarter of the timeout up to 30 s if that is longer (an exchange may wait
+// long for a slow rank; only a rank that shows no life at all ends it early).
+std::chrono::milliseconds exchangeSilence(const Group* g) {
+  return std::max(silenceWindow(g), std::min(g->timeout / 4, std::chrono::milliseconds(30000)));
+}
+
+// Waits until every key (one per rank, in rank order) exists, or the timeout passes (throwing, as
+// the store's own wait does). With three or more ranks it polls the store instead of one blocking
+// wait, whose end a rank cannot bring forward (a TCPStore wait that times out cannot be taken back),
+// and watches the heartbeats of the ranks whose key is missing: the ranks silent for
+// exchangeSilence are returned at once, instead of waiting out the timeout for a rank that died.
+std::vector<int> waitWatching(Group* g, const std::vector<std::string>& keys) {
+  if (!g->heartbeat) {
+    g->store->wait(keys, g->timeout);
+    return {};
+  }
+  auto start = Clock::now();
+  auto silence = exchangeSilence(g);
+  std::vector<std::string> beat(g->size);
+  std::vector<Clock::time_point> changed(g->size, start);
+  auto look = start;
+  auto pause = std::chrono::milliseconds(1);
+  for (;;) {
+    if (g->store->check(keys)) return {};
+    auto now = Clock::now();
+    if (now - start >= g->timeout) throw std::runtime_error("Wait timeout");
+    if (now >= look) {
+      std::vector<int> silent;
+      for (int r = 0; r < g->size; ++r) {
+        if (r == g->rank || g->store->check({keys[r]})) continue;
+        std::string b = beatOf(g, r);
+        if (b != beat[r]) {
+          beat[r] = b;
+          changed[r] = now;
+        } else if (now - changed[r] >= silence && !g->store->check({"failed/" + std::to_string(r)})) {
+          silent.push_back(r);
+        }
+      }
+      if (!silent.empty()) return silent;
+      look = now + g->beatPeriod / 2;
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(50));
+  }
+}
+
 // exchange(label, value): every rank's value, in rank order (an all-gather of short strings
 // through the store). A rank that does not answer within the timeout is named.
 Napi::Value Exchange(const Napi::CallbackInfo& info) {
@@ -222,19 +380,29 @@ Napi::Value Exchange(const Napi::CallbackInfo& info) {
         std::vector<std::string> keys;
         for (int r = 0; r < g->size; ++r) keys.push_back(key(r, round));
         auto started = Clock::now();
+        std::vector<int> silent;
         try {
-          g->store->wait(keys, g->timeout);
+          silent = waitWatching(g, keys);
         } catch (const std::exception& e) {
           probeStore(g, label);
+          reportFailure(g, label);
           std::vector<int> missing;
           storeCall(g, label, [&] {
             for (int r = 0; r < g->size; ++r)
               if (!g->store->check({keys[r]})) missing.push_back(r);
           });
           auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
-          if (missing.empty()) throw std::runtime_error(label + " failed: " + messageOf(e));
-          throw std::runtime_error(ranksText(missing) + " did not answer " + label + " within " + seconds(waited) +
+          auto lost = blame(g, label, missing, true);
+          finishDiagnosis(g, label, lost);
+          if (lost.empty()) throw std::runtime_error(label + " failed: " + messageOf(e));
+          throw std::runtime_error(ranksText(g, lost) + " did not answer " + label + " within " + seconds(waited) +
                                    " s: stopped, or cannot reach " + g->where);
+        }
+        if (!silent.empty()) {
+          reportFailure(g, label);
+          finishDiagnosis(g, label, silent);
+          throw std::runtime_error(ranksText(g, silent) + " did not answer " + label + " (no heartbeat for " +
+                                   seconds(exchangeSilence(g)) + " s): stopped, or cannot be reached");
         }
         std::vector<int> elsewhere;
         std::string theirs;
@@ -253,7 +421,7 @@ Napi::Value Exchange(const Napi::CallbackInfo& info) {
           if (round > 2) g->store->deleteKey(key(g->rank, round - 2));
         });
         if (!elsewhere.empty())
-          throw std::runtime_error(ranksText(elsewhere) + " reached " + theirs + " where rank " + std::to_string(g->rank) +
+          throw std::runtime_error(ranksText(g, elsewhere) + " reached " + theirs + " where rank " + std::to_string(g->rank) +
                                    " reached " + label + ": the ranks were started differently (every rank needs the same command, --resume included)");
       },
       [values](Napi::Env env) {
@@ -263,20 +431,57 @@ Napi::Value Exchange(const Napi::CallbackInfo& info) {
       });
 }
 
-// createGroup({interfaces?: "eth0,eth1", hostname?: "127.0.0.1"}): the Gloo process group over the
-// connected store. Without either, Gloo binds to what this machine's hostname resolves to.
+// Three or more ranks: the heartbeat's period (a twentieth of the timeout, 0.1 to 1 s), and how long
+// a failed collective watches the heartbeats before it calls a rank silent (four periods and a half
+// second: a beat late by more than that is no scheduling delay).
+std::chrono::milliseconds beatPeriod(std::chrono::milliseconds timeout) {
+  return std::clamp(timeout / 20, std::chrono::milliseconds(100), std::chrono::milliseconds(1000));
+}
+std::chrono::milliseconds silenceWindow(const Group* g) { return 4 * g->beatPeriod + std::chrono::milliseconds(500); }
+
+void startHeartbeat(Group* g) {
+  c10d::TCPStoreOptions so;
+  so.port = static_cast<std::uint16_t>(g->port);
+  so.isServer = false;
+  so.waitWorkers = false;
+  so.timeout = g->timeout;
+  c10::intrusive_ptr<c10d::Store> store;
+  storeCall(g, "the heartbeat's start", [&] { store = c10::make_intrusive<c10d::TCPStore>(g->addr, so); });
+  if (!g->prefix.empty()) store = c10::make_intrusive<c10d::PrefixStore>(g->prefix, store);
+  store = c10::make_intrusive<c10d::PrefixStore>("metanas", store);
+  std::string key = "beat/" + std::to_string(g->rank);
+  // The first beat through the group's own connection: every rank's key exists once the process
+  // group has connected (its rendezvous waits for every rank's keys, sent after this one).
+  storeCall(g, "the heartbeat's start", [&] { g->store->set(key, bytes("0")); });
+  g->beatPeriod = beatPeriod(g->timeout);
+  g->heartbeat = std::make_unique<Heartbeat>(store, key, g->beatPeriod);
+}
+
+// createGroup({interfaces?: "eth0,eth1", hostname?: "127.0.0.1", hosts?: [...]}): the Gloo process
+// group over the connected store. Without interfaces or hostname, Gloo binds to what this machine's
+// hostname resolves to. hosts: where each rank runs, named in messages about a rank.
 Napi::Value CreateGroup(const Napi::CallbackInfo& info) {
   claim("createGroup", false);
   if (!group || !group->store) throw std::runtime_error("createGroup: not connected (call connect first)");
   if (group->pg) throw std::runtime_error("createGroup: the process group exists already");
   std::string interfaces, hostname;
+  std::vector<std::string> hosts;
   if (info[0].IsObject()) {
     auto o = info[0].As<Napi::Object>();
     interfaces = metanas::stringFieldOr(o, "interfaces");
     hostname = metanas::stringFieldOr(o, "hostname");
+    if (o.Get("hosts").IsArray()) {
+      auto arr = o.Get("hosts").As<Napi::Array>();
+      for (uint32_t k = 0; k < arr.Length(); ++k) {
+        Napi::Value v = arr.Get(k);
+        hosts.push_back(v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string());
+      }
+    }
   }
   Group* g = group;
+  g->hosts = hosts;
   return queue(info.Env(), [g, interfaces, hostname] {
+    if (g->size >= 3) startHeartbeat(g);
     auto opts = c10d::ProcessGroupGloo::Options::create(g->timeout);
     try {
       if (!interfaces.empty()) {
@@ -330,6 +535,38 @@ void unflatten(const at::Tensor& flat, const std::vector<at::Tensor>& ts) {
   }
 }
 
+// With three or more ranks, the ranks other than this one that stopped or cannot reach the store:
+// their heartbeat does not move while this rank watches it, and they report no failure of their own
+// (a rank that does is alive, whatever its heartbeat). Ranks that do not fail at once may be
+// merely slower (still adapting their tasks), so arrival alone cannot tell.
+std::vector<int> silentRanks(Group* g, const std::string& during) {
+  auto beat = [&](int r) { return beatOf(g, r); };
+  std::vector<std::string> first(g->size);
+  std::vector<bool> alive(g->size, false);
+  alive[g->rank] = true;
+  storeCall(g, during, [&] {
+    for (int r = 0; r < g->size; ++r)
+      if (!alive[r]) first[r] = beat(r);
+  });
+  auto until = Clock::now() + silenceWindow(g);
+  for (;;) {
+    bool all = true;
+    storeCall(g, during, [&] {
+      for (int r = 0; r < g->size; ++r) {
+        if (alive[r]) continue;
+        if (g->store->check({"failed/" + std::to_string(r)}) || beat(r) != first[r]) alive[r] = true;
+        else all = false;
+      }
+    });
+    if (all || Clock::now() >= until) break;
+    std::this_thread::sleep_for(g->beatPeriod / 2);
+  }
+  std::vector<int> silent;
+  for (int r = 0; r < g->size; ++r)
+    if (!alive[r]) silent.push_back(r);
+  return silent;
+}
+
 // Runs one collective with the arrival bookkeeping that lets a failure name the missing ranks.
 void runCollective(Group* g, const std::string& label, const std::function<c10::intrusive_ptr<c10d::Work>()>& issue) {
   int64_t seq = ++g->collectives;
@@ -341,6 +578,7 @@ void runCollective(Group* g, const std::string& label, const std::function<c10::
     auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
     std::string cause = messageOf(e);
     probeStore(g, label);
+    reportFailure(g, label);
     std::vector<int> missing;
     storeCall(g, label, [&] {
       for (int r = 0; r < g->size; ++r) {
@@ -349,16 +587,19 @@ void runCollective(Group* g, const std::string& label, const std::function<c10::
         if (!g->store->check({key}) || std::stoll(text(g->store->get(key))) < seq) missing.push_back(r);
       }
     });
+    bool timedOut = waited + std::chrono::milliseconds(50) >= g->timeout;
+    auto lost = blame(g, label, missing, timedOut);
     // Every rank had arrived, yet the transfer stopped: the peer failed or became unreachable
     // during it (a cut link). With two ranks, that peer is the other one.
-    if (missing.empty() && g->size == 2) missing.push_back(1 - g->rank);
-    bool timedOut = waited + std::chrono::milliseconds(50) >= g->timeout;
+    if (lost.empty() && g->size == 2) lost.push_back(1 - g->rank);
     std::string how = timedOut ? "no answer within " + seconds(g->timeout) + " s"
                                : "its connection closed after " + seconds(waited) + " s";
-    if (!missing.empty()) {
-      throw std::runtime_error(ranksText(missing) + " did not answer " + label + " (" + how + "): stopped, or cannot be reached");
-    }
-    throw std::runtime_error(label + " failed after " + seconds(waited) + " s: a rank stopped, or the network between the ranks failed, during it (" + cause + ")");
+    std::string message =
+        !lost.empty()
+            ? ranksText(g, lost) + " did not answer " + label + " (" + how + "): stopped, or cannot be reached"
+            : label + " failed after " + seconds(waited) + " s: a rank stopped, or the network between the ranks failed, during it (" + cause + ")";
+    finishDiagnosis(g, label, lost);
+    throw std::runtime_error(message);
   }
 }
 
@@ -424,6 +665,7 @@ Napi::Value Barrier(const Napi::CallbackInfo& info) {
 Napi::Value Destroy(const Napi::CallbackInfo& info) {
   claim("destroy", false);
   if (group) {
+    group->heartbeat.reset();
     group->pg.reset();
     group->store.reset();
     delete group;

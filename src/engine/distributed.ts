@@ -72,9 +72,12 @@ export class ProcessGroup {
     return wrap(() => native.distributed.exchange(label, value));
   }
 
-  /** Connects every rank to every other for the collectives (Gloo's full mesh). */
-  async connectPeers(device: PeerDevice = {}): Promise<void> {
-    await wrap(() => native.distributed.createGroup(device));
+  /**
+   * Connects every rank to every other for the collectives (Gloo's full mesh). `hosts`: where each
+   * rank runs, named with the rank when a collective fails.
+   */
+  async connectPeers(device: PeerDevice = {}, hosts?: readonly string[]): Promise<void> {
+    await wrap(() => native.distributed.createGroup({ ...device, ...(hosts ? { hosts: [...hosts] } : {}) }));
     this.#peersConnected = true;
   }
 

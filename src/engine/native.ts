@@ -144,7 +144,7 @@ export interface NativeDistributed {
     storeOwner: string;
   }): Promise<void>;
   exchange(label: string, value: string): Promise<string[]>;
-  createGroup(o: { interfaces?: string; hostname?: string }): Promise<void>;
+  createGroup(o: { interfaces?: string; hostname?: string; hosts?: string[] }): Promise<void>;
   allReduceSum(ids: number[], label: string): Promise<void>;
   broadcast(ids: number[], root: number, label: string): Promise<void>;
   barrier(label: string): Promise<void>;

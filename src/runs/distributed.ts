@@ -7,7 +7,7 @@ import { DistributedError, type PeerDevice, ProcessGroup, type Tensor, tensor } 
 import type { TaskResult } from "../evaluation/evaluate.js";
 import { codeVersion } from "./codeVersion.js";
 import { keysWithRole, type RunConfig } from "./config.js";
-import { localFacts, type NetFacts, oneStack, peerDevice, withRoute } from "./peerNetwork.js";
+import { hostLabels, localFacts, type NetFacts, oneStack, peerDevice, withRoute } from "./peerNetwork.js";
 import type { Session } from "./session.js";
 
 /** The default limit of the rendezvous and of every collective, as torch.distributed's (30 min). */
@@ -95,14 +95,21 @@ export function rendezvous(l: Launch): Promise<ProcessGroup> {
   });
 }
 
+/** What agree() found: where this rank's process group listens, and where every rank runs (for messages). */
+export interface Peers {
+  device?: PeerDevice;
+  hosts?: string[];
+}
+
 /**
- * Connects the ranks to each other: on `device` (what agree() chose), else over GLOO_SOCKET_IFNAME,
+ * Connects the ranks to each other: on the device agree() chose, else over GLOO_SOCKET_IFNAME,
  * loopback for a local launch, else the hostname's address.
  */
-export function connectPeers(group: ProcessGroup, l: Launch, device?: PeerDevice): Promise<void> {
-  if (device) return group.connectPeers(device);
-  if (l.interfaces) return group.connectPeers({ interfaces: l.interfaces });
-  return group.connectPeers(LOOPBACK.test(l.addr) ? { hostname: "127.0.0.1" } : {});
+export function connectPeers(group: ProcessGroup, l: Launch, peers: Peers = {}): Promise<void> {
+  const { device, hosts } = peers;
+  if (device) return group.connectPeers(device, hosts);
+  if (l.interfaces) return group.connectPeers({ interfaces: l.interfaces }, hosts);
+  return group.connectPeers(LOOPBACK.test(l.addr) ? { hostname: "127.0.0.1" } : {}, hosts);
 }
 
 /**
@@ -137,7 +144,8 @@ interface RankStatement {
 /**
  * Every rank states its code version, the hash of its configuration and data, and its network, or
  * why it cannot start; all ranks start, or all stop with the same message. Returns where this rank's
- * process group is to listen (launch given), so that ranks on other machines reach it.
+ * process group is to listen (launch given), so that ranks on other machines reach it, and where
+ * each rank runs when they span several machines.
  */
 export async function agree(
   group: ProcessGroup,
@@ -145,7 +153,7 @@ export async function agree(
   data: string | null,
   problem: string | null,
   launch: Launch | null = null,
-): Promise<PeerDevice | undefined> {
+): Promise<Peers> {
   const hash = c ? configHash(c, group.size) : null;
   const net = launch && !problem ? localFacts(launch.addr, launch.interfaces) : null;
   const mine: RankStatement = { hash, data, problem, code: codeVersion(), net };
@@ -185,16 +193,13 @@ function configurationVerdict(all: RankStatement[]): string | null {
 }
 
 /**
- * This rank's device, once every rank is known to have one the others can reach. Ranks on several
- * network stacks exchange their addresses first (one more round through the store).
+ * This rank's device, once every rank is known to have one the others can reach, and where each
+ * rank runs. Ranks on several network stacks exchange their addresses first (one more round through
+ * the store).
  */
-async function chooseDevice(
-  group: ProcessGroup,
-  all: readonly RankStatement[],
-  launch: Launch | null,
-): Promise<PeerDevice | undefined> {
+async function chooseDevice(group: ProcessGroup, all: readonly RankStatement[], launch: Launch | null): Promise<Peers> {
   let nets = all.map((a) => a.net);
-  if (!launch || !nets.every((n): n is NetFacts => Boolean(n))) return undefined;
+  if (!launch || !nets.every((n): n is NetFacts => Boolean(n))) return {};
   // (Ranks that name their interfaces need no lookup.)
   if (!oneStack(nets) && nets.some((n) => !n.interfaces)) {
     const mine = await withRoute(nets[group.rank]!, launch.port);
@@ -205,7 +210,9 @@ async function chooseDevice(
   const problem = choices.find((p) => "problem" in p);
   if (problem && "problem" in problem) throw new SharedFailure(problem.problem);
   const mine = choices[group.rank]!;
-  return "device" in mine ? mine.device : undefined;
+  // With two ranks the one to blame is always the other, and their messages stay as they were;
+  // with more, a failure names the lost rank's machine too.
+  return { device: "device" in mine ? mine.device : undefined, hosts: group.size >= 3 ? hostLabels(facts) : undefined };
 }
 
 /** Everything that defines the meta-state: meta-parameters, task-optimiser moments, meta-learner tensors. */

@@ -21,6 +21,9 @@ export interface NetFacts {
   interfaces: string | null;
   missing: string[];
   available: string[];
+  /** Its hostname, and the address of the first interface GLOO_SOCKET_IFNAME names: where it runs, for messages. */
+  hostname?: string;
+  address?: string | null;
   /** Looked up only when the ranks span several stacks: its hostname's address, its own address towards MASTER_ADDR. */
   route?: { hostname: string; hostAddr: string | null; routeAddr: string | null };
 }
@@ -71,6 +74,7 @@ async function sourceAddress(host: string, port: number): Promise<string> {
 export function localFacts(master: string, interfaces: string | undefined): NetFacts {
   const have = os.networkInterfaces();
   const wanted = (interfaces ?? "").split(",").filter(Boolean);
+  const first = wanted.length > 0 ? (have[wanted[0]!] ?? []) : [];
   return {
     stack: stackId(),
     master,
@@ -79,6 +83,8 @@ export function localFacts(master: string, interfaces: string | undefined): NetF
     available: Object.entries(have)
       .filter(([, addrs]) => addrs?.some((a) => !a.internal))
       .map(([n]) => n),
+    hostname: os.hostname(),
+    address: (first.find((a) => a.family === "IPv4") ?? first[0])?.address ?? null,
   };
 }
 
@@ -115,4 +121,27 @@ export function peerDevice(all: readonly NetFacts[], rank: number): { device: Pe
   return {
     problem: `rank ${rank} has no address the ranks on other machines can reach: its hostname (${r?.hostname}) resolves to ${r?.hostAddr ?? "nothing"} and its MASTER_ADDR (${f.master}) is reached over loopback; set GLOO_SOCKET_IFNAME to the interface the machines share (it has: ${theirs})`,
   };
+}
+
+/**
+ * Where each rank runs, for the messages that name a rank ("10.0.0.3", or "node3, 10.0.0.3" when the
+ * hostnames tell the machines apart): the address its process group listens on. None when every
+ * rank shares one network stack (one machine: the rank number says it all).
+ */
+export function hostLabels(all: readonly NetFacts[]): string[] | undefined {
+  if (oneStack(all)) return undefined;
+  const names = all.map((f) => f.hostname ?? f.route?.hostname);
+  // Hostnames help only where each machine has its own (containers often share one).
+  const distinct = names.every(Boolean) && new Set(names).size === new Set(all.map((f) => f.stack)).size;
+  return all.map((f, rank) => {
+    const r = f.route;
+    const address = f.interfaces
+      ? f.address
+      : r?.hostAddr && !isLoopback(r.hostAddr)
+        ? r.hostAddr
+        : r?.routeAddr && !isLoopback(r.routeAddr)
+          ? r.routeAddr
+          : null;
+    return [distinct ? names[rank] : undefined, address].filter(Boolean).join(", ");
+  });
 }

@@ -64,8 +64,8 @@ export async function prepareAll<C>(ranks: Ranks, prepareHere: () => Promise<Pre
     throw err;
   }
   try {
-    const device = await agree(group, p.c, dataShape(p.session), null, launch);
-    await connectPeers(group, launch, device);
+    const peers = await agree(group, p.c, dataShape(p.session), null, launch);
+    await connectPeers(group, launch, peers);
   } catch (err) {
     closeSession(p.session);
     throw err;

@@ -1,7 +1,9 @@
 // One rank of the distributed tests (test/runs/distributed.test.ts starts it with RANK, WORLD_SIZE,
 // MASTER_ADDR, MASTER_PORT and METANAS_TEST_RANK set; it is no test itself and does nothing
 // without them). It meta-trains the tiny one-shot network on the toy pool with the process group,
-// then writes its meta-state as JSON; or, in "silent" mode, rank 1 joins and then never answers.
+// then writes its meta-state as JSON; or, in "silent" mode, rank 1 joins and then never answers; or,
+// in "lost" mode, rank `lost` dies (SIGKILL) once the ranks are connected while the others, rank
+// `slow` a while later than the rest, meet in an all-reduce or an exchange and write what it said.
 import { writeFileSync } from "node:fs";
 import * as E from "../../src/engine/index.js";
 import { FirstOrderMaml } from "../../src/metalearner/fomaml.js";
@@ -17,7 +19,12 @@ export interface RankJob {
   learner: "reptile" | "fomaml";
   metaBatch: number;
   epochs: number;
-  mode?: "train" | "silent";
+  mode?: "train" | "silent" | "lost";
+  /** "lost" mode: the rank that dies, a rank that arrives `slowMs` late, and where the others meet. */
+  lost?: number;
+  slow?: number;
+  slowMs?: number;
+  call?: "all-reduce" | "exchange";
   /** The reference code's architecture gradient and a meta-level temperature scale. */
   reference?: boolean;
 }
@@ -61,6 +68,22 @@ if (spec) {
   const launch = launchFromEnv()!;
   const group = await rendezvous(launch);
   await connectPeers(group, launch);
+  if (job.mode === "lost") {
+    // Connected on every rank (an exchange keeps nothing in flight between the ranks) before one dies.
+    await group.exchange("the start", "");
+    if (launch.rank === job.lost) process.kill(process.pid, "SIGKILL");
+    if (launch.rank === job.slow) await new Promise((r) => setTimeout(r, job.slowMs ?? 0));
+    const t0 = performance.now();
+    let error = "";
+    try {
+      if (job.call === "exchange") await group.exchange("the exchange of meta-epoch 1", "x");
+      else await group.allReduceSum([E.zeros([3])], "the all-reduce of meta-epoch 1");
+    } catch (err) {
+      error = (err as Error).message;
+    }
+    writeFileSync(`${job.out}.${launch.rank}`, JSON.stringify({ error, seconds: (performance.now() - t0) / 1000 }));
+    process.exit(0);
+  }
   if (job.mode === "silent") {
     if (launch.rank === 1) await new Promise((r) => setTimeout(r, (launch.timeoutSeconds + 5) * 1000));
     else {

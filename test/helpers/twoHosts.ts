@@ -37,13 +37,13 @@ export interface Started {
   done: Promise<Exit>;
 }
 
-function ip(args: string[]): { ok: boolean; why: string } {
+export function ip(args: string[]): { ok: boolean; why: string } {
   const r = spawnSync("ip", args, { encoding: "utf8", timeout: COMMAND_LIMIT_MS, killSignal: "SIGKILL" });
   if (r.error) return { ok: false, why: r.error.message };
   return { ok: r.status === 0, why: (r.stderr || r.stdout).trim() || `exit ${r.status}` };
 }
 
-function run(child: ChildProcess, limitMs: number): Promise<Exit> {
+export function run(child: ChildProcess, limitMs: number): Promise<Exit> {
   const timer = setTimeout(() => child.kill("SIGKILL"), limitMs);
   let stdout = "";
   let stderr = "";
