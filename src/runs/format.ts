@@ -80,6 +80,8 @@ export interface EvalRecord {
   tasks: number;
   loss: number;
   elapsed: number;
+  /** CPU seconds rank 0 spent on its share of the tasks (absent in older runs). */
+  cpuSeconds?: number;
 }
 
 export type MetricsRecord = TrainRecord | EvalRecord;
@@ -120,4 +122,6 @@ export interface Summary {
   };
   epochs: number;
   wallSeconds: number;
+  /** CPU seconds rank 0 spent meta-testing its share of the tasks (absent in older summaries). */
+  testCpuSeconds?: number;
 }

@@ -21,6 +21,9 @@ import { type EvalSplit, evalPool, type Session, testInner } from "./session.js"
 /** Independent streams for evaluations, so that evaluating never shifts the training stream (epoch -1: the final meta-test). */
 export const evalSeed = (c: RunConfig, epoch: number) => (c.seed * 7919 + (epoch + 1) * 104729 + 17) % 0x7fffffff;
 
+/** An evaluation's results, and the CPU seconds this rank spent adapting and predicting its tasks. */
+export type RunEvaluation = EvaluationResult & { cpuSeconds: number };
+
 /** Meta-tests `tasks` tasks, each rank its share; every rank gets all the results. */
 export async function runEval(
   session: Session,
@@ -32,12 +35,13 @@ export async function runEval(
   label: string,
   /** The meta-level scale of the temperatures (default: the meta-test's). */
   scale?: number,
-): Promise<EvaluationResult> {
+): Promise<RunEvaluation> {
   const c = session.config;
   const mine = taskShare(tasks, ranks.rank, ranks.size);
   const results = new Map<number, TaskResult>();
   let sum = 0;
   reporter.start(label, mine.length);
+  const cpu0 = process.cpuUsage();
   const spec = { ways: c.ways, shots: c.shots, queries: c.queries };
   await evaluateTasks(
     session.model,
@@ -54,16 +58,17 @@ export async function runEval(
     },
   );
   reporter.stop();
-  return aggregate(
-    ranks.group
-      ? await gatherResults(ranks.group, `the results of the ${label}`, tasks, results)
-      : mine.map((t) => results.get(t)!),
-  );
+  const cpu = process.cpuUsage(cpu0);
+  const all = ranks.group
+    ? await gatherResults(ranks.group, `the results of the ${label}`, tasks, results)
+    : mine.map((t) => results.get(t)!);
+  return { ...aggregate(all), cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
 /** The metrics line of an evaluation. */
-export function evalRecord(epoch: number, split: EvalSplit, r: EvaluationResult, elapsed: number): EvalRecord {
-  return { kind: "eval", epoch, split, accuracy: r.accuracy, ci95: r.ci95, tasks: r.tasks, loss: r.loss, elapsed };
+export function evalRecord(epoch: number, split: EvalSplit, r: RunEvaluation, elapsed: number): EvalRecord {
+  const { accuracy, ci95, tasks, loss, cpuSeconds } = r;
+  return { kind: "eval", epoch, split, accuracy, ci95, tasks, loss, elapsed, cpuSeconds };
 }
 
 function pruningSummary(p: PruningResult[]): NonNullable<Summary["pruning"]> {
@@ -93,7 +98,7 @@ function meanOverTasks(es: ArchitectureEntropy[]): ArchitectureEntropy {
 }
 
 /** A meta-test's summary: accuracy, protocol, the meta-learned and per-task genotypes and sizes. */
-export function summarise(session: Session, r: EvaluationResult, epochs: number, wallSeconds: number): Summary {
+export function summarise(session: Session, r: RunEvaluation, epochs: number, wallSeconds: number): Summary {
   const genotype = session.model.genotype();
   const p = distribution(r.params);
   const adapted = r.genotypes.filter((x): x is string => x !== null);
@@ -112,5 +117,6 @@ export function summarise(session: Session, r: EvaluationResult, epochs: number,
     ...(r.pruning ? { pruning: pruningSummary(r.pruning) } : {}),
     epochs,
     wallSeconds,
+    testCpuSeconds: r.cpuSeconds,
   };
 }
