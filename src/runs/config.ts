@@ -339,7 +339,14 @@ export const SETTINGS = {
     schema: z.number().int().min(0).default(0),
     group: "meta",
     role: "training",
-    description: "search meta-epochs over which the scale falls to t-scale-min, then held (0: the whole search)",
+    description: "search meta-epochs over which the scale falls to t-scale-min, then held (0: the rest of the search)",
+  },
+  tScaleStart: {
+    ...int(0),
+    schema: z.number().int().min(0).default(0),
+    group: "meta",
+    role: "training",
+    description: "search meta-epochs at scale 1 before the scale starts to fall",
   },
   tScaleSchedule: {
     ...choice(T_SCHEDULES),

@@ -89,7 +89,7 @@ export function trainSettings(c: RunConfig): MetaTrainSettings {
     seed: c.seed,
     schedule: c.metaSchedule,
     epochs: c.epochs,
-    scale: { min: c.tScaleMin, epochs: c.tScaleEpochs, schedule: c.tScaleSchedule },
+    scale: { min: c.tScaleMin, epochs: c.tScaleEpochs, schedule: c.tScaleSchedule, start: c.tScaleStart },
   };
 }
 

@@ -46,14 +46,17 @@ export function temperatureAt(step: number, { tMax, tMin, steps, schedule }: Tem
 export interface TemperatureScaleSettings {
   /** The factor reached at the end of the fall (1: no meta-level annealing). */
   min: number;
-  /** Search meta-epochs over which the factor falls from 1 to min, then held (0: the whole search). */
+  /** Search meta-epochs over which the factor falls from 1 to min, then held (0: the rest of the search). */
   epochs: number;
   schedule: TSchedule;
+  /** Search meta-epochs at scale 1 before the fall starts (default 0). */
+  start?: number;
 }
 
 /** The scale of search meta-epoch `k` (0-based, counted from the end of the warm-up) of a search of `searchEpochs`. */
 export function temperatureScale(k: number, searchEpochs: number, s: TemperatureScaleSettings): number {
-  if (s.min === 1 || k < 0) return 1;
-  const span = s.epochs > 0 ? s.epochs : searchEpochs;
-  return annealed(s.schedule, k, span, 1, s.min);
+  const start = s.start ?? 0;
+  if (s.min === 1 || k < start) return 1;
+  const span = s.epochs > 0 ? s.epochs : searchEpochs - start;
+  return annealed(s.schedule, k - start, span, 1, s.min);
 }

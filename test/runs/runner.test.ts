@@ -52,7 +52,7 @@ describe("runs", () => {
     ["geometric, scaled", { tSchedule: "geometric", tScaleMin: 0.05, archGradient: "initial" }],
     [
       "cosine, scaled to the middle",
-      { tSchedule: "cosine", tScaleMin: 0.1, tScaleEpochs: 1, tScaleSchedule: "linear" },
+      { tSchedule: "cosine", tScaleMin: 0.1, tScaleEpochs: 1, tScaleStart: 1, tScaleSchedule: "linear" },
     ],
   ];
   for (const [label, o] of schedules)

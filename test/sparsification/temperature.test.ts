@@ -58,6 +58,12 @@ describe("meta-level temperature scale", () => {
     assert.equal(temperatureScale(50, 201, short), 0.02);
     assert.equal(temperatureScale(150, 201, short), 0.02);
     assert.equal(temperatureScale(100, 201, { ...scale, min: 1 }), 1);
+    // Starting late: 1 until the start, then over the rest of the search (or the span).
+    const late = { ...scale, start: 100 };
+    assert.equal(temperatureScale(100, 201, late), 1);
+    close(temperatureScale(150, 201, late), Math.sqrt(0.02), "middle of the rest");
+    assert.equal(temperatureScale(200, 201, late), 0.02);
+    close(temperatureScale(125, 201, { ...late, epochs: 51 }), Math.sqrt(0.02), "middle of a late span");
     assert.equal(temperatureScale(100, 201, { ...scale, schedule: "linear" }), 1 - 0.5 * 0.98);
   });
 
