@@ -6,7 +6,7 @@
 // meta-training CPU, op entropies at the end, per-task sizes and how many distinct genotypes the
 // test tasks adapted to.
 //
-//   node dist/experiments/sharpMeta.js SPEC.json --data-dir DIR [--out DIR] [--seeds 1,2,3] [--only NAME,...] [--table-only]
+//   node dist/experiments/sharpMeta.js SPEC.json --data-dir DIR [--out DIR] [--seeds 1,2,3] [--only NAME|NAME...] [--table-only]
 //
 // Writes OUT/sharp-meta.md and OUT/sharp-meta.json.
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
@@ -155,12 +155,13 @@ runScript(async () => {
   const specFile = process.argv[2];
   if (!specFile || specFile.startsWith("--"))
     throw new Error(
-      "usage: node dist/experiments/sharpMeta.js SPEC.json --data-dir DIR [--out DIR] [--seeds 1,2,3] [--only NAME,...] [--table-only]",
+      "usage: node dist/experiments/sharpMeta.js SPEC.json --data-dir DIR [--out DIR] [--seeds 1,2,3] [--only NAME|NAME...] [--table-only]",
     );
   const spec = JSON.parse(readFileSync(specFile, "utf8")) as Spec;
   const out = option("out") ?? path.join("runs", `sharp-meta-${slug(path.basename(specFile, ".json"))}`);
   const seeds = (option("seeds") ?? spec.seeds.join(",")).split(",").map(Number);
-  const only = option("only")?.split(",");
+  // Names hold commas: several are separated by "|".
+  const only = option("only")?.split("|");
   const tableOnly = process.argv.includes("--table-only");
   const dataDir = option("data-dir");
   if (!tableOnly && !dataDir) throw new Error("sharp-meta: give --data-dir DIR (the Omniglot zips)");
