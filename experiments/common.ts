@@ -3,6 +3,7 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { runDirState } from "../src/runs/runDir.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const cli = path.join(root, "dist/src/cli/main.js");
@@ -31,4 +32,24 @@ export function runScript(main: () => Promise<void>): void {
     console.error(err instanceof Error ? err.message : String(err));
     process.exitCode = 1;
   });
+}
+
+/** A run's folder name from its label. */
+export const slug = (name: string) =>
+  name
+    .replace(/[^a-zA-Z0-9]+/g, "-")
+    .replace(/^-|-$/g, "")
+    .toLowerCase();
+
+/**
+ * Runs `metanas ARGS --out DIR` (args[0] is the command) as a quiet child process, resumes it when
+ * DIR holds a stopped run, and does nothing when it holds a finished one; `extra` goes on either
+ * command line (--data-dir).
+ */
+export async function runOrResume(args: string[], dir: string, log: string, extra: string[] = []): Promise<void> {
+  const state = runDirState(dir);
+  if (state === "finished") return;
+  const resume = state === "stopped";
+  const full = resume ? [args[0]!, "--resume", dir] : [...args, "--out", dir];
+  await runCli([...full, ...extra, "--json"], `${resume ? "resuming" : "running"} ${log}`, { quiet: true });
 }

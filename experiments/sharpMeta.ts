@@ -15,7 +15,7 @@ import { distribution, meanAndSem, pairedDifference } from "../src/evaluation/st
 import type { TrainRecord } from "../src/runs/format.js";
 import { readMetrics, readSummary, runDirState } from "../src/runs/runDir.js";
 import { writeFileAtomic } from "../src/util/atomicWrite.js";
-import { option, runCli, runScript } from "./common.js";
+import { option, runOrResume, runScript, slug } from "./common.js";
 
 interface Spec {
   title: string;
@@ -45,25 +45,6 @@ interface RunRow {
   totalParams: number;
   distinctGenotypes: number | null;
   tasks: number;
-}
-
-const slug = (name: string) =>
-  name
-    .replace(/[^a-zA-Z0-9]+/g, "-")
-    .replace(/^-|-$/g, "")
-    .toLowerCase();
-
-async function runOne(args: string[], dir: string, dataDir: string, log: string): Promise<void> {
-  const state = runDirState(dir);
-  if (state === "finished") return;
-  const full = state === "stopped" ? ["search", "--resume", dir] : [...args, "--out", dir];
-  await runCli(
-    [...full, "--data-dir", dataDir, "--json"],
-    `sharp-meta: ${state === "stopped" ? "resuming" : "running"} ${log}`,
-    {
-      quiet: true,
-    },
-  );
 }
 
 function row(config: string, seed: number, dir: string): RunRow | null {
@@ -172,12 +153,8 @@ runScript(async () => {
       for (const c of spec.configs) {
         if (only && !only.includes(c.name)) continue;
         const dir = dirOf(c.name, seed);
-        await runOne(
-          [...c.args, ...spec.common, "--seed", String(seed)],
-          dir,
-          dataDir!,
-          `${c.name}, seed ${seed} -> ${dir}`,
-        );
+        const args = [...c.args, ...spec.common, "--seed", String(seed)];
+        await runOrResume(args, dir, `sharp-meta: ${c.name}, seed ${seed} -> ${dir}`, ["--data-dir", dataDir!]);
       }
   const rows = spec.configs.flatMap((c) =>
     spec.seeds.flatMap((seed) => {

@@ -14,7 +14,7 @@ import { CHART_FRAME, renderVegaLite } from "../src/reports/vegaRender.js";
 import type { EvalRecord, TrainRecord } from "../src/runs/format.js";
 import { readMetrics, readSummary, runDirState } from "../src/runs/runDir.js";
 import { writeFileAtomic } from "../src/util/atomicWrite.js";
-import { option, runCli } from "./common.js";
+import { option, runOrResume, slug } from "./common.js";
 
 interface StudySpec {
   title: string;
@@ -33,20 +33,6 @@ interface RunCurve {
   cpuSecondsPerEpoch: number;
   wallSecondsPerEpoch: number;
   params: number | null;
-}
-
-const slug = (name: string) =>
-  name
-    .replace(/[^a-zA-Z0-9]+/g, "-")
-    .replace(/^-|-$/g, "")
-    .toLowerCase();
-
-async function runOne(args: string[], dir: string, log: string): Promise<void> {
-  const state = runDirState(dir);
-  if (state === "finished") return;
-  const resume = state === "stopped";
-  const full = resume ? [args[0]!, "--resume", dir] : [...args, "--out", dir];
-  await runCli([...full, "--json"], `study: ${resume ? "resuming" : "running"} ${log}`, { quiet: true });
 }
 
 function curve(name: string, dir: string): RunCurve {
@@ -160,7 +146,7 @@ await Promise.all(
   Array.from({ length: Math.max(1, parallel) }, async () => {
     while (next < queue.length) {
       const r = queue[next++]!;
-      await runOne([...r.args, ...spec.common], r.dir, `${r.name} -> ${r.dir}`);
+      await runOrResume([...r.args, ...spec.common], r.dir, `study: ${r.name} -> ${r.dir}`);
     }
   }),
 );

@@ -25,7 +25,6 @@ export interface Session {
 export async function openSession(c: RunConfig, log: (line: string) => void): Promise<Session> {
   setNumThreads(c.threads);
   setDefaultDevice(c.device);
-  manualSeed(c.seed);
   const images = { imageSize: c.imageSize, imageColour: c.imageColour };
   const dataset = await loadDataset({
     name: c.dataset,

@@ -5,8 +5,7 @@
 // nothing is added outside them. Everything is named after this process's id, torn down by
 // teardown() (and at exit, should a test die first), and every command is bounded in time. Needs
 // root and iproute2: without root it says why (a skip); as root, a setup that fails throws.
-import { type ChildProcess, spawn } from "node:child_process";
-import { type Host, IFACE, ip, run, type Started } from "./twoHosts.js";
+import { type Host, IFACE, ip, namespaces, type Started } from "./twoHosts.js";
 
 export interface BridgedHosts {
   hosts: Host[];
@@ -25,49 +24,35 @@ export function bridgedHosts(n: number): { hosts: BridgedHosts } | { skip: strin
   // A /24 of 10.201.0.0/16 that exists only inside the namespaces.
   const net = `10.201.${process.pid % 250}`;
   const hosts: Host[] = Array.from({ length: n }, (_, h) => ({ name: `${prefix}-h${h}`, addr: `${net}.${h + 1}` }));
-  const children = new Set<ChildProcess>();
-  const teardown = () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-    // Deleting a namespace deletes the veth ends in it, and with them their peers.
-    for (const name of [...hosts.map((h) => h.name), sw]) ip(["netns", "delete", name]);
-    process.off("exit", teardown);
-  };
-  process.on("exit", teardown);
-  const steps = [
-    ["netns", "add", sw],
-    ["-n", sw, "link", "add", "br0", "type", "bridge"],
-    ["-n", sw, "link", "set", "br0", "up"],
-    ...hosts.flatMap((h, i) => [
-      ["netns", "add", h.name],
-      // Both ends are made inside their namespaces: no interface ever appears outside them.
-      ["link", "add", IFACE, "netns", h.name, "type", "veth", "peer", "name", `p${i}`, "netns", sw],
-      ["-n", sw, "link", "set", `p${i}`, "master", "br0"],
-      ["-n", sw, "link", "set", `p${i}`, "up"],
-      ["-n", h.name, "addr", "add", `${h.addr}/24`, "dev", IFACE],
-      ["-n", h.name, "link", "set", "lo", "up"],
-      ["-n", h.name, "link", "set", IFACE, "up"],
-    ]),
-  ];
-  for (const step of steps) {
-    const r = ip(step);
-    if (!r.ok) {
-      teardown();
-      throw new Error(`cannot make ${n} hosts in network namespaces (ip ${step.join(" ")}: ${r.why})`);
-    }
-  }
+  const made = namespaces(
+    hosts,
+    [...hosts.map((h) => h.name), sw],
+    [
+      ["netns", "add", sw],
+      ["-n", sw, "link", "add", "br0", "type", "bridge"],
+      ["-n", sw, "link", "set", "br0", "up"],
+      ...hosts.flatMap((h, i) => [
+        ["netns", "add", h.name],
+        // Both ends are made inside their namespaces: no interface ever appears outside them.
+        ["link", "add", IFACE, "netns", h.name, "type", "veth", "peer", "name", `p${i}`, "netns", sw],
+        ["-n", sw, "link", "set", `p${i}`, "master", "br0"],
+        ["-n", sw, "link", "set", `p${i}`, "up"],
+        ["-n", h.name, "addr", "add", `${h.addr}/24`, "dev", IFACE],
+        ["-n", h.name, "link", "set", "lo", "up"],
+        ["-n", h.name, "link", "set", IFACE, "up"],
+      ]),
+    ],
+  );
+  if ("why" in made) throw new Error(`cannot make ${n} hosts in network namespaces (${made.why})`);
   return {
     hosts: {
       hosts,
-      start(h, command, env, cwd, limitMs) {
-        const child = spawn("ip", ["netns", "exec", hosts[h]!.name, ...command], { env, cwd });
-        children.add(child);
-        return { child, done: run(child, limitMs) };
-      },
+      start: made.start,
       link(h, up) {
         const r = ip(["-n", hosts[h]!.name, "link", "set", IFACE, up ? "up" : "down"]);
         if (!r.ok) throw new Error(`cannot set host ${h}'s link ${up ? "up" : "down"}: ${r.why}`);
       },
-      teardown,
+      teardown: made.teardown,
     },
   };
 }

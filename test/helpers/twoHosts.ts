@@ -57,6 +57,43 @@ export function run(child: ChildProcess, limitMs: number): Promise<Exit> {
   );
 }
 
+/** Hosts in network namespaces: their processes, and the teardown that removes everything. */
+export interface Namespaces {
+  start(h: number, command: string[], env: NodeJS.ProcessEnv, cwd: string, limitMs: number): Started;
+  teardown(): void;
+}
+
+/**
+ * Makes network namespaces with `steps` (ip commands), torn down by teardown() and at exit (every
+ * process started in them killed, every namespace in `names` deleted); on a step that fails, tears
+ * down what was made and says why.
+ */
+export function namespaces(hosts: Host[], names: string[], steps: string[][]): Namespaces | { why: string } {
+  const children = new Set<ChildProcess>();
+  const teardown = () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+    // Deleting a namespace deletes the veth ends in it, and with them their peers.
+    for (const n of names) ip(["netns", "delete", n]);
+    process.off("exit", teardown);
+  };
+  process.on("exit", teardown);
+  for (const step of steps) {
+    const r = ip(step);
+    if (!r.ok) {
+      teardown();
+      return { why: `ip ${step.join(" ")}: ${r.why}` };
+    }
+  }
+  return {
+    start(h, command, env, cwd, limitMs) {
+      const child = spawn("ip", ["netns", "exec", hosts[h]!.name, ...command], { env, cwd });
+      children.add(child);
+      return { child, done: run(child, limitMs) };
+    },
+    teardown,
+  };
+}
+
 /** Two hosts, or the one line saying why they cannot be made here. */
 export function twoHosts(): { hosts: TwoHosts } | { skip: string } {
   if (process.platform !== "linux" || process.getuid?.() !== 0)
@@ -68,43 +105,30 @@ export function twoHosts(): { hosts: TwoHosts } | { skip: string } {
     { name: names[0], addr: `${net}.1` },
     { name: names[1], addr: `${net}.2` },
   ];
-  const children = new Set<ChildProcess>();
-  const teardown = () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-    for (const n of names) ip(["netns", "delete", n]);
-    process.off("exit", teardown);
-  };
-  process.on("exit", teardown);
-  const steps = [
-    ["netns", "add", names[0]],
-    ["netns", "add", names[1]],
-    ["link", "add", IFACE, "netns", names[0], "type", "veth", "peer", "name", IFACE, "netns", names[1]],
-    ...hosts.flatMap((h) => [
-      ["-n", h.name, "addr", "add", `${h.addr}/24`, "dev", IFACE],
-      ["-n", h.name, "link", "set", "lo", "up"],
-      ["-n", h.name, "link", "set", IFACE, "up"],
-    ]),
-  ];
-  for (const step of steps) {
-    const r = ip(step);
-    if (!r.ok) {
-      teardown();
-      return { skip: `skipped: cannot make two hosts in network namespaces (ip ${step.join(" ")}: ${r.why})` };
-    }
-  }
+  const made = namespaces(
+    hosts,
+    [...names],
+    [
+      ["netns", "add", names[0]],
+      ["netns", "add", names[1]],
+      ["link", "add", IFACE, "netns", names[0], "type", "veth", "peer", "name", IFACE, "netns", names[1]],
+      ...hosts.flatMap((h) => [
+        ["-n", h.name, "addr", "add", `${h.addr}/24`, "dev", IFACE],
+        ["-n", h.name, "link", "set", "lo", "up"],
+        ["-n", h.name, "link", "set", IFACE, "up"],
+      ]),
+    ],
+  );
+  if ("why" in made) return { skip: `skipped: cannot make two hosts in network namespaces (${made.why})` };
   return {
     hosts: {
       hosts,
-      start(h, command, env, cwd, limitMs) {
-        const child = spawn("ip", ["netns", "exec", hosts[h].name, ...command], { env, cwd });
-        children.add(child);
-        return { child, done: run(child, limitMs) };
-      },
+      start: made.start,
       link(up) {
         const r = ip(["-n", hosts[0].name, "link", "set", IFACE, up ? "up" : "down"]);
         if (!r.ok) throw new Error(`cannot set the link ${up ? "up" : "down"}: ${r.why}`);
       },
-      teardown,
+      teardown: made.teardown,
     },
   };
 }
