@@ -2,9 +2,10 @@
 // compare it at the rendezvous, so that machines with another metanas (an older install, a local
 // change) are refused before they compute something else under the same meta-epoch numbers.
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { findPackage } from "../util/packageRoot.js";
 
 /** The compiled modules' root (dist/src), the folder above this module's. */
 const SRC_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -19,16 +20,6 @@ function modules(dir: string, rel = ""): string[] {
     .sort();
 }
 
-function packageVersion(): string {
-  for (const up of ["..", "../.."]) {
-    const file = path.join(SRC_ROOT, up, "package.json");
-    if (!existsSync(file)) continue;
-    const pkg = JSON.parse(readFileSync(file, "utf8")) as { name?: string; version?: string };
-    if (pkg.name === "metanas") return pkg.version ?? "?";
-  }
-  return "?";
-}
-
 let cached: string | null = null;
 
 /** "0.1.0, code 1a2b3c4d5e6f": the version, and a hash of every compiled module (path and content). */
@@ -36,6 +27,6 @@ export function codeVersion(): string {
   if (cached) return cached;
   const hash = createHash("sha256");
   for (const rel of modules(SRC_ROOT)) hash.update(`${rel}\n`).update(readFileSync(path.join(SRC_ROOT, rel)));
-  cached = `${packageVersion()}, code ${hash.digest("hex").slice(0, 12)}`;
+  cached = `${findPackage()?.version ?? "?"}, code ${hash.digest("hex").slice(0, 12)}`;
   return cached;
 }

@@ -3,9 +3,9 @@
 // of them. Each folder holds what predict reads (config.json, checkpoint.safetensors), the run's
 // summary.json (its meta-test accuracy, which `metanas models` prints) and MODEL.md (how it was made,
 // its data and their licence).
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { packageRoot } from "../util/packageRoot.js";
 import { RUN_FILES, type Summary } from "./format.js";
 import { RunDirError, readRunConfig, readSummary } from "./runDir.js";
 
@@ -23,22 +23,6 @@ export const READY_MODELS: readonly ReadyModel[] = [
       "Conv4 meta-trained by REPTILE on Omniglot with REPTILE's settings (100,000 meta-iterations), for 5-way 1-shot tasks of handwritten characters",
   },
 ];
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-
-/**
- * The package's root: the folder holding metanas's package.json above this module, which sits in
- * src/runs (sources) or dist/src/runs (compiled).
- */
-export function packageRoot(): string {
-  for (const up of ["../..", "../../.."]) {
-    const root = path.resolve(here, up);
-    const file = path.join(root, "package.json");
-    if (!existsSync(file)) continue;
-    if ((JSON.parse(readFileSync(file, "utf8")) as { name?: string }).name === "metanas") return root;
-  }
-  throw new Error(`metanas: cannot find the package root (metanas's package.json) above ${here}`);
-}
 
 /** Where the shipped models' folders are. */
 export function modelsDir(): string {
