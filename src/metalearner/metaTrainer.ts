@@ -32,7 +32,7 @@ import { type TemperatureScaleSettings, temperatureScale } from "../sparsificati
 import { toTensors } from "../tasklearner/batch.js";
 import type { TaskOptimizers } from "../tasklearner/optimizers.js";
 import { adapt, type InnerLoopSettings, predict, predictionPhase } from "../tasklearner/taskLearner.js";
-import { timed } from "../util/phaseTimes.js";
+import { peekPhaseTimes, timed } from "../util/phaseTimes.js";
 import { deriveSeed, Rng } from "../util/rng.js";
 import type { MetaLearner } from "./metaLearner.js";
 import { type OuterSchedule, outerStepFactor } from "./schedule.js";
@@ -68,7 +68,20 @@ export interface EpochResult {
   /** Seconds this rank waited for the others to finish their tasks, and then spent in the all-reduce (0 in one process). */
   waitSeconds: number;
   collectiveSeconds: number;
+  /** Spread over ranks: each rank's own figures for its tasks, in rank order. */
+  rankTimes?: RankTimes[];
 }
+
+/** What one rank's tasks of a meta-epoch cost it: wall and CPU seconds, and wall seconds by phase. */
+export interface RankTimes {
+  seconds: number;
+  cpuSeconds: number;
+  tasks: number;
+  archSteps: number;
+  weightSteps: number;
+  predictions: number;
+}
+const RANK_TIME_KEYS = ["seconds", "cpuSeconds", "tasks", "archSteps", "weightSteps", "predictions"] as const;
 
 const NO_ENTROPY: ArchitectureEntropy = { normalOps: 0, normalPairs: 0, reduceOps: 0, reducePairs: 0 };
 
@@ -106,6 +119,8 @@ interface EpochPlan {
   perTask: Float64Array;
   /** The task optimisers' step counts, summed over this rank's chains. */
   stepSum: number[];
+  /** This rank's times for its tasks (filled in once they are adapted). */
+  own?: RankTimes;
 }
 
 /** Adapts task `i` from the meta-parameters, records its query loss and accuracy, and hands it to the meta-learner. */
@@ -155,15 +170,23 @@ async function adaptChains(
   }
 }
 
-/** Sums the meta-learner's accumulators, the optimiser moments, the per-task metrics and step counts over the ranks; returns the seconds spent waiting and reducing. */
+/** Sums the meta-learner's accumulators, the optimiser moments, the per-task metrics, step counts and per-rank times over the ranks; returns the seconds spent waiting and reducing, and every rank's times. */
 async function allReduceEpoch(
   plan: EpochPlan,
   group: ProcessGroup,
   opt: TaskOptimizers,
   learner: MetaLearner,
-): Promise<{ waitSeconds: number; collectiveSeconds: number }> {
+): Promise<{ waitSeconds: number; collectiveSeconds: number; rankTimes: RankTimes[] }> {
   const metaBatch = plan.settings.metaBatch;
-  const numbers = tensor(Float64Array.from([...plan.perTask, ...plan.stepSum]), [2 * metaBatch + 2], "float64");
+  // Each rank fills its own block of the per-rank times, zeros elsewhere, so the sum holds every rank's.
+  const k = RANK_TIME_KEYS.length;
+  const times = new Float64Array(k * group.size);
+  if (plan.own) RANK_TIME_KEYS.forEach((key, j) => (times[k * group.rank + j] = plan.own![key]));
+  const numbers = tensor(
+    Float64Array.from([...plan.perTask, ...plan.stepSum, ...times]),
+    [2 * metaBatch + 2 + times.length],
+    "float64",
+  );
   try {
     const label = `the all-reduce of meta-epoch ${plan.epoch + 1}`;
     // The barrier takes the wait for the slowest rank, so that the all-reduce's own time shows apart.
@@ -177,10 +200,30 @@ async function allReduceEpoch(
     const summed = numbers.data();
     plan.perTask.set(summed.subarray(0, 2 * metaBatch));
     plan.stepSum.splice(0, 2, summed[2 * metaBatch]!, summed[2 * metaBatch + 1]!);
-    return { waitSeconds, collectiveSeconds };
+    const base = 2 * metaBatch + 2;
+    const rankTimes = Array.from(
+      { length: group.size },
+      (_, r) =>
+        Object.fromEntries(RANK_TIME_KEYS.map((key, j) => [key, summed[base + k * r + j]!])) as unknown as RankTimes,
+    );
+    return { waitSeconds, collectiveSeconds, rankTimes };
   } finally {
     numbers.dispose();
   }
+}
+
+/** This rank's times since `t0` and `cpu0`, by phase from the run's phase totals. */
+function ownTimes(t0: number, cpu0: NodeJS.CpuUsage): RankTimes {
+  const cpu = process.cpuUsage(cpu0);
+  const p = peekPhaseTimes();
+  return {
+    seconds: (performance.now() - t0) / 1000,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    tasks: p.tasks ?? 0,
+    archSteps: p.archSteps ?? 0,
+    weightSteps: p.weightSteps ?? 0,
+    predictions: p.predictions ?? 0,
+  };
 }
 
 /** The mean query loss and accuracy over the meta-batch's tasks. */
@@ -228,7 +271,10 @@ export async function metaEpoch(
     stepSum: [0, 0],
   };
   learner.begin(model);
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   await adaptChains(plan, mine, model, opt, learner, pool);
+  if (group) plan.own = ownTimes(t0, cpu0);
   const times = group ? await allReduceEpoch(plan, group, opt, learner) : { waitSeconds: 0, collectiveSeconds: 0 };
   if (chains > 1) {
     // The next meta-epoch starts from the mean of the chains' final states.

@@ -11,6 +11,7 @@
 //   baseline-comparison/   the run against its baseline: compare.html and figures/
 //   baseline-budget.json   how the baseline's meta-iterations were set
 
+import type { RankTimes } from "../metalearner/metaTrainer.js";
 import type { ArchitectureEntropy } from "../models/model.js";
 import type { Protocol } from "../tasklearner/taskLearner.js";
 
@@ -67,6 +68,11 @@ export interface TrainRecord {
   ranks?: number;
   waitSeconds?: number;
   collectiveSeconds?: number;
+  /**
+   * Runs spread over ranks: each rank's wall and CPU seconds adapting its tasks (up to the
+   * all-reduce), and its wall seconds by phase, in rank order.
+   */
+  rankTimes?: RankTimes[];
 }
 
 /** One evaluation on held-out tasks. */

@@ -160,7 +160,14 @@ async function trainEpoch(run: Run): Promise<void> {
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
       elapsed: (performance.now() - run.started) / 1000,
       phases: takePhaseTimes(),
-      ...(ranks.group ? { ranks: ranks.size, waitSeconds: r.waitSeconds, collectiveSeconds: r.collectiveSeconds } : {}),
+      ...(ranks.group
+        ? {
+            ranks: ranks.size,
+            waitSeconds: r.waitSeconds,
+            collectiveSeconds: r.collectiveSeconds,
+            rankTimes: r.rankTimes,
+          }
+        : {}),
     });
   if (r.prunedLogits > 0)
     run.reporter.log(`meta-epoch ${run.epoch}: meta-model pruning removed ${r.prunedLogits} op(s)`);

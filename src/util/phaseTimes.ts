@@ -13,6 +13,11 @@ export function timed<T>(phase: string, fn: () => T): T {
   }
 }
 
+/** The totals since the last take, in seconds, left running. */
+export function peekPhaseTimes(): Record<string, number> {
+  return Object.fromEntries(totals);
+}
+
 /** The totals since the last call, in seconds, and a fresh start. */
 export function takePhaseTimes(): Record<string, number> {
   const out = Object.fromEntries(totals);

@@ -190,6 +190,16 @@ describe("the CLI on several ranks", () => {
         [2, 2],
       ],
     );
+    // Each rank's own times reach rank 0's metrics: both ranks adapted tasks and spent CPU on them,
+    // the phases fit inside the rank's wall time, and the barrier's wait is what rank 0 lacked.
+    for (const m of train) {
+      assert.equal(m.rankTimes?.length, 2);
+      for (const t of m.rankTimes!) {
+        assert.ok(t.cpuSeconds > 0 && t.weightSteps > 0 && t.predictions > 0, JSON.stringify(t));
+        assert.ok(t.tasks + t.archSteps + t.weightSteps + t.predictions <= t.seconds + 1e-6, JSON.stringify(t));
+      }
+      assert.ok(m.rankTimes![0]!.seconds <= m.seconds, JSON.stringify(m));
+    }
     const alone = metanas(["eval", "two", "--json"]);
     const spread = metanas(["eval", "two", "--nproc", "2", "--json"]);
     assert.equal(alone.status, 0, alone.stderr);
