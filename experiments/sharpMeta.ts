@@ -45,6 +45,8 @@ interface RunRow {
   totalParams: number;
   distinctGenotypes: number | null;
   tasks: number;
+  /** Rank 0's CPU seconds per meta-test task (adaptation and both evaluations); absent in older runs. */
+  testCpuPerTask: number | null;
 }
 
 function row(config: string, seed: number, dir: string): RunRow | null {
@@ -72,6 +74,7 @@ function row(config: string, seed: number, dir: string): RunRow | null {
     totalParams: s.params.total,
     distinctGenotypes: s.distinctGenotypes ?? null,
     tasks: s.tasks,
+    testCpuPerTask: s.testCpuSeconds !== undefined ? s.testCpuSeconds / s.tasks : null,
   };
 }
 
@@ -83,11 +86,11 @@ const pm = (m: { mean: number; sem: number }, f: (v: number) => string) =>
 
 function runTable(rows: RunRow[]): string[] {
   return [
-    "| configuration | seed | one-shot (%) | discrete (%) | change (points, 95% CI) | meta-training CPU s (search) | meta-learned op entropy, normal / reduce | adapted op entropy | median weights: forward-pruned / discrete (of total) | distinct genotypes |",
-    "|---|---|---|---|---|---|---|---|---|---|",
+    "| configuration | seed | one-shot (%) | discrete (%) | change (points, 95% CI) | meta-training CPU s (search) | meta-learned op entropy, normal / reduce | adapted op entropy | median weights: forward-pruned / discrete (of total) | distinct genotypes | meta-test CPU s per task |",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
     ...rows.map(
       (r) =>
-        `| ${r.config} | ${r.seed} | ${pct(r.oneShot)} | ${pct(r.discrete)} | ${pts(r.change.mean)} ± ${(100 * r.change.ci95).toFixed(1)} | ${n(r.metaTrainCpu)} (${n(r.searchCpu)}) | ${r.metaEntropy.normal.toFixed(2)} / ${r.metaEntropy.reduce.toFixed(2)} | ${r.taskEntropy ? `${r.taskEntropy.normal.toFixed(2)} / ${r.taskEntropy.reduce.toFixed(2)}` : "–"} | ${n(r.forwardPrunedParams)} / ${n(r.discreteParams)} (${n(r.totalParams)}) | ${r.distinctGenotypes ?? "–"} of ${r.tasks} |`,
+        `| ${r.config} | ${r.seed} | ${pct(r.oneShot)} | ${pct(r.discrete)} | ${pts(r.change.mean)} ± ${(100 * r.change.ci95).toFixed(1)} | ${n(r.metaTrainCpu)} (${n(r.searchCpu)}) | ${r.metaEntropy.normal.toFixed(2)} / ${r.metaEntropy.reduce.toFixed(2)} | ${r.taskEntropy ? `${r.taskEntropy.normal.toFixed(2)} / ${r.taskEntropy.reduce.toFixed(2)}` : "–"} | ${n(r.forwardPrunedParams)} / ${n(r.discreteParams)} (${n(r.totalParams)}) | ${r.distinctGenotypes ?? "–"} of ${r.tasks} | ${r.testCpuPerTask?.toFixed(2) ?? "–"} |`,
     ),
   ];
 }
@@ -127,7 +130,7 @@ function markdown(spec: Spec, rows: RunRow[]): string {
     "",
     ...args,
     "",
-    "One-shot: the adapted one-shot network at the meta-test's final temperature, every op computed; discrete: the network of each task's genotype on the same weights; both on the same test tasks. Meta-training CPU: the run's meta-epochs (in brackets those after the warm-up). Op entropies in nats (uniform over 7 ops: 1.95): the meta-learned op weights at the last meta-epoch's final temperature, and the adapted tasks' at the meta-test's.",
+    "One-shot: the adapted one-shot network at the meta-test's final temperature, every op computed; discrete: the network of each task's genotype on the same weights; both on the same test tasks. Meta-training CPU: the run's meta-epochs (in brackets those after the warm-up). Op entropies in nats (uniform over 7 ops: 1.95): the meta-learned op weights at the last meta-epoch's final temperature, and the adapted tasks' at the meta-test's. Meta-test CPU per task: rank 0's CPU seconds for the whole meta-test (each task's adaptation, its one-shot and discrete evaluations) over the tasks, on a shared machine; absent for runs meta-tested before it was recorded.",
     "",
   ].join("\n");
 }
