@@ -426,6 +426,13 @@ export const SETTINGS = {
     eval: true,
     description: "scale of the meta-test's temperatures (default: the last scale of the meta-level annealing)",
   },
+  testLrArch: {
+    ...optional(positive()),
+    group: "evaluation",
+    role: "evaluation",
+    eval: true,
+    description: "task learner's Adam learning rate for the architecture in meta-testing (default: --lr-arch)",
+  },
   testProtocol: {
     ...choice(PROTOCOLS),
     schema: z.enum(PROTOCOLS).default("transductive"),

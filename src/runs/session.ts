@@ -130,5 +130,6 @@ export function testInner(c: RunConfig, scale = testScale(c)): InnerLoopSettings
     dropPath: 0,
     sampling: c.batchSampling,
     protocol: c.testProtocol,
+    ...(c.testLrArch !== undefined ? { archLrScale: c.testLrArch / c.lrArch } : {}),
   };
 }

@@ -30,6 +30,8 @@ export interface InnerLoopSettings {
   sampling?: BatchSampling;
   /** How the query set is predicted after adaptation (default: transductive). */
   protocol?: Protocol;
+  /** The architecture optimiser's learning rate times this (default 1): the meta-test's own rate. */
+  archLrScale?: number;
 }
 
 /** Temperature at inner step `step`: annealed over the architecture steps, then held at tMin. */
@@ -66,10 +68,11 @@ export function architectureStep(
   batch: Batch,
   phase: ForwardPhase,
   source: GradientSource | null = null,
+  lrScale = 1,
 ): void {
   const on = source ?? model;
   const at = source ? { ...phase, dropPath: 0 } : phase;
-  tidy(() => archOpt.apply(architectureGradient(on, batch.x, batch.y, at)));
+  tidy(() => archOpt.apply(architectureGradient(on, batch.x, batch.y, at), lrScale));
 }
 
 /** One weight step: gradients of the batch's loss with respect to the weights only. */
@@ -100,7 +103,7 @@ export async function adapt(
     if (archBatch && opt.arch) {
       const archOpt = opt.arch;
       timed("archSteps", () =>
-        tidy(() => architectureStep(model, archOpt, toTensors(archBatch), phase, opt.archSource)),
+        tidy(() => architectureStep(model, archOpt, toTensors(archBatch), phase, opt.archSource, o.archLrScale)),
       );
     }
     timed("weightSteps", () => tidy(() => weightStep(model, opt.weights, toTensors(weightBatch), phase)));
