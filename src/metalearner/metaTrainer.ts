@@ -72,16 +72,10 @@ export interface EpochResult {
   rankTimes?: RankTimes[];
 }
 
+const PHASES = ["tasks", "archSteps", "weightSteps", "predictions"] as const;
+const RANK_TIME_KEYS = ["seconds", "cpuSeconds", ...PHASES] as const;
 /** What one rank's tasks of a meta-epoch cost it: wall and CPU seconds, and wall seconds by phase. */
-export interface RankTimes {
-  seconds: number;
-  cpuSeconds: number;
-  tasks: number;
-  archSteps: number;
-  weightSteps: number;
-  predictions: number;
-}
-const RANK_TIME_KEYS = ["seconds", "cpuSeconds", "tasks", "archSteps", "weightSteps", "predictions"] as const;
+export type RankTimes = Record<(typeof RANK_TIME_KEYS)[number], number>;
 
 const NO_ENTROPY: ArchitectureEntropy = { normalOps: 0, normalPairs: 0, reduceOps: 0, reducePairs: 0 };
 
@@ -119,8 +113,6 @@ interface EpochPlan {
   perTask: Float64Array;
   /** The task optimisers' step counts, summed over this rank's chains. */
   stepSum: number[];
-  /** This rank's times for its tasks (filled in once they are adapted). */
-  own?: RankTimes;
 }
 
 /** Adapts task `i` from the meta-parameters, records its query loss and accuracy, and hands it to the meta-learner. */
@@ -176,12 +168,13 @@ async function allReduceEpoch(
   group: ProcessGroup,
   opt: TaskOptimizers,
   learner: MetaLearner,
+  own: RankTimes,
 ): Promise<{ waitSeconds: number; collectiveSeconds: number; rankTimes: RankTimes[] }> {
   const metaBatch = plan.settings.metaBatch;
   // Each rank fills its own block of the per-rank times, zeros elsewhere, so the sum holds every rank's.
   const k = RANK_TIME_KEYS.length;
   const times = new Float64Array(k * group.size);
-  if (plan.own) RANK_TIME_KEYS.forEach((key, j) => (times[k * group.rank + j] = plan.own![key]));
+  RANK_TIME_KEYS.forEach((key, j) => (times[k * group.rank + j] = own[key]));
   const numbers = tensor(
     Float64Array.from([...plan.perTask, ...plan.stepSum, ...times]),
     [2 * metaBatch + 2 + times.length],
@@ -203,8 +196,7 @@ async function allReduceEpoch(
     const base = 2 * metaBatch + 2;
     const rankTimes = Array.from(
       { length: group.size },
-      (_, r) =>
-        Object.fromEntries(RANK_TIME_KEYS.map((key, j) => [key, summed[base + k * r + j]!])) as unknown as RankTimes,
+      (_, r) => Object.fromEntries(RANK_TIME_KEYS.map((key, j) => [key, summed[base + k * r + j]!])) as RankTimes,
     );
     return { waitSeconds, collectiveSeconds, rankTimes };
   } finally {
@@ -216,14 +208,8 @@ async function allReduceEpoch(
 function ownTimes(t0: number, cpu0: NodeJS.CpuUsage): RankTimes {
   const cpu = process.cpuUsage(cpu0);
   const p = peekPhaseTimes();
-  return {
-    seconds: (performance.now() - t0) / 1000,
-    cpuSeconds: (cpu.user + cpu.system) / 1e6,
-    tasks: p.tasks ?? 0,
-    archSteps: p.archSteps ?? 0,
-    weightSteps: p.weightSteps ?? 0,
-    predictions: p.predictions ?? 0,
-  };
+  const phases = Object.fromEntries(PHASES.map((k) => [k, p[k] ?? 0])) as Record<(typeof PHASES)[number], number>;
+  return { seconds: (performance.now() - t0) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6, ...phases };
 }
 
 /** The mean query loss and accuracy over the meta-batch's tasks. */
@@ -274,8 +260,9 @@ export async function metaEpoch(
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   await adaptChains(plan, mine, model, opt, learner, pool);
-  if (group) plan.own = ownTimes(t0, cpu0);
-  const times = group ? await allReduceEpoch(plan, group, opt, learner) : { waitSeconds: 0, collectiveSeconds: 0 };
+  const times = group
+    ? await allReduceEpoch(plan, group, opt, learner, ownTimes(t0, cpu0))
+    : { waitSeconds: 0, collectiveSeconds: 0 };
   if (chains > 1) {
     // The next meta-epoch starts from the mean of the chains' final states.
     scaleAll(opt.moments(), 1 / chains);
