@@ -68,9 +68,12 @@ async function runSeed(seed: number, dir: string): Promise<void> {
   const conv4State = runDirState(conv4);
   if (conv4State === "stopped")
     await runCli(["train", "--resume", conv4, ...data], `baseline-seeds: resuming ${conv4}`);
-  // Stopped between the run's meta-test and its baseline: --resume meta-tests again, then adds it.
+  // Finished without its baseline (stopped before it, or run with --baseline none): --resume adds it.
   else if (conv4State === "new")
-    await runCli([o.command, "--resume", dir, ...data], `baseline-seeds: adding the baseline to ${dir}`);
+    await runCli(
+      [o.command, "--resume", dir, ...data, "--baseline", "conv4"],
+      `baseline-seeds: adding the baseline to ${dir}`,
+    );
 }
 
 function side(dir: string): Side {

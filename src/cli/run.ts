@@ -10,8 +10,9 @@ import { adjustableKeys, flagOf, type RunConfig, readConfigFile } from "../runs/
 import { launchFromEnv } from "../runs/distributed.js";
 import { BASELINE_FILES, type Summary } from "../runs/format.js";
 import { buildConfig, isPresetName, PRESETS } from "../runs/presets.js";
-import { defaultRunDir, readRunConfig } from "../runs/runDir.js";
+import { defaultRunDir, readRunConfig, readSummary, runDirState } from "../runs/runDir.js";
 import { runEvaluation, runTraining, type TrainingResult } from "../runs/runner.js";
+import { adjustedConfig } from "../runs/start.js";
 import { parseGenotype } from "../searchspace/genotype.js";
 import { type ProgressReporter, reporterFor, silentReporter } from "../util/progress.js";
 import { launchLocal } from "./launch.js";
@@ -148,12 +149,31 @@ function trainModel(flags: Partial<RunConfig>, fileValues: Partial<RunConfig>, p
   return model as RunConfig["model"];
 }
 
+/** Settings that leave a finished run's meta-test as it was: where --resume changes only these, the run's summary stands. */
+const BASELINE_ONLY = new Set<string>(["baseline", "baselineBudget", "dataDir", "threads", "device"]);
+
+/**
+ * A finished run whose --resume changes nothing but its baseline (e.g. --baseline conv4 added
+ * later): its summary, with the adjusted configuration, instead of meta-testing it again (which
+ * needs its checkpoint; the baseline needs only the run's configuration, metrics and per-task
+ * accuracies). Null otherwise.
+ */
+function finishedRunForBaseline(dir: string, flags: Partial<RunConfig>): TrainingResult | null {
+  if (runDirState(dir) !== "finished") return null;
+  const given = Object.entries(flags).filter(([, v]) => v !== undefined);
+  if (given.length === 0 || given.some(([k]) => !BASELINE_ONLY.has(k))) return null;
+  const config = adjustedConfig(readRunConfig(dir), flags, "resume");
+  return { dir, summary: readSummary(dir), config, stopRequested: false };
+}
+
 /** Continues the run in --resume's directory (on --nproc ranks when asked), then prints its result. */
 async function resumeRun(o: Record<string, unknown>, flags: Partial<RunConfig>): Promise<void> {
-  if (await launchIfAsked(o.nproc, () => readRunConfig(String(o.resume)), true)) return;
+  const dir = String(o.resume);
+  const finished = finishedRunForBaseline(dir, flags);
+  if (!finished && (await launchIfAsked(o.nproc, () => readRunConfig(dir), true))) return;
   const { launch, reporter } = participation();
   const options = { reporter, handleSignals: true, afterRun: report, launch };
-  const r = await runTraining(String(o.resume), { resume: true, overrides: flags }, options);
+  const r = finished ?? (await runTraining(dir, { resume: true, overrides: flags }, options));
   finish(r.summary, r.dir, Boolean(o.json), await baselineAfter(r, reporter));
 }
 

@@ -152,6 +152,27 @@ describe("--baseline conv4", () => {
     assert.match(readFileSync(path.join(dir, "report.html"), "utf8"), /<table id="baseline-table">/);
   });
 
+  it("--resume --baseline conv4 on a finished run adds the baseline to the summary it has, without its checkpoint", async () => {
+    assert.ok(first);
+    const dir = path.join(tmp, "finished-without-baseline");
+    const { summary } = await runTraining(dir, { config: await config() });
+    assert.ok(summary);
+    // Kept elsewhere or deleted (a long run's checkpoint is large): the meta-test cannot run again.
+    rmSync(path.join(dir, "checkpoint.safetensors"));
+    const before = readFileSync(path.join(dir, "summary.json"), "utf8");
+    const r = cliRun(["search", "--resume", dir, "--baseline", "conv4"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(readFileSync(path.join(dir, "summary.json"), "utf8"), before, "the run's summary stands");
+    const beforeBaseline = r.stderr.slice(0, r.stderr.indexOf("baseline: meta-training Conv4"));
+    assert.doesNotMatch(beforeBaseline, /meta-test/, "the run is not meta-tested again");
+    assert.deepEqual(timeless(readSummary(path.join(dir, "baseline-conv4"))), timeless(first.baseline));
+    assert.match(r.stdout, /Conv4 on the same tasks/);
+    // Anything else to change still resumes from the checkpoint, and says it is missing.
+    const more = cliRun(["search", "--resume", dir, "--baseline", "conv4", "--test-tasks", "4"]);
+    assert.notEqual(more.status, 0);
+    assert.match(more.stderr, /checkpoint/);
+  });
+
   it("--baseline-budget cpu: as many meta-iterations as the run's CPU seconds buy, measured once and recorded", async () => {
     const dir = path.join(tmp, "cpu-budget");
     const c = await config({ baselineBudget: "cpu" });
