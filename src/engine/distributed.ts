@@ -2,6 +2,7 @@
 // rendezvous (served by rank 0, or by a launcher's agent) and a Gloo process group for collectives
 // on tensors. Every call returns a Promise and blocks no JavaScript thread; calls must be awaited
 // one at a time, in the same order on every rank.
+import { tensor } from "./create.js";
 import { native } from "./native.js";
 import type { Tensor } from "./tensor.js";
 
@@ -102,6 +103,31 @@ export class ProcessGroup {
         label,
       ),
     );
+  }
+
+  /**
+   * The root rank's text on every rank (the others pass null), sent as bytes over the collectives'
+   * connections: a rank that has died is noticed when its connection closes, where a wait on the
+   * store (exchange) with two ranks would only end at the timeout.
+   */
+  async broadcastText(text: string | null, root: number, label: string): Promise<string> {
+    const bytes = this.rank === root ? new TextEncoder().encode(text ?? "") : null;
+    const length = tensor(Float64Array.of(bytes?.length ?? 0), [1], "float64");
+    let n: number;
+    try {
+      await this.broadcast([length], root, label);
+      n = length.item();
+    } finally {
+      length.dispose();
+    }
+    if (n === 0) return "";
+    const body = tensor(bytes ?? new Uint8Array(n), [n], "uint8");
+    try {
+      await this.broadcast([body], root, label);
+      return new TextDecoder().decode(body.data() as Uint8Array);
+    } finally {
+      body.dispose();
+    }
   }
 
   barrier(label: string): Promise<void> {

@@ -226,9 +226,24 @@ function stateTensors(session: Session): Tensor[] {
 }
 
 /**
+ * Rank 0's tensors (in place) and its `numbers` (returned) on every rank. Both go over the
+ * collectives' connections, not the store: a rank killed during a checkpoint is then noticed when
+ * its connection closes (at the latest by the next meta-epoch's all-reduce), not at the timeout.
+ */
+export async function stateFromRoot(
+  group: ProcessGroup,
+  tensors: readonly Tensor[],
+  numbers: string,
+  label: string,
+): Promise<string> {
+  await group.broadcast(tensors, 0, label);
+  return group.broadcastText(group.rank === 0 ? numbers : null, 0, label);
+}
+
+/**
  * Makes every rank's meta-state rank 0's (at the start, after a resume, and before each checkpoint,
  * so that what rank 0 saves is what every rank runs with): one broadcast of the tensors, and the
- * step counts, meta-learner numbers and `extra` (rank 0's, returned on every rank) through the store.
+ * step counts, meta-learner numbers and `extra` (rank 0's, returned on every rank) as text.
  */
 export async function syncFromRoot(
   group: ProcessGroup,
@@ -236,10 +251,9 @@ export async function syncFromRoot(
   label: string,
   extra: Record<string, number> = {},
 ): Promise<Record<string, number>> {
-  await group.broadcast(stateTensors(session), 0, label);
   const learnerState = session.learner.state();
   const numbers = JSON.stringify({ steps: session.opt.steps, learner: learnerState.numbers, extra });
-  const root = JSON.parse(await fromRoot(group, label, group.rank === 0 ? numbers : null)) as {
+  const root = JSON.parse(await stateFromRoot(group, stateTensors(session), numbers, label)) as {
     steps: [number, number];
     learner: Record<string, number>;
     extra: Record<string, number>;

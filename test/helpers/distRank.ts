@@ -3,7 +3,8 @@
 // without them). It meta-trains the tiny one-shot network on the toy pool with the process group,
 // then writes its meta-state as JSON; or, in "silent" mode, rank 1 joins and then never answers; or,
 // in "lost" mode, rank `lost` dies (SIGKILL) once the ranks are connected while the others, rank
-// `slow` a while later than the rest, meet in an all-reduce or an exchange and write what it said.
+// `slow` a while later than the rest, meet in an all-reduce, an exchange or a checkpoint's transfer
+// of rank 0's state (which rank `lost` leaves half-way) and write what it said.
 import { writeFileSync } from "node:fs";
 import * as E from "../../src/engine/index.js";
 import { FirstOrderMaml } from "../../src/metalearner/fomaml.js";
@@ -11,7 +12,7 @@ import type { MetaLearner } from "../../src/metalearner/metaLearner.js";
 import { metaEpoch } from "../../src/metalearner/metaTrainer.js";
 import { Reptile } from "../../src/metalearner/reptile.js";
 import type { MetaModel } from "../../src/models/model.js";
-import { connectPeers, launchFromEnv, rendezvous } from "../../src/runs/distributed.js";
+import { connectPeers, launchFromEnv, rendezvous, stateFromRoot } from "../../src/runs/distributed.js";
 import { exact, metaTrain, tinySearchModel, toyPool } from "./tinyMeta.js";
 
 export interface RankJob {
@@ -24,7 +25,7 @@ export interface RankJob {
   lost?: number;
   slow?: number;
   slowMs?: number;
-  call?: "all-reduce" | "exchange";
+  call?: "all-reduce" | "exchange" | "checkpoint";
   /** The reference code's architecture gradient and a meta-level temperature scale. */
   reference?: boolean;
 }
@@ -71,13 +72,21 @@ if (spec) {
   if (job.mode === "lost") {
     // Connected on every rank (an exchange keeps nothing in flight between the ranks) before one dies.
     await group.exchange("the start", "");
-    if (launch.rank === job.lost) process.kill(process.pid, "SIGKILL");
+    const t = E.zeros([3]);
+    if (launch.rank === job.lost) {
+      // "checkpoint": it receives the checkpoint's tensors, then dies before the rest of it.
+      if (job.call === "checkpoint") await group.broadcast([t], 0, "the checkpoint at meta-epoch 1");
+      process.kill(process.pid, "SIGKILL");
+    }
     if (launch.rank === job.slow) await new Promise((r) => setTimeout(r, job.slowMs ?? 0));
     const t0 = performance.now();
     let error = "";
     try {
       if (job.call === "exchange") await group.exchange("the exchange of meta-epoch 1", "x");
-      else await group.allReduceSum([E.zeros([3])], "the all-reduce of meta-epoch 1");
+      else if (job.call === "checkpoint") {
+        await stateFromRoot(group, [t], "{}", "the checkpoint at meta-epoch 1");
+        await group.allReduceSum([t], "the all-reduce of meta-epoch 2");
+      } else await group.allReduceSum([t], "the all-reduce of meta-epoch 1");
     } catch (err) {
       error = (err as Error).message;
     }

@@ -170,6 +170,33 @@ describe("ranks against one process", () => {
     assert.match(error, /^rank 1 did not answer the all-reduce of meta-epoch 1 \(no answer within 2 s\)/);
     assert.ok(seconds >= 1.9 && seconds < 6, `gave up after ${seconds} s`);
   });
+
+  it("a rank killed half-way through a checkpoint: rank 0 stops when its connection closes, not at the timeout", async () => {
+    // Rank 1 has received the checkpoint's tensors and dies before the rest; rank 0, which only
+    // sends in a broadcast, must notice it by the next meta-epoch's all-reduce.
+    const out = path.join(tmp, "lost-checkpoint");
+    const job: RankJob = {
+      out,
+      learner: "reptile",
+      metaBatch: 2,
+      epochs: 1,
+      mode: "lost",
+      lost: 1,
+      call: "checkpoint",
+    };
+    const exits = await ranks(
+      2,
+      () => [path.join(here, "../helpers/distRank.js")],
+      () => ({ METANAS_DIST_TIMEOUT: "8", METANAS_TEST_RANK: JSON.stringify(job) }),
+    );
+    assert.equal(exits[0]!.code, 0, exits[0]!.stderr);
+    const { error, seconds } = JSON.parse(readFileSync(`${out}.0`, "utf8"));
+    assert.match(
+      error,
+      /^rank 1 did not answer (the checkpoint at meta-epoch 1|the all-reduce of meta-epoch 2) \(its connection closed after [\d.]+ s\): stopped, or cannot be reached$/,
+    );
+    assert.ok(seconds < 2, `rank 0 gave up after ${seconds} s`);
+  });
 });
 
 const tiny = ["--preset", "quick", ...TINY_RUN_FLAGS, "--test-tasks", "4"];
