@@ -16,6 +16,7 @@ import type { TrainRecord } from "../src/runs/format.js";
 import { readMetrics, readSummary, runDirState } from "../src/runs/runDir.js";
 import { writeFileAtomic } from "../src/util/atomicWrite.js";
 import { option, runOrResume, runScript, slug } from "./common.js";
+import { type ProbeRow, probeTable, readProbes } from "./metaTestProbes.js";
 
 interface Spec {
   title: string;
@@ -115,7 +116,19 @@ function configTable(spec: Spec, rows: RunRow[]): string[] {
   return lines;
 }
 
-function markdown(spec: Spec, rows: RunRow[]): string {
+function probeSection(probes: ProbeRow[]): string[] {
+  if (!probes.length) return [];
+  return [
+    "## Meta-test probes",
+    "",
+    "`metanas eval RUN` of finished runs (on a copy) with other meta-test flags, on the same test tasks; kept in `meta-test-probes/`. Runs without a seed in their name are seed 1.",
+    "",
+    ...probeTable(probes, pct, pts),
+    "",
+  ];
+}
+
+function markdown(spec: Spec, rows: RunRow[], probes: ProbeRow[]): string {
   const args = spec.configs.map((c) => `- ${c.name}: \`${c.args.join(" ")}\``);
   return [
     `# ${spec.title}`,
@@ -132,6 +145,7 @@ function markdown(spec: Spec, rows: RunRow[]): string {
     "",
     "One-shot: the adapted one-shot network at the meta-test's final temperature, every op computed; discrete: the network of each task's genotype on the same weights; both on the same test tasks. Meta-training CPU: the run's meta-epochs (in brackets those after the warm-up). Op entropies in nats (uniform over 7 ops: 1.95): the meta-learned op weights at the last meta-epoch's final temperature, and the adapted tasks' at the meta-test's. Meta-test CPU per task: rank 0's CPU seconds for the whole meta-test (each task's adaptation, its one-shot and discrete evaluations) over the tasks, on a shared machine; absent for runs meta-tested before it was recorded.",
     "",
+    ...probeSection(probes),
   ].join("\n");
 }
 
@@ -165,8 +179,9 @@ runScript(async () => {
       return r ? [r] : [];
     }),
   );
-  writeFileAtomic(path.join(out, "sharp-meta.json"), `${JSON.stringify({ spec, rows }, null, 2)}\n`);
-  writeFileAtomic(path.join(out, "sharp-meta.md"), markdown(spec, rows));
+  const probes = readProbes(path.join(out, "meta-test-probes"));
+  writeFileAtomic(path.join(out, "sharp-meta.json"), `${JSON.stringify({ spec, rows, probes }, null, 2)}\n`);
+  writeFileAtomic(path.join(out, "sharp-meta.md"), markdown(spec, rows, probes));
   console.log(readFileSync(path.join(out, "sharp-meta.md"), "utf8"));
   const medians = distribution(rows.map((r) => r.searchCpu)).median;
   console.log(`sharp-meta: ${rows.length} finished runs in ${out} (median search CPU ${n(medians)} s)`);

@@ -1,0 +1,84 @@
+// The meta-test probes of the sharp-meta study: `metanas eval RUN` of finished runs under other
+// meta-test settings, each kept as its evaluation.json in OUT/meta-test-probes/ under the name
+// RUN-LABEL_FLAG-VALUE[_FLAG-VALUE...].json (for example c-32-5-cells-seed2_test-t-scale-0.001.json;
+// "arch-steps" stands for --test-arch-steps). Tabulated like the study's runs.
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { pairedDifference } from "../src/evaluation/statistics.js";
+
+export interface ProbeRow {
+  file: string;
+  run: string;
+  flags: string[];
+  oneShot: number;
+  discrete: number;
+  change: { mean: number; ci95: number };
+  forwardPrunedParams: number;
+  discreteParams: number;
+  distinctGenotypes: number | null;
+  tasks: number;
+  testCpuPerTask: number | null;
+}
+
+interface Evaluation {
+  tasks: number;
+  perTaskParams: { median: number };
+  distinctGenotypes?: number;
+  testCpuSeconds?: number;
+  pruning?: {
+    oneShot: { accuracy: number; values: number[] };
+    discrete: { accuracy: number; values: number[] };
+    discreteParams: { median: number };
+  };
+}
+
+/** "test-lr-arch-5e-4" -> "--test-lr-arch 5e-4"; "arch-steps-0" -> "--test-arch-steps 0". */
+function flagOfPart(part: string): string {
+  const m = /^(.*?)-([\d.]+(?:e-?\d+)?)$/.exec(part);
+  if (!m) return part;
+  const name = m[1] === "arch-steps" ? "test-arch-steps" : m[1];
+  return `--${name} ${m[2]}`;
+}
+
+function probeRow(file: string, e: Evaluation): ProbeRow | null {
+  const p = e.pruning;
+  if (!p) return null;
+  const [run, ...parts] = path.basename(file, ".json").split("_");
+  return {
+    file,
+    run: run!,
+    flags: parts.map(flagOfPart),
+    oneShot: p.oneShot.accuracy,
+    discrete: p.discrete.accuracy,
+    change: pairedDifference(p.discrete.values, p.oneShot.values),
+    forwardPrunedParams: e.perTaskParams.median,
+    discreteParams: p.discreteParams.median,
+    distinctGenotypes: e.distinctGenotypes ?? null,
+    tasks: e.tasks,
+    testCpuPerTask: e.testCpuSeconds !== undefined ? e.testCpuSeconds / e.tasks : null,
+  };
+}
+
+/** Every probe kept in DIR (none when it is absent), in file-name order. */
+export function readProbes(dir: string): ProbeRow[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".json"))
+    .sort()
+    .flatMap((f) => {
+      const r = probeRow(f, JSON.parse(readFileSync(path.join(dir, f), "utf8")) as Evaluation);
+      return r ? [r] : [];
+    });
+}
+
+export function probeTable(rows: ProbeRow[], pct: (v: number) => string, pts: (v: number) => string): string[] {
+  const n = (v: number) => Math.round(v).toLocaleString("en-US");
+  return [
+    "| run | meta-test flags | one-shot (%) | discrete (%) | change (points, 95% CI) | median weights: forward-pruned / discrete | distinct genotypes | meta-test CPU s per task |",
+    "|---|---|---|---|---|---|---|---|",
+    ...rows.map(
+      (r) =>
+        `| ${r.run} | \`${r.flags.join(" ")}\` | ${pct(r.oneShot)} | ${pct(r.discrete)} | ${pts(r.change.mean)} ± ${(100 * r.change.ci95).toFixed(1)} | ${n(r.forwardPrunedParams)} / ${n(r.discreteParams)} | ${r.distinctGenotypes ?? "–"} of ${r.tasks} | ${r.testCpuPerTask?.toFixed(2) ?? "–"} |`,
+    ),
+  ];
+}
