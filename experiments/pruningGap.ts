@@ -1,6 +1,7 @@
 // What pruning to the genotype costs against the meta-learning budget (issue: "the budget at which
 // pruning becomes free"): one search, continued with --resume to more and more search meta-epochs,
-// meta-tested at each point (by default with the paper's 50 + 50 test steps). At each point: the
+// meta-tested at each point (by default with 50 test steps that all adapt the architecture; the
+// paper's "50 + 50" is 100 steps of which the first 50 do: --test-steps 100). At each point: the
 // adapted one-shot networks' accuracy, the discrete networks' accuracy on the same weights and
 // tasks, the paired change, the per-task forward-pruned and discrete sizes, and the adapted op
 // weights' entropy. Each point's summary is kept as DIR/at-<points>.json; rerunning the command
