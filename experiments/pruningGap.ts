@@ -8,7 +8,7 @@
 // continues where it stopped (a stopped search resumes from its checkpoint).
 //
 //   node dist/experiments/pruningGap.js --data-dir ../shared/data/omniglot [--out runs/pruning-gap]
-//     [--preset omniglot-5way-1shot-cpu] [--seed 7] [--points 200,800,3200] [--nproc N]
+//     [--preset omniglot-5way-1shot-cpu-c16] [--seed 7] [--points 200,800,3200] [--nproc N]
 //     [--test-steps 50 --test-arch-steps 50] [--test-tasks N] [--test-t-mins 0.02,0.005]
 // --test-t-mins meta-tests each point again with those final temperatures (metanas eval), before
 // the search goes on. --table-only runs nothing: it tabulates the points measured so far (for
@@ -31,7 +31,7 @@ import { option, runCli, runScript } from "./common.js";
 
 const o = {
   out: option("out", "runs/pruning-gap"),
-  preset: option("preset", "omniglot-5way-1shot-cpu"),
+  preset: option("preset", "omniglot-5way-1shot-cpu-c16"),
   dataDir: option("data-dir"),
   seed: option("seed", "7"),
   points: option("points", "200,800,3200").split(",").map(Number),
