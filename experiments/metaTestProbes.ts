@@ -32,6 +32,13 @@ interface Evaluation {
   };
 }
 
+// The study's number formats (its run tables use them too).
+export const pct = (v: number) => (100 * v).toFixed(1);
+export const pts = (v: number) => `${v >= 0 ? "+" : "−"}${Math.abs(100 * v).toFixed(1)}`;
+export const n = (v: number) => Math.round(v).toLocaleString("en-US");
+export const pm = (m: { mean: number; sem: number }, f: (v: number) => string) =>
+  `${f(m.mean)}${Number.isNaN(m.sem) ? "" : ` ± ${(100 * m.sem).toFixed(1)}`}`;
+
 /** "test-lr-arch-5e-4" -> "--test-lr-arch 5e-4"; "arch-steps-0" -> "--test-arch-steps 0". */
 function flagOfPart(part: string): string {
   const m = /^(.*?)-([\d.]+(?:e-?\d+)?)$/.exec(part);
@@ -71,8 +78,7 @@ export function readProbes(dir: string): ProbeRow[] {
     });
 }
 
-export function probeTable(rows: ProbeRow[], pct: (v: number) => string, pts: (v: number) => string): string[] {
-  const n = (v: number) => Math.round(v).toLocaleString("en-US");
+export function probeTable(rows: ProbeRow[]): string[] {
   return [
     "| run | meta-test flags | one-shot (%) | discrete (%) | change (points, 95% CI) | median weights: forward-pruned / discrete | distinct genotypes | meta-test CPU s per task |",
     "|---|---|---|---|---|---|---|---|",
@@ -93,12 +99,7 @@ export function meetsTarget(r: { oneShot: number; discrete: number }): boolean {
 }
 
 /** Probes grouped by run (its label less "-seedN") and flags: mean ± SEM over seeds, and the issue's target. */
-export function probeSummary(
-  rows: ProbeRow[],
-  pct: (v: number) => string,
-  pts: (v: number) => string,
-  pm: (m: { mean: number; sem: number }, f: (v: number) => string) => string,
-): string[] {
+export function probeSummary(rows: ProbeRow[]): string[] {
   const groups = new Map<string, { run: string; flags: string; rows: ProbeRow[]; seeds: number[] }>();
   for (const r of rows) {
     const m = /^(.*)-seed(\d+)$/.exec(r.run);

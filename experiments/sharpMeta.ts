@@ -16,7 +16,7 @@ import type { TrainRecord } from "../src/runs/format.js";
 import { readMetrics, readSummary, runDirState } from "../src/runs/runDir.js";
 import { writeFileAtomic } from "../src/util/atomicWrite.js";
 import { option, runOrResume, runScript, slug } from "./common.js";
-import { meetsTarget, type ProbeRow, probeSummary, probeTable, readProbes } from "./metaTestProbes.js";
+import { meetsTarget, n, type ProbeRow, pct, pm, probeSummary, probeTable, pts, readProbes } from "./metaTestProbes.js";
 
 interface Spec {
   title: string;
@@ -79,12 +79,6 @@ function row(config: string, seed: number, dir: string): RunRow | null {
   };
 }
 
-const pct = (v: number) => (100 * v).toFixed(1);
-const pts = (v: number) => `${v >= 0 ? "+" : "−"}${Math.abs(100 * v).toFixed(1)}`;
-const n = (v: number) => Math.round(v).toLocaleString("en-US");
-const pm = (m: { mean: number; sem: number }, f: (v: number) => string) =>
-  `${f(m.mean)}${Number.isNaN(m.sem) ? "" : ` ± ${(100 * m.sem).toFixed(1)}`}`;
-
 function runTable(rows: RunRow[]): string[] {
   return [
     "| configuration | seed | one-shot (%) | discrete (%) | change (points, 95% CI) | meta-training CPU s (search) | meta-learned op entropy, normal / reduce | adapted op entropy | median weights: forward-pruned / discrete (of total) | distinct genotypes | meta-test CPU s per task |",
@@ -122,11 +116,11 @@ function probeSection(probes: ProbeRow[]): string[] {
     "",
     "`metanas eval RUN` of finished runs (on a copy) with other meta-test flags, on the same test tasks; kept in `meta-test-probes/`. Runs without a seed in their name are seed 1.",
     "",
-    ...probeSummary(probes, pct, pts, pm),
+    ...probeSummary(probes),
     "",
     "Mean ± SEM over seeds; distinct genotypes per seed. Each probe:",
     "",
-    ...probeTable(probes, pct, pts),
+    ...probeTable(probes),
     "",
   ];
 }
